@@ -1,0 +1,435 @@
+/*
+ * ntm.h - the ntmobile C API.
+ *
+ * ntmobile gives an application stable virtual IPv4 and IPv6 addresses that survive changes of
+ * the real network. Inside the process runs a virtual TCP/IP stack (lwIP) that owns those
+ * addresses; its packets travel encrypted and authenticated in UDP between the nodes' real
+ * addresses. One process is one node.
+ *
+ * Conventions (see docs/api-stability.md):
+ * - Socket calls (ntm_socket ... ntm_poll) mirror BSD sockets: same arguments, the host's own
+ *   constants (AF_INET, SOCK_STREAM, SOL_SOCKET, MSG_*, POLLIN ...), -1 and the calling thread's
+ *   errno on failure. Porting code is renaming calls. ntm descriptors are not OS descriptors.
+ * - Every other call returns 0 (NTM_OK) or a negative NTM_E* code and leaves a message for the
+ *   calling thread in ntm_last_error().
+ * - Options structs are versioned: call the matching *_init() before filling them in.
+ * - Strings passed in are copied; strings and arrays handed out are either owned by a struct you
+ *   passed in (fixed-size arrays) or freed with the matching *_free() function.
+ * - Calls marked "Blocks" may wait on the network: bindings release their interpreter lock.
+ *
+ * This header compiles as C99 with -pedantic. It needs POSIX declarations (struct addrinfo):
+ * define _POSIX_C_SOURCE >= 200112L (or _GNU_SOURCE/_DEFAULT_SOURCE) before including it in
+ * strict-ISO builds.
+ */
+#ifndef NTM_H
+#define NTM_H
+
+#include <netdb.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Marks the functions the shared library exports (all others are hidden). */
+#if defined(_WIN32)
+#define NTM_EXTERN(type) __declspec(dllexport) type
+#else
+#define NTM_EXTERN(type) __attribute__((visibility("default"))) type
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Version                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Major version of this header. A library with another major version is not compatible. */
+#define NTM_VERSION_MAJOR 0
+/** Minor version of this header: grows when functions or struct fields are added. */
+#define NTM_VERSION_MINOR 1
+/** Patch version of this header. */
+#define NTM_VERSION_PATCH 0
+
+/**
+ * The library's version as "MAJOR.MINOR.PATCH". Compare it with NTM_VERSION_* to detect a
+ * header/library mismatch at run time. The string is static; never free it.
+ */
+NTM_EXTERN(const char *) ntm_version(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Result codes of the non-socket calls: 0 for success, negative for errors. */
+typedef enum ntm_error_code {
+  NTM_OK = 0,               /**< Success. */
+  NTM_ERROR = -1,           /**< An error that fits no other code; see ntm_last_error(). */
+  NTM_EINVAL = -2,          /**< An argument or option is invalid (the message names it). */
+  NTM_ESTATE = -3,          /**< Not allowed now (e.g. start while running, info while stopped). */
+  NTM_ENOMEM = -4,          /**< Out of memory. */
+  NTM_EIO = -5,             /**< An operating-system call failed (e.g. binding the UDP port). */
+  NTM_ENOTFOUND = -6,       /**< The name, peer or item does not exist. */
+  NTM_EVERSION = -7,        /**< A struct's version is not one this library knows. */
+  NTM_EBUFS = -8,           /**< A buffer the caller passed is too small. */
+  NTM_EUNSUPPORTED = -9     /**< Not supported by this build or platform. */
+} ntm_error_code;
+
+/**
+ * The message describing the last failure of a non-socket ntm call on the calling thread, or ""
+ * when there was none. The string stays valid until the thread's next ntm call; never free it.
+ */
+NTM_EXTERN(const char *) ntm_last_error(void);
+
+/** A static, human-readable name for an ntm_error_code (e.g. "invalid argument"). */
+NTM_EXTERN(const char *) ntm_strerror(int code);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Keys                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Size of a key in text form: 44 base64 characters for 32 bytes, plus the terminating NUL. */
+#define NTM_KEY_TEXT_SIZE 45
+
+/**
+ * Creates a new X25519 static key pair, written as base64 text. A node's private key is its
+ * identity in static-peer mode; give its public key to its peers.
+ * @return NTM_OK, or NTM_EINVAL if a pointer is NULL.
+ */
+NTM_EXTERN(int) ntm_keypair_generate(char private_key[NTM_KEY_TEXT_SIZE],
+                                     char public_key[NTM_KEY_TEXT_SIZE]);
+
+/**
+ * Computes the public key that belongs to a base64 private key.
+ * @return NTM_OK, or NTM_EINVAL if the private key is not 32 bytes of base64.
+ */
+NTM_EXTERN(int) ntm_public_key_from_private(const char *private_key,
+                                            char public_key[NTM_KEY_TEXT_SIZE]);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Node options                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/** The AEAD that seals tunnel packets. Both ends use the initiator's choice. */
+typedef enum ntm_cipher {
+  NTM_CIPHER_AES_256_GCM = 1,       /**< Default; fastest where the CPU has AES instructions. */
+  NTM_CIPHER_CHACHA20_POLY1305 = 2  /**< For CPUs without AES instructions. */
+} ntm_cipher;
+
+/** How much the library logs to stderr. The default is NTM_LOG_WARN. */
+typedef enum ntm_log_level {
+  NTM_LOG_OFF = 0,   /**< Nothing. */
+  NTM_LOG_ERROR = 1, /**< Failures only. */
+  NTM_LOG_WARN = 2,  /**< Failures and suspicious input. */
+  NTM_LOG_INFO = 3,  /**< Also tunnel and path changes. */
+  NTM_LOG_DEBUG = 4  /**< Also every handshake and timer; never secrets. */
+} ntm_log_level;
+
+/** Version of ntm_static_peer this header describes. */
+#define NTM_STATIC_PEER_VERSION 1
+
+/**
+ * A peer known in advance (static-peer mode: no servers needed). All strings are copied by
+ * ntm_start().
+ */
+typedef struct ntm_static_peer {
+  unsigned int version;     /**< NTM_STATIC_PEER_VERSION; set by ntm_static_peer_init(). */
+  const char *name;         /**< The peer's name (e.g. "bob.example"), for ntm_getaddrinfo(). */
+  const char *public_key;   /**< The peer's X25519 public key, base64. Required. */
+  const char *endpoint;     /**< Its real UDP address, "192.0.2.1:4500" or "[2001:db8::1]:4500";
+                                 NULL if only the peer starts tunnels (we learn its address). */
+  const char *virtual_ipv4; /**< Its virtual IPv4 address, e.g. "100.64.0.2"; NULL for none. */
+  const char *virtual_ipv6; /**< Its virtual IPv6 address, e.g. "fd00:6e74:6d::2"; NULL for none. */
+} ntm_static_peer;
+
+/**
+ * Fills a peer struct with defaults (all NULL) for the given version.
+ * @return NTM_OK, NTM_EINVAL for NULL, NTM_EVERSION for an unknown version.
+ */
+NTM_EXTERN(int) ntm_static_peer_init(ntm_static_peer *peer, unsigned int version);
+
+/** Kinds of event delivered to an ntm_event_cb. */
+typedef enum ntm_event_type {
+  NTM_EVENT_STARTED = 1,      /**< The node is up; its virtual addresses are usable. */
+  NTM_EVENT_STOPPING = 2,     /**< ntm_stop() began; the last event of a run. */
+  NTM_EVENT_TUNNEL_UP = 3,    /**< A tunnel to a peer completed its handshake. */
+  NTM_EVENT_TUNNEL_DOWN = 4,  /**< A tunnel expired or failed. */
+  NTM_EVENT_PATH_CHANGED = 5  /**< A peer's real endpoint (or direct/relay path) changed. */
+} ntm_event_type;
+
+/** How a tunnel reaches its peer. */
+typedef enum ntm_path_kind {
+  NTM_PATH_NONE = 0,   /**< No path yet. */
+  NTM_PATH_DIRECT = 1, /**< End to end, straight to the peer's real (or NAT) address. */
+  NTM_PATH_RELAY = 2   /**< Through a Relay Server. */
+} ntm_path_kind;
+
+/** One event. Pointers are valid only during the callback; copy what you keep. */
+typedef struct ntm_event {
+  ntm_event_type type;      /**< What happened. */
+  const char *peer_name;    /**< The peer concerned, or "" for node events. */
+  const char *peer_node_id; /**< The peer's NodeID in hex, or "". */
+  const char *endpoint;     /**< The peer's real endpoint now, or "". */
+  ntm_path_kind path;       /**< The path now (tunnel events). */
+  const char *message;      /**< A human-readable description. */
+} ntm_event;
+
+/**
+ * Receives events. Called on one dedicated library thread, in the order events happened,
+ * never concurrently with itself. It must not block for long and must not call ntm_stop().
+ */
+typedef void (*ntm_event_cb)(const ntm_event *event, void *user_data);
+
+/** Version of ntm_options this header describes. */
+#define NTM_OPTIONS_VERSION 1
+
+/** How to start a node. Fill with ntm_options_init(), then set what you need. */
+typedef struct ntm_options {
+  unsigned int version;        /**< NTM_OPTIONS_VERSION; set by ntm_options_init(). */
+  const char *name;            /**< This node's name (FQDN), e.g. "alice.example". Required. */
+  const char *private_key;     /**< This node's X25519 private key, base64. Required. */
+  const char *virtual_ipv4;    /**< This node's virtual IPv4 address; NULL for none. */
+  const char *virtual_ipv6;    /**< This node's virtual IPv6 address; NULL for none. At least
+                                    one of the two is required. */
+  const char *listen_ipv4;     /**< Real UDP address to bind for IPv4, default "0.0.0.0:0"
+                                    (any port); "" disables IPv4. */
+  const char *listen_ipv6;     /**< Real UDP address to bind for IPv6, default "[::]:0";
+                                    "" disables IPv6. */
+  const ntm_static_peer *peers; /**< Peers known in advance; may be NULL if peer_count is 0. */
+  size_t peer_count;           /**< Number of entries in peers. */
+  ntm_cipher cipher;           /**< Tunnel AEAD; default NTM_CIPHER_AES_256_GCM. */
+  unsigned int mtu;            /**< Virtual MTU; 0 for the default 1420 (fits 1500-byte paths). */
+  unsigned int idle_timeout_ms; /**< Idle tunnels older than this are dropped (and rebuilt on
+                                    demand); 0 for the default 180000. */
+  ntm_log_level log_level;     /**< Logging to stderr; default NTM_LOG_WARN. */
+  ntm_event_cb event_cb;       /**< Optional event handler. */
+  void *event_user_data;       /**< Passed to event_cb unchanged. */
+} ntm_options;
+
+/**
+ * Fills an options struct with defaults for the given version.
+ * @return NTM_OK, NTM_EINVAL for NULL, NTM_EVERSION for an unknown version.
+ */
+NTM_EXTERN(int) ntm_options_init(ntm_options *options, unsigned int version);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Node lifecycle and state                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Starts this process's node: binds the UDP sockets, brings up the virtual interface with the
+ * virtual addresses and loads the peers. Returns once the node is usable. A process runs one
+ * node at a time; after ntm_stop() it may start again, with other options.
+ * @return NTM_OK; NTM_EINVAL naming a bad option; NTM_ESTATE if already running; NTM_EIO if a
+ *         UDP address cannot be bound.
+ */
+NTM_EXTERN(int) ntm_start(const ntm_options *options);
+
+/**
+ * Stops the node: closes every ntm socket (blocked calls return with EBADF or ECONNABORTED),
+ * tears down the tunnels and releases the UDP sockets. Blocks until done (bounded, < 1 s).
+ * @return NTM_OK, or NTM_ESTATE if not running (or called from the event callback).
+ */
+NTM_EXTERN(int) ntm_stop(void);
+
+/** 1 if the node is running, else 0. */
+NTM_EXTERN(int) ntm_is_running(void);
+
+/** Version of ntm_node_info this header describes. */
+#define NTM_NODE_INFO_VERSION 1
+
+/** This node's identity and addresses (fixed-size strings, NUL-terminated, "" when absent). */
+typedef struct ntm_node_info {
+  unsigned int version;    /**< Set to NTM_NODE_INFO_VERSION before calling. */
+  char node_id[17];        /**< NodeID, 16 hex digits. */
+  char name[256];          /**< FQDN. */
+  char public_key[NTM_KEY_TEXT_SIZE]; /**< X25519 public key, base64. */
+  char virtual_ipv4[16];   /**< Virtual IPv4 address. */
+  char virtual_ipv6[46];   /**< Virtual IPv6 address. */
+  char endpoint_ipv4[64];  /**< Bound real UDP endpoint for IPv4, e.g. "0.0.0.0:41234". */
+  char endpoint_ipv6[64];  /**< Bound real UDP endpoint for IPv6, e.g. "[::]:41234". */
+  unsigned int mtu;        /**< Virtual MTU. */
+} ntm_node_info;
+
+/**
+ * Describes the running node.
+ * @return NTM_OK, NTM_EINVAL for NULL, NTM_EVERSION, NTM_ESTATE if not running.
+ */
+NTM_EXTERN(int) ntm_get_node_info(ntm_node_info *info);
+
+/** Lifecycle of a tunnel. */
+typedef enum ntm_tunnel_state {
+  NTM_TUNNEL_IDLE = 0,      /**< Known peer, no session yet. */
+  NTM_TUNNEL_HANDSHAKE = 1, /**< Handshake in progress. */
+  NTM_TUNNEL_UP = 2         /**< Session keys established; packets flow. */
+} ntm_tunnel_state;
+
+/** One row of the tunnel table (fixed-size strings, NUL-terminated, "" when absent). */
+typedef struct ntm_tunnel_info {
+  char peer_name[256];        /**< Peer FQDN. */
+  char peer_node_id[17];      /**< Peer NodeID, 16 hex digits. */
+  char virtual_ipv4[16];      /**< Peer virtual IPv4. */
+  char virtual_ipv6[46];      /**< Peer virtual IPv6. */
+  ntm_tunnel_state state;     /**< Session state. */
+  ntm_path_kind path;         /**< Direct or relayed. */
+  char endpoint[64];          /**< Peer real endpoint packets go to now. */
+  uint32_t local_path_id;     /**< Our PathID for the current session (0 if none). */
+  uint64_t bytes_sent;        /**< Inner bytes sent to this peer. */
+  uint64_t bytes_received;    /**< Inner bytes received from this peer. */
+  uint64_t packets_sent;      /**< Inner packets sent. */
+  uint64_t packets_received;  /**< Inner packets received. */
+  int64_t last_activity_ms;   /**< Milliseconds since the last packet either way; -1 if never. */
+  int64_t session_age_ms;     /**< Milliseconds since the current session's handshake; -1. */
+} ntm_tunnel_info;
+
+/**
+ * Copies the tunnel table. On success *tunnels is an array of *count rows (NULL when 0) that the
+ * caller frees with ntm_tunnels_free().
+ * @return NTM_OK, NTM_EINVAL for NULL, NTM_ESTATE if not running, NTM_ENOMEM.
+ */
+NTM_EXTERN(int) ntm_tunnels_snapshot(ntm_tunnel_info **tunnels, size_t *count);
+
+/** Frees an array from ntm_tunnels_snapshot(). NULL is allowed. */
+NTM_EXTERN(void) ntm_tunnels_free(ntm_tunnel_info *tunnels);
+
+/** Version of ntm_stats this header describes. */
+#define NTM_STATS_VERSION 1
+
+/** Node-wide counters since ntm_start(). */
+typedef struct ntm_stats {
+  unsigned int version;            /**< Set to NTM_STATS_VERSION before calling. */
+  uint64_t packets_sent;           /**< Tunnel datagrams sent (data and handshake). */
+  uint64_t packets_received;       /**< Tunnel datagrams received. */
+  uint64_t bytes_sent;             /**< UDP payload bytes sent. */
+  uint64_t bytes_received;         /**< UDP payload bytes received. */
+  uint64_t dropped_malformed;      /**< Datagrams that failed to parse. */
+  uint64_t dropped_unknown_path;   /**< Datagrams for a PathID we do not have. */
+  uint64_t dropped_auth;           /**< Datagrams whose MAC did not verify. */
+  uint64_t dropped_replay;         /**< Datagrams with a counter already seen or too old. */
+  uint64_t dropped_no_tunnel;      /**< Inner packets for a virtual address without a peer. */
+  uint64_t handshakes_completed;   /**< Sessions established (either side). */
+  uint64_t handshakes_failed;      /**< Handshakes that timed out or were rejected. */
+} ntm_stats;
+
+/**
+ * Reads the node's counters.
+ * @return NTM_OK, NTM_EINVAL for NULL, NTM_EVERSION, NTM_ESTATE if not running.
+ */
+NTM_EXTERN(int) ntm_get_stats(ntm_stats *stats);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sockets (BSD mirror; -1 and errno on failure)                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Creates a socket in the virtual stack. domain: AF_INET or AF_INET6; type: SOCK_STREAM or
+ * SOCK_DGRAM (optionally | SOCK_NONBLOCK); protocol: 0. Needs a running node (else ENETDOWN).
+ */
+NTM_EXTERN(int) ntm_socket(int domain, int type, int protocol);
+
+/** Binds to a virtual address and port (INADDR_ANY / in6addr_any allowed). */
+NTM_EXTERN(int) ntm_bind(int fd, const struct sockaddr *addr, socklen_t addrlen);
+
+/** Marks a stream socket as accepting connections. */
+NTM_EXTERN(int) ntm_listen(int fd, int backlog);
+
+/** Blocks until a connection arrives (or EAGAIN if non-blocking); returns the new ntm fd. */
+NTM_EXTERN(int) ntm_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+/**
+ * Connects to a peer's virtual address. Blocks (or EINPROGRESS if non-blocking). Fails with
+ * EHOSTUNREACH at once when no peer owns that virtual address, ECONNREFUSED when the peer has
+ * nothing listening, ETIMEDOUT when the peer cannot be reached.
+ */
+NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+
+/** Sends; returns the bytes taken. flags: MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL. Blocks. */
+NTM_EXTERN(ssize_t) ntm_send(int fd, const void *buf, size_t len, int flags);
+
+/** Receives; returns bytes read, 0 at end of stream. flags: MSG_PEEK, MSG_DONTWAIT,
+ *  MSG_WAITALL. Blocks. */
+NTM_EXTERN(ssize_t) ntm_recv(int fd, void *buf, size_t len, int flags);
+
+/** Sends a datagram to a virtual address (or on a connected socket when addr is NULL). */
+NTM_EXTERN(ssize_t) ntm_sendto(int fd, const void *buf, size_t len, int flags,
+                               const struct sockaddr *addr, socklen_t addrlen);
+
+/** Receives a datagram and its source virtual address. Blocks. */
+NTM_EXTERN(ssize_t) ntm_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                                 socklen_t *addrlen);
+
+/** Shuts down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR). */
+NTM_EXTERN(int) ntm_shutdown(int fd, int how);
+
+/** Closes the socket. Safe from another thread: calls blocked on it return promptly. */
+NTM_EXTERN(int) ntm_close(int fd);
+
+/**
+ * Sets an option. Supported: SOL_SOCKET: SO_REUSEADDR, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO
+ * (struct timeval), SO_RCVBUF, SO_BROADCAST; IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE,
+ * TCP_KEEPINTVL, TCP_KEEPCNT; IPPROTO_IPV6: IPV6_V6ONLY. Others fail with ENOPROTOOPT.
+ */
+NTM_EXTERN(int) ntm_setsockopt(int fd, int level, int optname, const void *optval,
+                               socklen_t optlen);
+
+/** Reads an option: those of ntm_setsockopt() plus SO_ERROR and SO_TYPE. */
+NTM_EXTERN(int) ntm_getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen);
+
+/** The socket's local virtual address. */
+NTM_EXTERN(int) ntm_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+/** The connected peer's virtual address. */
+NTM_EXTERN(int) ntm_getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+/**
+ * Waits for events on ntm sockets, like poll(2): fds[i].fd are ntm descriptors, events and
+ * revents use POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL. timeout_ms -1 waits forever. Blocks.
+ */
+NTM_EXTERN(int) ntm_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/** fcntl(2) subset: F_GETFL and F_SETFL with O_NONBLOCK. */
+NTM_EXTERN(int) ntm_fcntl(int fd, int cmd, int value);
+
+/**
+ * Resolves a node name (or a numeric virtual address) to virtual addresses, like getaddrinfo(3).
+ * Names come from this node's peers (and itself). Returns 0 or an EAI_* code (EAI_NONAME for an
+ * unknown name). Free the result with ntm_freeaddrinfo().
+ */
+NTM_EXTERN(int) ntm_getaddrinfo(const char *node, const char *service,
+                                const struct addrinfo *hints, struct addrinfo **res);
+
+/** Frees a list from ntm_getaddrinfo(). */
+NTM_EXTERN(void) ntm_freeaddrinfo(struct addrinfo *res);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Real-descriptor bridge                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Turns a connected ntm stream socket into an OS descriptor: returns one end of a socketpair
+ * whose other end the library pumps to and from the virtual socket, so runtimes that need a real
+ * file descriptor (select/epoll, Ruby IO, Python selectors/asyncio/ssl) can use it. Takes
+ * ownership of ntm_fd (do not close it). Closing the returned descriptor closes the connection;
+ * shutdown(SHUT_WR) on it sends FIN. Returns -1 and errno on failure (ntm_fd is then closed).
+ */
+NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd);
+
+/**
+ * Creates a stream socket, connects it to addr (blocking) and bridges it: returns an OS
+ * descriptor, or -1 and errno (as ntm_connect()).
+ */
+NTM_EXTERN(int) ntm_bridge_connect(const struct sockaddr *addr, socklen_t addrlen);
+
+/**
+ * Accepts a connection on a listening ntm socket (blocking, as ntm_accept()) and bridges it:
+ * returns an OS descriptor, or -1 and errno. addr/addrlen receive the peer's virtual address.
+ */
+NTM_EXTERN(int) ntm_bridge_accept(int listen_fd, struct sockaddr *addr, socklen_t *addrlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NTM_H */

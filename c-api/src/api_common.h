@@ -1,0 +1,55 @@
+// Shared plumbing of the C ABI: the per-thread last error, the exception barrier, and the
+// process's running node with the registry of its open sockets.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "node/node.h"
+#include "ntm.h"
+
+namespace ntm::capi {
+
+// Records `message` as the calling thread's last error and returns `code`.
+int fail(int code, std::string message);
+void clear_error();
+const char* last_error();
+
+// Runs `body` (returning an NTM_* code) so that no exception crosses the C boundary.
+template <class Body>
+int guarded(Body&& body) noexcept {
+  try {
+    clear_error();
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(NTM_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(NTM_ERROR, e.what());
+  } catch (...) {
+    return fail(NTM_ERROR, "unexpected internal error");
+  }
+}
+
+// The process-wide runtime: at most one node.
+struct Runtime {
+  std::mutex mutex;  // serialises start/stop and guards `node`
+  std::unique_ptr<node::Node> node;
+  std::atomic<bool> running{false};
+
+  std::mutex fds_mutex;  // guards `fds`
+  std::vector<bool> fds;  // open ntm sockets, by descriptor
+
+  void add_fd(int fd);
+  // Removes fd from the registry; false if it was not open (so exactly one closer wins).
+  bool remove_fd(int fd);
+  std::vector<int> take_all_fds();
+};
+
+Runtime& runtime();
+
+}  // namespace ntm::capi

@@ -1,0 +1,166 @@
+// The real-descriptor bridge: a socketpair end for the application, the other end pumped to and
+// from a connected ntm stream socket by two threads (one per direction).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <thread>
+
+#include "api_common.h"
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+constexpr int kPollMs = 200;  // how often a blocked virtual read checks the OS side is gone
+
+struct Bridge {
+  int ntm_fd;
+  int os_fd;  // our end of the socketpair
+  std::atomic<int> finished{0};
+
+  // Both pumps share the bridge; the second to finish closes both ends.
+  void done() {
+    if (finished.fetch_add(1) == 1) {
+      ntm_close(ntm_fd);
+      ::close(os_fd);
+    }
+  }
+};
+
+bool write_all_os(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool write_all_ntm(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ntm_send(fd, data, size, 0);
+    if (n < 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool os_side_closed(int fd) {
+  pollfd p{fd, 0, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
+// Virtual -> OS. A receive timeout lets it notice that the application closed its end.
+void pump_from_ntm(std::shared_ptr<Bridge> b) {
+  std::unique_ptr<char[]> buffer(new char[kChunk]);
+  for (;;) {
+    ssize_t n = ntm_recv(b->ntm_fd, buffer.get(), kChunk, 0);
+    if (n > 0) {
+      if (!write_all_os(b->os_fd, buffer.get(), static_cast<size_t>(n))) break;
+      continue;
+    }
+    if (n == 0) {
+      ::shutdown(b->os_fd, SHUT_WR);  // the peer finished sending: pass the FIN on
+      break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      if (os_side_closed(b->os_fd)) {
+        ntm_shutdown(b->ntm_fd, SHUT_RDWR);
+        break;
+      }
+      continue;
+    }
+    ::shutdown(b->os_fd, SHUT_RDWR);  // connection reset or node stopped
+    break;
+  }
+  b->done();
+}
+
+// OS -> virtual.
+void pump_to_ntm(std::shared_ptr<Bridge> b) {
+  std::unique_ptr<char[]> buffer(new char[kChunk]);
+  for (;;) {
+    ssize_t n = ::recv(b->os_fd, buffer.get(), kChunk, 0);
+    if (n > 0) {
+      if (!write_all_ntm(b->ntm_fd, buffer.get(), static_cast<size_t>(n))) {
+        ::shutdown(b->os_fd, SHUT_RDWR);
+        break;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    ntm_shutdown(b->ntm_fd, SHUT_WR);  // EOF from the application: send FIN
+    break;
+  }
+  b->done();
+}
+
+}  // namespace
+
+extern "C" NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (ntm_getsockopt(ntm_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return -1;
+  if (type != SOCK_STREAM) {
+    ntm_close(ntm_fd);
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    int saved = errno;
+    ntm_close(ntm_fd);
+    errno = saved;
+    return -1;
+  }
+  // Blocking virtual socket with a short receive timeout (see pump_from_ntm).
+  ntm_fcntl(ntm_fd, F_SETFL, 0);
+  timeval tv{0, kPollMs * 1000};
+  ntm_setsockopt(ntm_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto bridge = std::make_shared<Bridge>();
+  bridge->ntm_fd = ntm_fd;
+  bridge->os_fd = pair[1];
+  try {
+    std::thread(pump_from_ntm, bridge).detach();
+    std::thread(pump_to_ntm, bridge).detach();
+  } catch (const std::system_error&) {
+    ::close(pair[0]);
+    ::close(pair[1]);
+    ntm_close(ntm_fd);
+    errno = EAGAIN;
+    return -1;
+  }
+  return pair[0];
+}
+
+extern "C" NTM_EXTERN(int) ntm_bridge_connect(const struct sockaddr *addr, socklen_t addrlen) {
+  if (addr == nullptr) {
+    errno = EFAULT;
+    return -1;
+  }
+  int fd = ntm_socket(addr->sa_family, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (ntm_connect(fd, addr, addrlen) != 0) {
+    int saved = errno;
+    ntm_close(fd);
+    errno = saved;
+    return -1;
+  }
+  return ntm_bridge_socket(fd);
+}
+
+extern "C" NTM_EXTERN(int) ntm_bridge_accept(int listen_fd, struct sockaddr *addr,
+                                             socklen_t *addrlen) {
+  int fd = ntm_accept(listen_fd, addr, addrlen);
+  if (fd < 0) return -1;
+  return ntm_bridge_socket(fd);
+}

@@ -1,0 +1,84 @@
+// Node lifecycle: ntm_start, ntm_stop, ntm_is_running; the runtime and its socket registry.
+#include "api_common.h"
+#include "node/socket_api.h"
+#include "options.h"
+#include "util/log.h"
+
+namespace ntm::capi {
+
+Runtime& runtime() {
+  static Runtime instance;
+  return instance;
+}
+
+void Runtime::add_fd(int fd) {
+  std::lock_guard lock(fds_mutex);
+  if (fd < 0) return;
+  if (static_cast<size_t>(fd) >= fds.size()) fds.resize(static_cast<size_t>(fd) + 1, false);
+  fds[static_cast<size_t>(fd)] = true;
+}
+
+bool Runtime::remove_fd(int fd) {
+  std::lock_guard lock(fds_mutex);
+  if (fd < 0 || static_cast<size_t>(fd) >= fds.size() || !fds[static_cast<size_t>(fd)]) {
+    return false;
+  }
+  fds[static_cast<size_t>(fd)] = false;
+  return true;
+}
+
+std::vector<int> Runtime::take_all_fds() {
+  std::lock_guard lock(fds_mutex);
+  std::vector<int> out;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i]) out.push_back(static_cast<int>(i));
+  }
+  fds.assign(fds.size(), false);
+  return out;
+}
+
+}  // namespace ntm::capi
+
+using namespace ntm;
+
+extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
+  return capi::guarded([&]() -> int {
+    auto& rt = capi::runtime();
+    std::lock_guard lock(rt.mutex);
+    if (rt.node) return capi::fail(NTM_ESTATE, "ntm_start: a node is already running");
+    node::NodeConfig config;
+    try {
+      config = capi::to_node_config(options);
+    } catch (const capi::OptionError& e) {
+      return capi::fail(NTM_EINVAL, e.what());
+    }
+    log::set_level(static_cast<log::Level>(options->log_level));
+    try {
+      rt.node = node::Node::start(std::move(config));
+    } catch (const node::StartError& e) {
+      return capi::fail(e.kind() == node::StartError::Kind::io ? NTM_EIO : NTM_EINVAL, e.what());
+    }
+    rt.running.store(true);
+    return NTM_OK;
+  });
+}
+
+extern "C" NTM_EXTERN(int) ntm_stop(void) {
+  return capi::guarded([&]() -> int {
+    auto& rt = capi::runtime();
+    std::lock_guard lock(rt.mutex);
+    if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_stop: no node is running");
+    if (rt.node->on_event_thread()) {
+      return capi::fail(NTM_ESTATE, "ntm_stop: not allowed from the event callback");
+    }
+    rt.running.store(false);
+    // Closing wakes every thread blocked on these sockets (lwIP full-duplex close).
+    for (int fd : rt.take_all_fds()) sock::close(fd);
+    rt.node.reset();
+    return NTM_OK;
+  });
+}
+
+extern "C" NTM_EXTERN(int) ntm_is_running(void) {
+  return capi::runtime().running.load() ? 1 : 0;
+}

@@ -1,0 +1,273 @@
+#include "node/node.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
+
+extern "C" {
+#include "lwip/pbuf.h"
+}
+
+#include "crypto/hash.h"
+#include "node/tx_batch.h"
+#include "stack/core_lock.h"
+#include "stack/lwip_port.h"
+#include "tunnel/constants.h"
+#include "util/log.h"
+
+namespace ntm::node {
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kTickInterval = 100ms;
+constexpr size_t kReceiveSlotSize = TxBatch::kSlotSize;
+
+// The node lwIP's hooks talk to. Set and cleared under the core lock, read under it.
+std::atomic<Node*> g_active{nullptr};
+
+TxBatch& thread_batch() {
+  thread_local TxBatch batch;
+  return batch;
+}
+
+}  // namespace
+
+uint64_t node_id_from_key(const crypto::X25519Key& public_key) {
+  auto digest = crypto::sha256(public_key);
+  uint64_t id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | digest[i];
+  return id;
+}
+
+std::string node_id_hex(uint64_t node_id) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016" PRIx64, node_id);
+  return text;
+}
+
+Node::Node(NodeConfig config) : config_(std::move(config)) {}
+
+std::unique_ptr<Node> Node::start(NodeConfig config) {
+  std::unique_ptr<Node> node(new Node(std::move(config)));
+  NodeConfig& cfg = node->config_;
+  node->node_id_ = node_id_from_key(cfg.key.public_key);
+  node->events_ = std::make_unique<EventQueue>(cfg.on_event);
+
+  tunnel::EngineConfig engine_config;
+  engine_config.static_key = cfg.key;
+  engine_config.cipher = cfg.cipher;
+  engine_config.idle_timeout = cfg.idle_timeout;
+  node->engine_ = std::make_unique<tunnel::Engine>(engine_config, node->table_);
+
+  for (const auto& p : cfg.peers) {
+    tunnel::PeerIdentity id;
+    id.node_id = node_id_from_key(p.public_key);
+    id.fqdn = p.name;
+    id.vip4 = p.vip4;
+    id.vip6 = p.vip6;
+    id.static_public = p.public_key;
+    auto ref = node->table_.add(std::move(id), /*pinned=*/true);
+    if (!ref) {
+      throw StartError(StartError::Kind::invalid,
+                       "peer '" + p.name + "' repeats a name, key or virtual address of another");
+    }
+    if (p.endpoint) {
+      std::lock_guard lock(ref->mutex);
+      ref->endpoint = *p.endpoint;
+      ref->path = tunnel::PathKind::direct;
+    }
+  }
+
+  io::UdpOptions udp;
+  udp.enable_v4 = cfg.listen_v4.has_value();
+  udp.enable_v6 = cfg.listen_v6.has_value();
+  udp.bind_v4 = cfg.listen_v4;
+  udp.bind_v6 = cfg.listen_v6;
+  try {
+    node->transport_ = io::UdpTransport::open(udp);
+  } catch (const std::system_error& e) {
+    throw StartError(StartError::Kind::io, e.what());
+  }
+
+  stack::PacketOutput& output = *node;
+  node->interface_ = std::make_unique<stack::VirtualInterface>(output, cfg.vip4, cfg.vip6, cfg.mtu);
+  {
+    stack::CoreLock lock;
+    stack::set_route_functions(&Node::route_ip4, &Node::route_ip6);
+    stack::set_core_unlock_hook(&Node::flush_on_core_unlock);
+    g_active.store(node.get());
+  }
+  node->running_.store(true);
+  node->receiver_ = std::thread([n = node.get()] { n->run_receiver(); });
+  NTM_LOG_INFO("node %s (%s) started", cfg.name.c_str(), node_id_hex(node->node_id_).c_str());
+  node->events_->post({NodeEvent::Type::started, "", "", "", 0, "node " + cfg.name + " started"});
+  return node;
+}
+
+Node::~Node() {
+  if (events_) {
+    events_->post({NodeEvent::Type::stopping, "", "", "", 0, "node " + config_.name + " stopping"});
+  }
+  if (interface_) {
+    stack::CoreLock lock;
+    g_active.store(nullptr);
+  }
+  running_.store(false);
+  if (transport_) transport_->wake();
+  if (receiver_.joinable()) receiver_.join();
+  interface_.reset();
+  table_.clear();
+  events_.reset();  // delivers the remaining events
+}
+
+// --- data plane ---
+
+void Node::run_receiver() {
+  std::vector<uint8_t> storage(io::UdpTransport::kMaxBatch * kReceiveSlotSize);
+  std::vector<io::ReceiveSlot> slots(io::UdpTransport::kMaxBatch);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    slots[i].buffer = std::span(storage).subspan(i * kReceiveSlotSize, kReceiveSlotSize);
+  }
+  auto next_tick = tunnel::Clock::now() + kTickInterval;
+  while (running_.load(std::memory_order_relaxed)) {
+    auto now = tunnel::Clock::now();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
+    if (wait < 0ms) wait = 0ms;
+    size_t count = transport_->receive(slots, wait);
+    if (count > 0) {
+      now = tunnel::Clock::now();
+      stack::CoreLock lock;  // delivering into lwIP; replies are batched until unlock
+      for (size_t i = 0; i < count; ++i) {
+        engine_->receive(slots[i].buffer.first(slots[i].length), slots[i].from, *this, now);
+      }
+    }
+    now = tunnel::Clock::now();
+    if (now >= next_tick) {
+      engine_->tick(*this, now);
+      next_tick = now + kTickInterval;
+    }
+  }
+}
+
+std::span<uint8_t> Node::datagram_buffer(size_t size) {
+  return thread_batch().buffer(size, *transport_);
+}
+
+void Node::send(const Endpoint& to, size_t length) {
+  thread_batch().commit(to, length, stack::core_locked_by_this_thread(), *transport_);
+}
+
+void Node::deliver(std::span<const uint8_t> inner) {
+  if (inner.size() > 0xffff || !interface_->input(inner)) {
+    NTM_LOG_DEBUG("virtual stack dropped an inner packet of %zu bytes", inner.size());
+  }
+}
+
+err_t Node::output_packet(struct pbuf* packet) {
+  const size_t length = packet->tot_len;
+  auto buffer = datagram_buffer(tunnel::kDatagramHeadroom + length + tunnel::kDatagramTailroom);
+  pbuf_copy_partial(packet, buffer.data() + tunnel::kDatagramHeadroom,
+                    static_cast<u16_t>(length), 0);
+  auto result = engine_->send_inner(buffer, length, *this, tunnel::Clock::now());
+  return result == tunnel::SendResult::no_tunnel ? ERR_RTE : ERR_OK;
+}
+
+void Node::flush_on_core_unlock() {
+  Node* node = g_active.load(std::memory_order_acquire);
+  TxBatch& batch = thread_batch();
+  if (node != nullptr && !batch.empty()) batch.flush(*node->transport_);
+}
+
+struct netif* Node::route_ip4(const ip4_addr_t* dest) {
+  Node* node = g_active.load(std::memory_order_acquire);
+  if (node == nullptr) return nullptr;
+  std::array<uint8_t, 4> address;
+  std::memcpy(address.data(), &dest->addr, 4);
+  return node->engine_->has_peer_for(address) ? node->interface_->netif() : nullptr;
+}
+
+struct netif* Node::route_ip6(const ip6_addr_t* dest) {
+  Node* node = g_active.load(std::memory_order_acquire);
+  if (node == nullptr) return nullptr;
+  std::array<uint8_t, 16> address;
+  std::memcpy(address.data(), dest->addr, 16);
+  return node->engine_->has_peer_for(address) ? node->interface_->netif() : nullptr;
+}
+
+// --- events and state ---
+
+void Node::event(const tunnel::EngineEvent& e) {
+  NodeEvent out;
+  switch (e.type) {
+    case tunnel::EngineEventType::tunnel_up: out.type = NodeEvent::Type::tunnel_up; break;
+    case tunnel::EngineEventType::tunnel_down: out.type = NodeEvent::Type::tunnel_down; break;
+    case tunnel::EngineEventType::path_changed: out.type = NodeEvent::Type::path_changed; break;
+  }
+  if (e.peer != nullptr) {
+    out.peer_name = e.peer->identity.fqdn;
+    out.peer_node_id = node_id_hex(e.peer->identity.node_id);
+  }
+  out.endpoint = e.endpoint.valid() ? e.endpoint.to_string() : "";
+  out.path = static_cast<int>(e.path);
+  out.message = e.message;
+  NTM_LOG_INFO("%s", out.message.c_str());
+  events_->post(std::move(out));
+}
+
+NodeInfo Node::info() const {
+  NodeInfo i;
+  i.node_id = node_id_;
+  i.name = config_.name;
+  i.public_key = config_.key.public_key;
+  i.vip4 = config_.vip4;
+  i.vip6 = config_.vip6;
+  i.endpoints = transport_->local_endpoints();
+  i.mtu = config_.mtu;
+  return i;
+}
+
+std::vector<TunnelInfo> Node::tunnels() const {
+  std::vector<TunnelInfo> out;
+  const auto now = tunnel::Clock::now();
+  auto ms_since = [now](int64_t then_ns) -> int64_t {
+    if (then_ns == 0) return -1;
+    return (now.time_since_epoch().count() - then_ns) / 1000000;
+  };
+  for (const auto& peer : table_.all()) {
+    TunnelInfo t;
+    t.peer_name = peer->identity.fqdn;
+    t.peer_node_id = peer->identity.node_id;
+    t.vip4 = peer->identity.vip4;
+    t.vip6 = peer->identity.vip6;
+    {
+      std::lock_guard lock(peer->mutex);
+      t.state = peer->current ? 2 : (peer->pending || peer->next) ? 1 : 0;
+      t.path = peer->path;
+      t.endpoint = peer->endpoint;
+      if (peer->current) {
+        t.local_path_id = peer->current->local_path_id;
+        t.session_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               now - peer->current->created).count();
+      }
+    }
+    t.bytes_sent = peer->bytes_sent.load();
+    t.bytes_received = peer->bytes_received.load();
+    t.packets_sent = peer->packets_sent.load();
+    t.packets_received = peer->packets_received.load();
+    int64_t last = std::max(peer->last_sent_ns.load(), peer->last_received_ns.load());
+    t.last_activity_ms = ms_since(last);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::optional<Resolved> Node::resolve(std::string_view name) const {
+  if (name == config_.name) return Resolved{config_.vip4, config_.vip6};
+  auto peer = table_.find_fqdn(name);
+  if (!peer) return std::nullopt;
+  return Resolved{peer->identity.vip4, peer->identity.vip6};
+}
+
+}  // namespace ntm::node

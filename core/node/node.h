@@ -1,0 +1,106 @@
+// A running NTM node: the virtual interface (lwIP), the tunnel engine and table, the UDP
+// transport, and the threads that move packets between them. One per process (lwIP is a
+// process-wide singleton); it may be stopped and another started.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "io/udp_transport.h"
+#include "node/event_queue.h"
+#include "node/node_config.h"
+#include "stack/virtual_interface.h"
+#include "tunnel/engine.h"
+#include "tunnel/tunnel_table.h"
+
+namespace ntm::node {
+
+// Why a node could not start; `invalid` means the configuration, `io` the operating system.
+class StartError : public std::runtime_error {
+ public:
+  enum class Kind { invalid, io };
+  StartError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+struct NodeInfo {
+  uint64_t node_id = 0;
+  std::string name;
+  crypto::X25519Key public_key{};
+  std::optional<std::array<uint8_t, 4>> vip4;
+  std::optional<std::array<uint8_t, 16>> vip6;
+  std::vector<Endpoint> endpoints;
+  uint16_t mtu = 0;
+};
+
+struct TunnelInfo {
+  std::string peer_name;
+  uint64_t peer_node_id = 0;
+  std::optional<std::array<uint8_t, 4>> vip4;
+  std::optional<std::array<uint8_t, 16>> vip6;
+  int state = 0;  // 0 idle, 1 handshake, 2 up
+  tunnel::PathKind path = tunnel::PathKind::none;
+  Endpoint endpoint;
+  uint32_t local_path_id = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0, packets_sent = 0, packets_received = 0;
+  int64_t last_activity_ms = -1;
+  int64_t session_age_ms = -1;
+};
+
+struct Resolved {
+  std::optional<std::array<uint8_t, 4>> vip4;
+  std::optional<std::array<uint8_t, 16>> vip6;
+};
+
+class Node final : private tunnel::EngineSink, private stack::PacketOutput {
+ public:
+  // Binds the UDP sockets, adds the virtual interface and the peers. Throws StartError.
+  static std::unique_ptr<Node> start(NodeConfig config);
+  ~Node() override;  // stops
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  NodeInfo info() const;
+  std::vector<TunnelInfo> tunnels() const;
+  const tunnel::EngineStats& stats() const { return engine_->stats(); }
+  std::optional<Resolved> resolve(std::string_view name) const;
+  bool on_event_thread() const { return events_->on_delivery_thread(); }
+
+ private:
+  explicit Node(NodeConfig config);
+  void run_receiver();
+  void post_engine_event(const tunnel::EngineEvent& event);
+
+  // EngineSink
+  std::span<uint8_t> datagram_buffer(size_t size) override;
+  void send(const Endpoint& to, size_t length) override;
+  void deliver(std::span<const uint8_t> inner) override;
+  void event(const tunnel::EngineEvent& event) override;
+  // PacketOutput
+  err_t output_packet(struct pbuf* packet) override;
+
+  static struct netif* route_ip4(const ip4_addr_t* dest);
+  static struct netif* route_ip6(const ip6_addr_t* dest);
+  static void flush_on_core_unlock();
+
+  NodeConfig config_;
+  uint64_t node_id_ = 0;
+  std::unique_ptr<EventQueue> events_;
+  tunnel::TunnelTable table_;
+  std::unique_ptr<tunnel::Engine> engine_;
+  std::unique_ptr<io::UdpTransport> transport_;
+  std::unique_ptr<stack::VirtualInterface> interface_;
+  std::atomic<bool> running_{false};
+  std::thread receiver_;
+};
+
+}  // namespace ntm::node

@@ -1,0 +1,448 @@
+#include "tunnel/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tunnel/constants.h"
+#include "wire/capsule.h"
+#include "wire/handshake.h"
+#include "wire/ip_packet.h"
+
+namespace ntm::tunnel {
+
+namespace {
+
+int64_t ns(TimePoint t) { return t.time_since_epoch().count(); }
+
+bool older_than(TimePoint now, TimePoint then, std::chrono::nanoseconds age) {
+  return now - then > age;
+}
+
+bool older_than(TimePoint now, int64_t then_ns, std::chrono::nanoseconds age) {
+  return ns(now) - then_ns > age.count();
+}
+
+void emit(EngineSink& sink, const std::vector<EngineEvent>& events) {
+  for (const auto& e : events) sink.event(e);
+}
+
+}  // namespace
+
+const char* to_string(PathKind kind) {
+  switch (kind) {
+    case PathKind::direct: return "direct";
+    case PathKind::relay: return "relay";
+    case PathKind::none: break;
+  }
+  return "none";
+}
+
+Engine::Engine(EngineConfig config, TunnelTable& table)
+    : config_(std::move(config)), table_(table) {}
+
+uint64_t Engine::next_timestamp() {
+  auto wall = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+  uint64_t last = last_timestamp_.load();
+  uint64_t next;
+  do {
+    next = std::max(wall, last + 1);
+  } while (!last_timestamp_.compare_exchange_weak(last, next));
+  return next;
+}
+
+bool Engine::has_peer_for(std::span<const uint8_t, 4> vip4) const {
+  Ipv4 a;
+  std::copy(vip4.begin(), vip4.end(), a.begin());
+  return static_cast<bool>(table_.find_vip4(a));
+}
+
+bool Engine::has_peer_for(std::span<const uint8_t, 16> vip6) const {
+  Ipv6 a;
+  std::copy(vip6.begin(), vip6.end(), a.begin());
+  return static_cast<bool>(table_.find_vip6(a));
+}
+
+TunnelTable::Ref Engine::peer_for_inner(std::span<const uint8_t> inner) const {
+  auto addresses = wire::parse_inner_addresses(inner);
+  if (!addresses) return {};
+  const auto& dst = addresses.value().dst;
+  if (addresses.value().version == 4) {
+    Ipv4 a;
+    std::copy_n(dst.begin(), 4, a.begin());
+    return table_.find_vip4(a);
+  }
+  return table_.find_vip6(dst);
+}
+
+// --- sending ---
+
+SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
+                              EngineSink& sink, TimePoint now) {
+  auto inner = datagram.subspan(kDatagramHeadroom, inner_length);
+  auto peer = peer_for_inner(inner);
+  if (!peer) {
+    stats_.dropped_no_tunnel.fetch_add(1, std::memory_order_relaxed);
+    return SendResult::no_tunnel;
+  }
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(peer->mutex);
+    session = peer->current;
+    if (session && older_than(now, session->created, kRejectAfterTime)) session.reset();
+    if (!session || !peer->endpoint.valid()) {
+      if (peer->queued.size() >= kMaxQueuedPackets) peer->queued.erase(peer->queued.begin());
+      peer->queued.emplace_back(inner.begin(), inner.end());
+      if (!peer->pending && peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
+      return SendResult::queued;
+    }
+    if (session->is_initiator && !peer->pending &&
+        older_than(now, session->created, kRekeyAfterTime)) {
+      // Keep sending on the old session; the new one takes over when it is up. The handshake
+      // reuses the sink's buffer, so save the packet first (rare: once per rekey).
+      std::vector<uint8_t> copy(inner.begin(), inner.end());
+      start_handshake_locked(peer, sink, now);
+      datagram = sink.datagram_buffer(kDatagramHeadroom + inner_length + kDatagramTailroom);
+      std::memcpy(datagram.data() + kDatagramHeadroom, copy.data(), copy.size());
+    }
+  }
+  seal_and_send(*peer, *session, datagram, inner_length, sink, now);
+  return SendResult::sent;
+}
+
+void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
+                           size_t inner_length, EngineSink& sink, TimePoint now) {
+  const size_t total = wire::kCapsuleHeaderSize + inner_length + wire::kTagSize;
+  Endpoint to;
+  {
+    std::lock_guard lock(peer.mutex);
+    to = peer.endpoint;
+  }
+  {
+    std::lock_guard lock(session.send_mutex);
+    const uint64_t counter = session.send_counter++;
+    wire::CapsuleHeader header{0, session.remote_path_id, counter};
+    wire::encode_capsule_header(header, datagram.first<wire::kCapsuleHeaderSize>());
+    auto nonce = wire::capsule_nonce(counter);
+    session.send_aead.seal(nonce, datagram.first(wire::kCapsuleHeaderSize),
+                           datagram.subspan(wire::kCapsuleHeaderSize, inner_length),
+                           datagram.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
+  }
+  sink.send(to, total);
+  peer.touch(now);
+  peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
+  if (inner_length > 0) {
+    peer.packets_sent.fetch_add(1, std::memory_order_relaxed);
+    peer.bytes_sent.fetch_add(inner_length, std::memory_order_relaxed);
+  }
+  stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_sent.fetch_add(total, std::memory_order_relaxed);
+}
+
+void Engine::send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now) {
+  auto buffer = sink.datagram_buffer(kDatagramHeadroom + kDatagramTailroom);
+  seal_and_send(peer, session, buffer, 0, sink, now);
+}
+
+void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink,
+                                    TimePoint now) {
+  if (!peer->endpoint.valid()) return;
+  const uint32_t path_id = table_.new_path_id();
+  auto [state, init] = create_init(config_.static_key, peer->identity.static_public, path_id,
+                                   next_timestamp(), config_.cipher);
+  if (peer->pending) table_.remove_path(peer->pending->local_path_id);
+  table_.add_path(path_id, peer, nullptr);  // a pending handshake: no session yet
+  PendingHandshake pending{std::move(state), path_id, now, now, 1};
+  if (peer->pending) {
+    pending.first_sent_at = peer->pending->first_sent_at;
+    pending.attempts = peer->pending->attempts + 1;
+  }
+  peer->pending = std::move(pending);
+  auto buffer = sink.datagram_buffer(wire::kHandshakeInitSize);
+  size_t size = wire::encode(init, buffer);
+  sink.send(peer->endpoint, size);
+  stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+}
+
+void Engine::connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
+  std::lock_guard lock(peer->mutex);
+  if (!peer->current && !peer->pending) start_handshake_locked(peer, sink, now);
+}
+
+void Engine::flush_queue(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
+  std::vector<std::vector<uint8_t>> queued;
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(peer->mutex);
+    session = peer->current;
+    if (!session || !session->confirmed) return;
+    queued.swap(peer->queued);
+  }
+  for (const auto& packet : queued) {
+    auto buffer = sink.datagram_buffer(kDatagramHeadroom + packet.size() + kDatagramTailroom);
+    std::memcpy(buffer.data() + kDatagramHeadroom, packet.data(), packet.size());
+    seal_and_send(*peer, *session, buffer, packet.size(), sink, now);
+  }
+  // The responder may send only after it has heard from us on the new session: say hello.
+  if (queued.empty() && session->is_initiator) send_keepalive(*peer, *session, sink, now);
+}
+
+// --- receiving ---
+
+void Engine::receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+                     TimePoint now) {
+  stats_.packets_received.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_received.fetch_add(datagram.size(), std::memory_order_relaxed);
+  if (datagram.empty()) {
+    stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  switch (static_cast<wire::MessageType>(datagram[0])) {
+    case wire::MessageType::data: on_data(datagram, from, sink, now); return;
+    case wire::MessageType::handshake_init: on_init(datagram, from, sink, now); return;
+    case wire::MessageType::handshake_response: on_response(datagram, from, sink, now); return;
+  }
+  stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
+                                    std::vector<EngineEvent>& events) {
+  if (peer.endpoint == from && peer.path != PathKind::none) return;
+  const bool changed = peer.endpoint.valid() && peer.endpoint != from;
+  peer.endpoint = from;
+  peer.path = PathKind::direct;
+  if (changed) {
+    events.push_back({EngineEventType::path_changed, &peer, from, peer.path,
+                      "peer " + peer.identity.fqdn + " now at " + from.to_string()});
+  }
+}
+
+void Engine::drop_session_locked(Peer&, std::shared_ptr<Session>& slot) {
+  if (!slot) return;
+  table_.remove_path(slot->local_path_id);
+  slot.reset();
+}
+
+void Engine::install_session_locked(const TunnelTable::Ref& peer,
+                                    std::shared_ptr<Session> session) {
+  if (peer->previous && peer->previous != session) drop_session_locked(*peer, peer->previous);
+  peer->previous = std::move(peer->current);
+  peer->current = std::move(session);
+}
+
+void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+                     TimePoint now) {
+  auto header = wire::decode_capsule_header(datagram);
+  if (!header) {
+    stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto hit = table_.find_path(header.value().receiver_path_id);
+  if (!hit || !hit->session || older_than(now, hit->session->created, kRejectAfterTime)) {
+    stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Session& session = *hit->session;
+  const uint64_t counter = header.value().counter;
+  std::optional<size_t> inner_length;
+  {
+    std::lock_guard lock(session.recv_mutex);
+    if (!session.replay.check(counter)) {
+      stats_.dropped_replay.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    auto nonce = wire::capsule_nonce(counter);
+    auto body = datagram.subspan(wire::kCapsuleHeaderSize);
+    inner_length = session.recv_aead.open(nonce, datagram.first(wire::kCapsuleHeaderSize), body,
+                                          body);
+    if (!inner_length) {
+      stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    session.replay.update(counter);
+  }
+  // Authenticated from here on.
+  Peer& peer = *hit->peer;
+  std::vector<EngineEvent> events;
+  bool newly_confirmed = false;
+  {
+    std::lock_guard lock(peer.mutex);
+    if (!session.confirmed.load()) {
+      session.confirmed.store(true);
+      if (peer.next == hit->session) {
+        install_session_locked(hit->peer, std::move(peer.next));
+        peer.next.reset();
+        newly_confirmed = true;
+      }
+    }
+    update_endpoint_locked(peer, from, events);
+  }
+  if (newly_confirmed) {
+    stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
+    events.insert(events.begin(), {EngineEventType::tunnel_up, &peer, from, PathKind::direct,
+                                   "tunnel to " + peer.identity.fqdn + " is up (responder)"});
+  }
+  peer.touch(now);
+  peer.last_received_ns.store(ns(now), std::memory_order_relaxed);
+  if (*inner_length > 0) {
+    peer.packets_received.fetch_add(1, std::memory_order_relaxed);
+    peer.bytes_received.fetch_add(*inner_length, std::memory_order_relaxed);
+  }
+  emit(sink, events);
+  if (newly_confirmed) flush_queue(hit->peer, sink, now);
+  if (*inner_length > 0) {
+    sink.deliver(datagram.subspan(wire::kCapsuleHeaderSize, *inner_length));
+  }
+}
+
+void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+                     TimePoint now) {
+  auto init = wire::decode_handshake_init(datagram);
+  if (!init) {
+    stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!verify_init_mac(init.value(), datagram, config_.static_key.public_key)) {
+    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto received = consume_init(config_.static_key, init.value());
+  if (!received) {
+    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto peer = table_.find_static_key(received->initiator_static);
+  if (!peer) {
+    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::vector<EngineEvent> events;
+  {
+    std::lock_guard lock(peer->mutex);
+    if (received->timestamp_ns <= peer->last_init_timestamp) {
+      stats_.dropped_replay.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    peer->last_init_timestamp = received->timestamp_ns;
+    const uint32_t path_id = table_.new_path_id();
+    HandshakeKeys keys;
+    auto response = create_response(*received, path_id, keys);
+    auto session = std::make_shared<Session>(path_id, received->initiator_path_id,
+                                             received->aead, keys, false, now);
+    table_.add_path(path_id, peer, session);
+    drop_session_locked(*peer, peer->next);
+    peer->next = session;
+    update_endpoint_locked(*peer, from, events);
+    auto buffer = sink.datagram_buffer(wire::kHandshakeResponseSize);
+    size_t size = wire::encode(response, buffer);
+    sink.send(from, size);
+    stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+  }
+  peer->touch(now);
+  emit(sink, events);
+}
+
+void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+                         TimePoint now) {
+  auto response = wire::decode_handshake_response(datagram);
+  if (!response) {
+    stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!verify_response_mac(datagram, config_.static_key.public_key)) {
+    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const uint32_t path_id = response.value().receiver_path_id;
+  auto hit = table_.find_path(path_id);
+  if (!hit || hit->session) {
+    stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const TunnelTable::Ref& peer = hit->peer;
+  std::vector<EngineEvent> events;
+  {
+    std::lock_guard lock(peer->mutex);
+    if (!peer->pending || peer->pending->local_path_id != path_id) {
+      stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    auto keys = consume_response(peer->pending->state, config_.static_key, response.value());
+    if (!keys) {
+      stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    auto session = std::make_shared<Session>(path_id, response.value().sender_path_id,
+                                             config_.cipher, *keys, true, now);
+    table_.remove_path(path_id);
+    table_.add_path(path_id, peer, session);
+    peer->pending.reset();
+    install_session_locked(peer, std::move(session));
+    update_endpoint_locked(*peer, from, events);
+    events.insert(events.begin(), {EngineEventType::tunnel_up, peer.shared().get(), from,
+                                   peer->path, "tunnel to " + peer->identity.fqdn + " is up"});
+  }
+  stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
+  peer->touch(now);
+  peer->last_received_ns.store(ns(now), std::memory_order_relaxed);
+  emit(sink, events);
+  flush_queue(peer, sink, now);
+}
+
+// --- timers ---
+
+void Engine::tick(EngineSink& sink, TimePoint now) {
+  for (const auto& peer : table_.all()) {
+    std::vector<EngineEvent> events;
+    std::shared_ptr<Session> keepalive_on;
+    {
+      std::lock_guard lock(peer->mutex);
+      if (peer->pending && older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
+        if (peer->pending->attempts >= kHandshakeMaxAttempts) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+          peer->queued.clear();
+          stats_.handshakes_failed.fetch_add(1, std::memory_order_relaxed);
+          events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                            peer->path, "handshake with " + peer->identity.fqdn + " timed out"});
+        } else {
+          start_handshake_locked(peer, sink, now);
+        }
+      }
+      if (peer->current && older_than(now, peer->current->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->current);
+        events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                          peer->path, "session with " + peer->identity.fqdn + " expired"});
+      }
+      if (peer->previous && older_than(now, peer->previous->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->previous);
+      }
+      if (peer->next && older_than(now, peer->next->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->next);
+      }
+      const bool idle = older_than(now, peer->last_use_ns.load(), config_.idle_timeout);
+      if (idle && (peer->current || peer->previous || peer->next || peer->pending)) {
+        drop_session_locked(*peer, peer->current);
+        drop_session_locked(*peer, peer->previous);
+        drop_session_locked(*peer, peer->next);
+        if (peer->pending) table_.remove_path(peer->pending->local_path_id);
+        peer->pending.reset();
+        peer->queued.clear();
+        events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                          peer->path, "tunnel to " + peer->identity.fqdn + " idle"});
+      } else if (peer->current && peer->current->confirmed &&
+                 peer->last_received_ns.load() > peer->last_sent_ns.load() &&
+                 older_than(now, peer->last_sent_ns.load(), kPassiveKeepalive)) {
+        keepalive_on = peer->current;
+      }
+    }
+    if (keepalive_on) send_keepalive(*peer, *keepalive_on, sink, now);
+    emit(sink, events);
+  }
+  table_.expire_idle(now, config_.idle_timeout);
+}
+
+}  // namespace ntm::tunnel

@@ -1,0 +1,118 @@
+// The tunnel engine (the seed's PMM): seals inner IP packets into capsules for a peer's current
+// endpoint, opens capsules back into inner packets, and runs the handshakes that make sessions.
+// It does no I/O and reads no clock: callers pass bytes and the time in, and the engine answers
+// through an EngineSink ("send these bytes to that endpoint", "deliver this inner packet").
+// Thread-safe: any thread may call any method; the sink may be called from each of them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "crypto/aead.h"
+#include "crypto/x25519.h"
+#include "tunnel/peer.h"
+#include "tunnel/tunnel_table.h"
+#include "util/endpoint.h"
+
+namespace ntm::tunnel {
+
+enum class EngineEventType { tunnel_up, tunnel_down, path_changed };
+
+struct EngineEvent {
+  EngineEventType type;
+  const Peer* peer;
+  Endpoint endpoint;
+  PathKind path;
+  std::string message;
+};
+
+class EngineSink {
+ public:
+  virtual ~EngineSink() = default;
+  // A buffer of at least `size` bytes to build the next outgoing datagram in; valid until the
+  // matching send().
+  virtual std::span<uint8_t> datagram_buffer(size_t size) = 0;
+  // The first `length` bytes of the last datagram_buffer() are a datagram for `to`.
+  virtual void send(const Endpoint& to, size_t length) = 0;
+  // An authenticated inner packet for the virtual stack. The bytes are valid during the call.
+  virtual void deliver(std::span<const uint8_t> inner) = 0;
+  virtual void event(const EngineEvent& event) = 0;
+};
+
+struct EngineConfig {
+  crypto::X25519KeyPair static_key;
+  crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
+  std::chrono::nanoseconds idle_timeout = std::chrono::minutes(3);
+};
+
+struct EngineStats {
+  std::atomic<uint64_t> packets_sent{0}, packets_received{0}, bytes_sent{0}, bytes_received{0};
+  std::atomic<uint64_t> dropped_malformed{0}, dropped_unknown_path{0}, dropped_auth{0},
+      dropped_replay{0}, dropped_no_tunnel{0}, handshakes_completed{0}, handshakes_failed{0};
+};
+
+enum class SendResult { sent, queued, no_tunnel, dropped };
+
+class Engine {
+ public:
+  Engine(EngineConfig config, TunnelTable& table);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Sends the inner packet at datagram[kDatagramHeadroom, +inner_length) to the peer that owns
+  // its destination virtual address. `datagram` must come from sink.datagram_buffer() with
+  // kDatagramTailroom bytes to spare after the packet; it is sealed in place. Without a session
+  // the packet is copied to the peer's queue and a handshake starts.
+  SendResult send_inner(std::span<uint8_t> datagram, size_t inner_length, EngineSink& sink,
+                        TimePoint now);
+
+  // Handles one datagram from the network. The buffer is decrypted in place.
+  void receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+               TimePoint now);
+
+  // Timers: handshake retries and failures, rekeying, keepalives, session and idle expiry.
+  // Call every ~100 ms.
+  void tick(EngineSink& sink, TimePoint now);
+
+  // Starts a handshake with a peer now if it has no session (e.g. to warm a tunnel up).
+  void connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+
+  // Is there a peer that owns this virtual destination? (The stack's routing hook.)
+  bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
+  bool has_peer_for(std::span<const uint8_t, 16> vip6) const;
+
+  const EngineStats& stats() const { return stats_; }
+  const crypto::X25519KeyPair& static_key() const { return config_.static_key; }
+  TunnelTable& table() { return table_; }
+
+ private:
+  TunnelTable::Ref peer_for_inner(std::span<const uint8_t> inner) const;
+  void seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
+                     size_t inner_length, EngineSink& sink, TimePoint now);
+  void start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  void on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+               TimePoint now);
+  void on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+               TimePoint now);
+  void on_response(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
+                   TimePoint now);
+  void install_session_locked(const TunnelTable::Ref& peer, std::shared_ptr<Session> session);
+  void flush_queue(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  void send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now);
+  void update_endpoint_locked(Peer& peer, const Endpoint& from, std::vector<EngineEvent>& events);
+  void drop_session_locked(Peer& peer, std::shared_ptr<Session>& slot);
+  uint64_t next_timestamp();
+
+  EngineConfig config_;
+  TunnelTable& table_;
+  EngineStats stats_;
+  std::atomic<uint64_t> last_timestamp_{0};
+};
+
+const char* to_string(PathKind kind);
+
+}  // namespace ntm::tunnel

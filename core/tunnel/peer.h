@@ -1,0 +1,104 @@
+// A tunnel-table entry: one peer, its identity keys (NodeID, FQDN, virtual IPv4/IPv6, static
+// public key), where its packets go (real endpoint, path kind), its sessions and counters.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/aead.h"
+#include "crypto/x25519.h"
+#include "tunnel/handshake.h"
+#include "tunnel/replay_window.h"
+#include "util/endpoint.h"
+
+namespace ntm::tunnel {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+enum class PathKind : uint8_t { none = 0, direct = 1, relay = 2 };
+
+using Ipv4 = std::array<uint8_t, 4>;
+using Ipv6 = std::array<uint8_t, 16>;
+
+struct PeerIdentity {
+  uint64_t node_id = 0;
+  std::string fqdn;
+  std::optional<Ipv4> vip4;
+  std::optional<Ipv6> vip6;
+  crypto::X25519Key static_public{};
+};
+
+// One set of data keys between us and a peer, found by our PathID.
+struct Session {
+  Session(uint32_t local, uint32_t remote, crypto::AeadAlgorithm alg, const HandshakeKeys& keys,
+          bool initiator, TimePoint now)
+      : local_path_id(local),
+        remote_path_id(remote),
+        created(now),
+        is_initiator(initiator),
+        confirmed(initiator),
+        send_aead(alg, keys.send_key),
+        recv_aead(alg, keys.recv_key) {}
+
+  const uint32_t local_path_id;
+  const uint32_t remote_path_id;
+  const TimePoint created;
+  const bool is_initiator;
+  // A responder may send only after the initiator has proved it holds the keys (first packet).
+  std::atomic<bool> confirmed;
+
+  std::mutex send_mutex;  // guards send_aead and send_counter
+  crypto::Aead send_aead;
+  uint64_t send_counter = 0;
+
+  std::mutex recv_mutex;  // guards recv_aead and replay
+  crypto::Aead recv_aead;
+  ReplayWindow replay;
+};
+
+// A handshake we started and wait to be answered.
+struct PendingHandshake {
+  InitiatorHandshake state;
+  uint32_t local_path_id = 0;
+  TimePoint sent_at{};
+  TimePoint first_sent_at{};
+  int attempts = 0;
+};
+
+struct Peer {
+  explicit Peer(PeerIdentity id) : identity(std::move(id)) {}
+
+  const PeerIdentity identity;
+  // Static peers come from configuration and are never expired from the table.
+  bool pinned = false;
+
+  std::mutex mutex;  // guards everything below that is not atomic
+  Endpoint endpoint;
+  PathKind path = PathKind::none;
+  std::shared_ptr<Session> current;   // used for sending
+  std::shared_ptr<Session> previous;  // still accepted while the peer switches over
+  std::shared_ptr<Session> next;      // responder side, until the initiator confirms it
+  std::optional<PendingHandshake> pending;
+  std::vector<std::vector<uint8_t>> queued;  // inner packets waiting for a session
+  uint64_t last_init_timestamp = 0;          // handshake replay protection
+
+  std::atomic<int> refs{0};
+  std::atomic<int64_t> last_use_ns{0};  // steady clock, for idle expiry
+  std::atomic<int64_t> last_sent_ns{0};
+  std::atomic<int64_t> last_received_ns{0};
+  std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, packets_sent{0}, packets_received{0};
+
+  void touch(TimePoint now) {
+    last_use_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+};
+
+}  // namespace ntm::tunnel

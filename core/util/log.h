@@ -1,0 +1,24 @@
+// One logger for the whole library: levels, quiet by default, to stderr. Never log secrets.
+#pragma once
+
+#include <cstdarg>
+
+namespace ntm::log {
+
+enum class Level : int { off = 0, error = 1, warn = 2, info = 3, debug = 4 };
+
+void set_level(Level level);
+Level level();
+bool enabled(Level level);
+void write(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace ntm::log
+
+#define NTM_LOG(level, ...)                                          \
+  do {                                                               \
+    if (::ntm::log::enabled(level)) ::ntm::log::write(level, __VA_ARGS__); \
+  } while (0)
+#define NTM_LOG_ERROR(...) NTM_LOG(::ntm::log::Level::error, __VA_ARGS__)
+#define NTM_LOG_WARN(...) NTM_LOG(::ntm::log::Level::warn, __VA_ARGS__)
+#define NTM_LOG_INFO(...) NTM_LOG(::ntm::log::Level::info, __VA_ARGS__)
+#define NTM_LOG_DEBUG(...) NTM_LOG(::ntm::log::Level::debug, __VA_ARGS__)
