@@ -228,8 +228,10 @@ NTM_EXTERN(int) ntm_options_init(ntm_options *options, unsigned int version);
 NTM_EXTERN(int) ntm_start(const ntm_options *options);
 
 /**
- * Stops the node: closes every ntm socket (blocked calls return with EBADF or ECONNABORTED),
- * tears down the tunnels and releases the UDP sockets. Blocks until done (bounded, < 1 s).
+ * Stops the node. First it gives connections the application already closed up to 2 seconds
+ * to deliver their last bytes (lwIP, like the kernel, keeps sending after close); then it closes
+ * every ntm socket (calls blocked on them return -1 with EBADF), tears down the tunnels and
+ * releases the UDP sockets. Blocks until done (at most about 2 seconds).
  * @return NTM_OK, or NTM_ESTATE if not running (or called from the event callback).
  */
 NTM_EXTERN(int) ntm_stop(void);

@@ -48,8 +48,13 @@ struct Runtime {
   // Removes fd from the registry; false if it was not open (so exactly one closer wins).
   bool remove_fd(int fd);
   std::vector<int> take_all_fds();
+  bool is_open(int fd);
 };
 
 Runtime& runtime();
+
+// Bridges whose application side is closed but whose last bytes are still being pumped into
+// the virtual stack (bridge.cc).
+int bridges_draining();
 
 }  // namespace ntm::capi

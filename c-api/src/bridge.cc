@@ -8,11 +8,15 @@
 #include <atomic>
 #include <cerrno>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "api_common.h"
 
 namespace {
+
+std::mutex g_bridges_mutex;
 
 constexpr size_t kChunk = 64 * 1024;
 constexpr int kPollMs = 200;  // how often a blocked virtual read checks the OS side is gone
@@ -21,6 +25,7 @@ struct Bridge {
   int ntm_fd;
   int os_fd;  // our end of the socketpair
   std::atomic<int> finished{0};
+  std::atomic<bool> to_ntm_running{true};
 
   // Both pumps share the bridge; the second to finish closes both ends.
   void done() {
@@ -73,16 +78,25 @@ void pump_from_ntm(std::shared_ptr<Bridge> b) {
       break;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (os_side_closed(b->os_fd)) {
-        ntm_shutdown(b->ntm_fd, SHUT_RDWR);
-        break;
-      }
+      // The application closed its end: stop reading. The other pump still drains what the
+      // application wrote before closing and then sends the FIN.
+      if (os_side_closed(b->os_fd)) break;
       continue;
     }
     ::shutdown(b->os_fd, SHUT_RDWR);  // connection reset or node stopped
     break;
   }
   b->done();
+}
+
+std::vector<std::shared_ptr<Bridge>>& bridges() {
+  static std::vector<std::shared_ptr<Bridge>> list;
+  return list;
+}
+
+void unregister_bridge(Bridge* b) {
+  std::lock_guard lock(g_bridges_mutex);
+  std::erase_if(bridges(), [b](const auto& p) { return p.get() == b; });
 }
 
 // OS -> virtual.
@@ -101,10 +115,25 @@ void pump_to_ntm(std::shared_ptr<Bridge> b) {
     ntm_shutdown(b->ntm_fd, SHUT_WR);  // EOF from the application: send FIN
     break;
   }
+  b->to_ntm_running.store(false);
+  unregister_bridge(b.get());
   b->done();
 }
 
 }  // namespace
+
+namespace ntm::capi {
+
+int bridges_draining() {
+  std::lock_guard lock(g_bridges_mutex);
+  int count = 0;
+  for (const auto& b : bridges()) {
+    if (b->to_ntm_running.load() && os_side_closed(b->os_fd)) ++count;
+  }
+  return count;
+}
+
+}  // namespace ntm::capi
 
 extern "C" NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd) {
   int type = 0;
@@ -129,10 +158,15 @@ extern "C" NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd) {
   auto bridge = std::make_shared<Bridge>();
   bridge->ntm_fd = ntm_fd;
   bridge->os_fd = pair[1];
+  {
+    std::lock_guard lock(g_bridges_mutex);
+    bridges().push_back(bridge);
+  }
   try {
     std::thread(pump_from_ntm, bridge).detach();
     std::thread(pump_to_ntm, bridge).detach();
   } catch (const std::system_error&) {
+    unregister_bridge(bridge.get());
     ::close(pair[0]);
     ::close(pair[1]);
     ntm_close(ntm_fd);

@@ -1,4 +1,7 @@
 // Node lifecycle: ntm_start, ntm_stop, ntm_is_running; the runtime and its socket registry.
+#include <chrono>
+#include <thread>
+
 #include "api_common.h"
 #include "node/socket_api.h"
 #include "options.h"
@@ -27,6 +30,11 @@ bool Runtime::remove_fd(int fd) {
   return true;
 }
 
+bool Runtime::is_open(int fd) {
+  std::lock_guard lock(fds_mutex);
+  return fd >= 0 && static_cast<size_t>(fd) < fds.size() && fds[static_cast<size_t>(fd)];
+}
+
 std::vector<int> Runtime::take_all_fds() {
   std::lock_guard lock(fds_mutex);
   std::vector<int> out;
@@ -40,6 +48,11 @@ std::vector<int> Runtime::take_all_fds() {
 }  // namespace ntm::capi
 
 using namespace ntm;
+
+namespace {
+// How long ntm_stop() waits for closed connections to finish sending.
+constexpr auto kStopGrace = std::chrono::seconds(2);
+}  // namespace
 
 extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
   return capi::guarded([&]() -> int {
@@ -70,6 +83,13 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
     if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_stop: no node is running");
     if (rt.node->on_event_thread()) {
       return capi::fail(NTM_ESTATE, "ntm_stop: not allowed from the event callback");
+    }
+    // Let connections the application has closed deliver what they still hold: a bridge
+    // draining its descriptor, then lwIP sending the last data and FIN (bounded).
+    const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (capi::bridges_draining() > 0 || rt.node->has_closing_connections())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     rt.running.store(false);
     // Closing wakes every thread blocked on these sockets (lwIP full-duplex close).

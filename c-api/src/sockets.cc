@@ -23,6 +23,14 @@ int fail_errno(int error) {
 
 bool node_running() { return capi::runtime().running.load(std::memory_order_acquire); }
 
+// A call that failed because another thread closed its socket (or ntm_stop() did) reports
+// EBADF, as the header documents, whatever lwIP said about the connection.
+template <class T>
+T closed_aware(int fd, T result) {
+  if (result < 0 && !capi::runtime().is_open(fd)) errno = EBADF;
+  return result;
+}
+
 // Host sockaddr -> neutral address; false (errno set) if it is not a valid IPv4/IPv6 one.
 bool to_address(const sockaddr* addr, socklen_t len, sock::Address& out) {
   if (addr == nullptr) {
@@ -149,7 +157,7 @@ extern "C" NTM_EXTERN(int) ntm_listen(int fd, int backlog) { return sock::listen
 extern "C" NTM_EXTERN(int) ntm_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
   sock::Address peer;
   int client = sock::accept(fd, &peer);
-  if (client < 0) return -1;
+  if (client < 0) return closed_aware(fd, -1);
   capi::runtime().add_fd(client);
   from_address(peer, addr, addrlen);
   return client;
@@ -164,21 +172,21 @@ extern "C" NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, sock
 extern "C" NTM_EXTERN(ssize_t) ntm_send(int fd, const void *buf, size_t len, int flags) {
   int f = to_flags(flags);
   if (f < 0) return fail_errno(EOPNOTSUPP);
-  return sock::send(fd, buf, len, f);
+  return closed_aware(fd, sock::send(fd, buf, len, f));
 }
 
 extern "C" NTM_EXTERN(ssize_t) ntm_recv(int fd, void *buf, size_t len, int flags) {
   int f = to_flags(flags);
   if (f < 0) return fail_errno(EOPNOTSUPP);
   if (!(f & sock::kWaitAll) || (f & (sock::kPeek | sock::kDontWait))) {
-    return sock::recv(fd, buf, len, f);
+    return closed_aware(fd, sock::recv(fd, buf, len, f));
   }
   // MSG_WAITALL: keep reading until the buffer is full, the stream ends or an error occurs.
   size_t got = 0;
   auto* bytes = static_cast<char *>(buf);
   while (got < len) {
     ssize_t n = sock::recv(fd, bytes + got, len - got, f & ~sock::kWaitAll);
-    if (n < 0) return got > 0 ? static_cast<ssize_t>(got) : -1;
+    if (n < 0) return got > 0 ? static_cast<ssize_t>(got) : closed_aware(fd, n);
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }
@@ -202,7 +210,7 @@ extern "C" NTM_EXTERN(ssize_t) ntm_recvfrom(int fd, void *buf, size_t len, int f
   sock::Address from;
   ssize_t n = sock::recvfrom(fd, buf, len, f & ~sock::kWaitAll, &from);
   if (n >= 0) from_address(from, addr, addrlen);
-  return n;
+  return closed_aware(fd, n);
 }
 
 extern "C" NTM_EXTERN(int) ntm_shutdown(int fd, int how) {

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 }
 
 #include "crypto/hash.h"
@@ -261,6 +262,14 @@ std::vector<TunnelInfo> Node::tunnels() const {
     out.push_back(std::move(t));
   }
   return out;
+}
+
+bool Node::has_closing_connections() const {
+  stack::CoreLock lock;
+  for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->state == FIN_WAIT_1 || pcb->state == CLOSING || pcb->state == LAST_ACK) return true;
+  }
+  return false;
 }
 
 std::optional<Resolved> Node::resolve(std::string_view name) const {

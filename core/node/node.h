@@ -74,6 +74,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   const tunnel::EngineStats& stats() const { return engine_->stats(); }
   std::optional<Resolved> resolve(std::string_view name) const;
   bool on_event_thread() const { return events_->on_delivery_thread(); }
+  // True while a connection the application already closed still has data or its FIN in
+  // flight (lwIP keeps sending after close); stop waits for these, boundedly.
+  bool has_closing_connections() const;
 
  private:
   explicit Node(NodeConfig config);

@@ -92,6 +92,9 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
     session = peer->current;
     if (session && older_than(now, session->created, kRejectAfterTime)) session.reset();
     if (!session || !peer->endpoint.valid()) {
+      // Queuing is use too: without it a new peer (last use 0) counts as idle, and tick() would
+      // drop its handshake and expire_idle() the entry before the first answer.
+      peer->touch(now);
       if (peer->queued.size() >= kMaxQueuedPackets) peer->queued.erase(peer->queued.begin());
       peer->queued.emplace_back(inner.begin(), inner.end());
       if (!peer->pending && peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
@@ -168,6 +171,7 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
 
 void Engine::connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
   std::lock_guard lock(peer->mutex);
+  peer->touch(now);
   if (!peer->current && !peer->pending) start_handshake_locked(peer, sink, now);
 }
 
@@ -285,8 +289,10 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
                                    "tunnel to " + peer.identity.fqdn + " is up (responder)"});
   }
   peer.touch(now);
-  peer.last_received_ns.store(ns(now), std::memory_order_relaxed);
   if (*inner_length > 0) {
+    // Only data asks for a passive keepalive; a keepalive must not, or two peers would answer
+    // each other's keepalives forever and the tunnel would never go idle.
+    peer.last_received_ns.store(ns(now), std::memory_order_relaxed);
     peer.packets_received.fetch_add(1, std::memory_order_relaxed);
     peer.bytes_received.fetch_add(*inner_length, std::memory_order_relaxed);
   }
@@ -435,7 +441,7 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
                           peer->path, "tunnel to " + peer->identity.fqdn + " idle"});
       } else if (peer->current && peer->current->confirmed &&
                  peer->last_received_ns.load() > peer->last_sent_ns.load() &&
-                 older_than(now, peer->last_sent_ns.load(), kPassiveKeepalive)) {
+                 older_than(now, peer->last_received_ns.load(), kPassiveKeepalive)) {
         keepalive_on = peer->current;
       }
     }

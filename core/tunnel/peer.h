@@ -93,7 +93,7 @@ struct Peer {
   std::atomic<int> refs{0};
   std::atomic<int64_t> last_use_ns{0};  // steady clock, for idle expiry
   std::atomic<int64_t> last_sent_ns{0};
-  std::atomic<int64_t> last_received_ns{0};
+  std::atomic<int64_t> last_received_ns{0};  // data (not keepalives), for passive keepalives
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, packets_sent{0}, packets_received{0};
 
   void touch(TimePoint now) {

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tunnel/engine.h"
-#include "tunnel/engine_harness.h"
+#include "engine_harness.h"
 #include "wire/capsule.h"
 
 namespace ntm::tunnel::test {

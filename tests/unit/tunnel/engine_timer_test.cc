@@ -6,7 +6,7 @@
 
 #include "tunnel/constants.h"
 #include "tunnel/engine.h"
-#include "tunnel/engine_harness.h"
+#include "engine_harness.h"
 #include "wire/handshake.h"
 
 namespace ntm::tunnel::test {
@@ -173,11 +173,11 @@ TEST_CASE("engine lets an idle tunnel go idle even while both sides keep ticking
   EnginePair p(PairOptions{30s, true});
   p.establish(kT0);
   REQUIRE(p.a.send(p.a_to_b_v4(10, 1), kT0 + 1s) == SendResult::sent);
-  p.pump(kT0 + 1s);
+  // Ticks every 100 ms; whatever a tick sends arrives 50 ms later.
   for (TimePoint now = kT0 + 1s; now < kT0 + 100s; now += 100ms) {
-    p.a.engine.tick(p.a.sink, now);
-    p.b.engine.tick(p.b.sink, now);
-    p.pump(now);
+    p.pump(now + 50ms);
+    p.a.engine.tick(p.a.sink, now + 100ms);
+    p.b.engine.tick(p.b.sink, now + 100ms);
   }
   CHECK_FALSE(EnginePair::has_session(p.peer_b_at_a()));
   CHECK_FALSE(EnginePair::has_session(p.peer_a_at_b()));

@@ -46,9 +46,9 @@ struct Exchange {
   explicit Exchange(crypto::AeadAlgorithm aead = crypto::AeadAlgorithm::aes_256_gcm)
       : Exchange(crypto::x25519_generate(), crypto::x25519_generate(), aead) {}
 
-  Exchange(const crypto::X25519KeyPair& i, const crypto::X25519KeyPair& r,
+  Exchange(const crypto::X25519KeyPair& initiator_key, const crypto::X25519KeyPair& responder_key,
            crypto::AeadAlgorithm aead = crypto::AeadAlgorithm::aes_256_gcm)
-      : initiator(i), responder(r) {
+      : initiator(initiator_key), responder(responder_key) {
     auto [s, i] = create_init(initiator, responder.public_key, 0x11111111, kTimestamp, aead);
     state = std::move(s);
     init = i;
