@@ -85,6 +85,14 @@ ensure_lwip_source() {
 }
 
 ensure_packages build-essential cmake ninja-build pkg-config libssl-dev libsqlite3-dev catch2 \
-  python3 iproute2 xz-utils
+  python3 iproute2 xz-utils binutils
 ensure_lwip_source
+
+# Each binding (and each test tier with needs of its own) adds its dependencies in ci/deps.d/;
+# those scripts use ensure_packages and log from here.
+for extra in "$root"/ci/deps.d/*.sh; do
+  [ -e "$extra" ] || continue
+  # shellcheck source=/dev/null
+  source "$extra"
+done
 log "ready"

@@ -430,6 +430,28 @@ NTM_EXTERN(int) ntm_bridge_connect(const struct sockaddr *addr, socklen_t addrle
  */
 NTM_EXTERN(int) ntm_bridge_accept(int listen_fd, struct sockaddr *addr, socklen_t *addrlen);
 
+/** Size of the address record that precedes each connection on a bridged listener. */
+#define NTM_BRIDGE_HELLO_SIZE 20
+
+/**
+ * Turns a listening ntm stream socket into an OS listening descriptor (a Unix-domain stream
+ * socket), so select/epoll/IO.select/asyncio can wait for connections. A library thread accepts
+ * virtual connections and hands each to the OS listener as a bridged connection. Accept them
+ * with ntm_bridge_accept_listener() (which also reports the peer's virtual address), not with
+ * accept(2). Takes ownership of ntm_listen_fd. Close the returned descriptor to stop listening.
+ * Returns -1 and errno on failure (ntm_listen_fd is then closed).
+ */
+NTM_EXTERN(int) ntm_bridge_listen(int ntm_listen_fd);
+
+/**
+ * Accepts one connection from a descriptor made by ntm_bridge_listen(): returns an OS stream
+ * descriptor carrying the virtual connection (like ntm_bridge_socket()) and writes the peer's
+ * virtual address to addr/addrlen (may be NULL). Blocks unless os_listen_fd is non-blocking
+ * (then -1/EAGAIN when none is pending). Returns -1 and errno on failure.
+ */
+NTM_EXTERN(int) ntm_bridge_accept_listener(int os_listen_fd, struct sockaddr *addr,
+                                           socklen_t *addrlen);
+
 #ifdef __cplusplus
 }
 #endif

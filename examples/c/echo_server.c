@@ -196,7 +196,13 @@ int main(int argc, char **argv) {
 
   sigwait(&signals, &signal_number);
   fprintf(stderr, "%s: signal %d, stopping\n", program, signal_number);
-  ntm_stop(); /* closes every ntm socket: the accept loops and connections return */
+  /* Closing the listeners wakes the accept loops; ntm_stop() then closes the connections. */
+  for (i = 0; i < 2; ++i) {
+    if (listeners[i] >= 0) {
+      ntm_close(listeners[i]);
+    }
+  }
+  ntm_stop();
   for (i = 0; i < thread_count; ++i) {
     pthread_join(threads[i], NULL);
   }

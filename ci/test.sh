@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every ntmobile test suite (the README's test command; .ci/run calls it).
+#   ci/test.sh            install what is missing, build, run all suites
+# Suites: the C/C++ tiers through CTest (unit, abi, integration), the same under ASan+UBSan, and
+# each script in ci/suites/ (bindings, namespace tests...). Prints one line per suite and a
+# closing "N passed, N failed" line; exits non-zero if any suite failed.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export NTM_ROOT="$root"
+export NTM_BUILD_DIR="${NTM_BUILD_DIR:-$root/build}"
+asan_dir="${NTM_ASAN_BUILD_DIR:-$root/build-asan}"
+jobs="$(nproc)"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+bash ci/deps.sh || { echo "dependency installation failed"; exit 1; }
+
+step "build ($NTM_BUILD_DIR)"
+cmake -S . -B "$NTM_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_WERROR=ON >/dev/null &&
+  cmake --build "$NTM_BUILD_DIR" -j "$jobs" || { echo "build failed"; exit 1; }
+
+passed=0
+failed=0
+failed_names=()
+run_suite() {
+  local name="$1"
+  shift
+  step "suite: $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "suite $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    echo "suite $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+run_suite core ctest --test-dir "$NTM_BUILD_DIR" -L 'unit|abi|integration' -j "$jobs" --output-on-failure --timeout 300
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer ($asan_dir)"
+if cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNTM_SANITIZE=ON \
+    -DNTM_BUILD_BENCH=OFF >/dev/null && cmake --build "$asan_dir" -j "$jobs"; then
+  run_suite sanitizers env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$asan_dir" -L 'unit|integration' -j "$jobs" --output-on-failure --timeout 600
+else
+  failed=$((failed + 1))
+  failed_names+=("sanitizers (build)")
+fi
+
+for suite in ci/suites/*.sh; do
+  [ -e "$suite" ] || continue
+  run_suite "$(basename "$suite" .sh)" bash "$suite"
+done
+
+step "summary"
+[ "$failed" -gt 0 ] && echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
