@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api_common.h"
+#include "bridge.h"
 
 namespace {
 
@@ -124,6 +125,31 @@ void pump_to_ntm(std::shared_ptr<Bridge> b) {
 
 namespace ntm::capi {
 
+bool start_pumps(int ntm_fd, int os_fd) {
+  // Blocking virtual socket with a short receive timeout (see pump_from_ntm).
+  ntm_fcntl(ntm_fd, F_SETFL, 0);
+  timeval tv{0, kPollMs * 1000};
+  ntm_setsockopt(ntm_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto bridge = std::make_shared<Bridge>();
+  bridge->ntm_fd = ntm_fd;
+  bridge->os_fd = os_fd;
+  {
+    std::lock_guard lock(g_bridges_mutex);
+    bridges().push_back(bridge);
+  }
+  try {
+    std::thread(pump_from_ntm, bridge).detach();
+    std::thread(pump_to_ntm, bridge).detach();
+  } catch (const std::system_error&) {
+    unregister_bridge(bridge.get());
+    ::close(os_fd);
+    ntm_close(ntm_fd);
+    errno = EAGAIN;
+    return false;
+  }
+  return true;
+}
+
 int bridges_draining() {
   std::lock_guard lock(g_bridges_mutex);
   int count = 0;
@@ -151,26 +177,8 @@ extern "C" NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd) {
     errno = saved;
     return -1;
   }
-  // Blocking virtual socket with a short receive timeout (see pump_from_ntm).
-  ntm_fcntl(ntm_fd, F_SETFL, 0);
-  timeval tv{0, kPollMs * 1000};
-  ntm_setsockopt(ntm_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  auto bridge = std::make_shared<Bridge>();
-  bridge->ntm_fd = ntm_fd;
-  bridge->os_fd = pair[1];
-  {
-    std::lock_guard lock(g_bridges_mutex);
-    bridges().push_back(bridge);
-  }
-  try {
-    std::thread(pump_from_ntm, bridge).detach();
-    std::thread(pump_to_ntm, bridge).detach();
-  } catch (const std::system_error&) {
-    unregister_bridge(bridge.get());
+  if (!ntm::capi::start_pumps(ntm_fd, pair[1])) {
     ::close(pair[0]);
-    ::close(pair[1]);
-    ntm_close(ntm_fd);
-    errno = EAGAIN;
     return -1;
   }
   return pair[0];

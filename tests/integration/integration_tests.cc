@@ -313,6 +313,7 @@ TEST_CASE("a node stops and starts again in one process and exchanges data both 
   auto stopped = pair.client_proc->lines_starting("STOPPED");
   REQUIRE(stopped.size() == 1);
   CHECK(str(parse(stopped[0]), "is_running") == "0");
+  CHECK(num(parse(stopped[0]), "stop_ms") < 1000);  // "Blocks until done (bounded, < 1 s)"
   auto restarted = pair.client_proc->lines_starting("RESTARTED");
   REQUIRE(restarted.size() == 1);
   CHECK(str(parse(restarted[0]), "is_running") == "1");
@@ -391,7 +392,9 @@ TEST_CASE("node info, tunnel table, stats and events describe the running node",
   CHECK(num(after, "handshakes_failed") == 0);
   CHECK(num(after, "dropped_auth") == 0);
 
-  CHECK(str(one("STOP "), "rc") == "0");
+  Fields stop = one("STOP ");
+  CHECK(str(stop, "rc") == "0");
+  CHECK(num(stop, "stop_ms") < 1000);  // "Blocks until done (bounded, < 1 s)"
   std::vector<Fields> events;
   for (const auto &l : c.lines_starting("EVENT ")) events.push_back(parse(l));
   REQUIRE(events.size() >= 2);

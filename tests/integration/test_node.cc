@@ -694,8 +694,9 @@ int unreachable(Config &cfg) {
 int restart(Config &cfg) {
   start_node(cfg);
   transfer_client(cfg, 0, "round=0");
+  auto stop_started = Clock::now();
   stop_node();
-  emit("STOPPED is_running=%d", ntm_is_running());
+  emit("STOPPED is_running=%d stop_ms=%lld", ntm_is_running(), ms_since(stop_started));
   if (cfg.restart_cipher == "chacha") {
     cfg.node.options.cipher = NTM_CIPHER_CHACHA20_POLY1305;
   }
@@ -783,8 +784,9 @@ int node_api(Config &cfg) {
   }
   ntm_tunnels_free(rows);
   print_stats("after");
+  auto stop_started = Clock::now();
   rc = ntm_stop();
-  emit("STOP rc=%d", rc);
+  emit("STOP rc=%d stop_ms=%lld", rc, ms_since(stop_started));
   log.wait_for(NTM_EVENT_STOPPING, milliseconds(1000));
   {
     std::lock_guard lock(log.mutex);

@@ -239,5 +239,48 @@ TEST_CASE("engine initiator rekeys after kRekeyAfterTime without losing packets"
   CHECK(p.a.sink.delivered.size() == 1);
 }
 
+TEST_CASE("engine keeps only the newest kMaxQueuedPackets while a handshake runs", "[tunnel]") {
+  EnginePair p;
+  const uint32_t total = kMaxQueuedPackets + 10;
+  for (uint32_t i = 0; i < total; ++i) {
+    REQUIRE(p.a.send(p.a_to_b_v4(8, i), kT0) == SendResult::queued);
+  }
+  CHECK(p.a.sink.sent.size() == 1);  // one init for all of them
+  p.pump(kT0 + 1ms);
+  REQUIRE(p.b.sink.delivered.size() == kMaxQueuedPackets);
+  CHECK(p.b.sink.delivered.front() == p.a_to_b_v4(8, total - kMaxQueuedPackets));
+  CHECK(p.b.sink.delivered.back() == p.a_to_b_v4(8, total - 1));
+}
+
+TEST_CASE("engine settles simultaneous handshakes from both sides", "[tunnel]") {
+  EnginePair p;
+  {
+    auto a_at_b = p.peer_a_at_b();
+    std::lock_guard lock(a_at_b->mutex);
+    a_at_b->endpoint = p.a.endpoint;
+  }
+  REQUIRE(p.a.send(p.a_to_b_v4(10, 1), kT0) == SendResult::queued);
+  REQUIRE(p.b.send(p.b_to_a_v4(10, 2), kT0) == SendResult::queued);
+  REQUIRE(p.a.sink.sent.size() == 1);
+  REQUIRE(p.b.sink.sent.size() == 1);
+  p.pump(kT0 + 1ms);
+  REQUIRE(p.b.sink.delivered.size() == 1);
+  REQUIRE(p.a.sink.delivered.size() == 1);
+  CHECK(p.b.sink.delivered[0] == p.a_to_b_v4(10, 1));
+  CHECK(p.a.sink.delivered[0] == p.b_to_a_v4(10, 2));
+  // Whatever sessions each side ended up with, traffic keeps flowing both ways.
+  p.a.sink.clear();
+  p.b.sink.clear();
+  for (uint32_t i = 0; i < 20; ++i) {
+    REQUIRE(p.a.send(p.a_to_b_v6(10, i), kT0 + 1s) == SendResult::sent);
+    REQUIRE(p.b.send(p.b_to_a_v6(10, i), kT0 + 1s) == SendResult::sent);
+  }
+  p.pump(kT0 + 1s);
+  CHECK(p.b.sink.delivered.size() == 20);
+  CHECK(p.a.sink.delivered.size() == 20);
+  CHECK(p.a.engine.stats().dropped_auth + p.b.engine.stats().dropped_auth == 0);
+  CHECK(p.a.engine.stats().dropped_unknown_path + p.b.engine.stats().dropped_unknown_path == 0);
+}
+
 }  // namespace
 }  // namespace ntm::tunnel::test

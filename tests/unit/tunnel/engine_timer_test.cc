@@ -251,5 +251,21 @@ TEST_CASE("engine drops sessions older than kRejectAfterTime and handshakes agai
   CHECK(p.b.sink.delivered[0] == packet);
 }
 
+TEST_CASE("engine does not send on a session older than kRejectAfterTime", "[tunnel]") {
+  EnginePair p(PairOptions{std::chrono::hours(1), true});
+  p.establish(kT0);
+  const TimePoint expired = kT0 + kRejectAfterTime + 1s;
+  // Either side queues and starts a new handshake instead (B now knows A's endpoint).
+  for (Node* n : {&p.a, &p.b}) {
+    const Bytes packet = n == &p.a ? p.a_to_b_v4(10, 1) : p.b_to_a_v4(10, 2);
+    REQUIRE(n->send(packet, expired) == SendResult::queued);
+    REQUIRE(n->sink.sent.size() == 1);
+    CHECK(type_of(n->sink.sent[0].bytes) == wire::MessageType::handshake_init);
+  }
+  p.pump(expired);
+  CHECK(p.b.sink.delivered.size() == 1);
+  CHECK(p.a.sink.delivered.size() == 1);
+}
+
 }  // namespace
 }  // namespace ntm::tunnel::test

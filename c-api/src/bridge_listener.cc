@@ -1,0 +1,180 @@
+// Bridged listeners: a Unix-domain listening socket stands in for a listening ntm socket, so
+// runtimes can wait on it with their own event loops. A library thread accepts virtual
+// connections and connects each to the Unix listener, first sending a hello record with the
+// peer's virtual address; ntm_bridge_accept_listener() reads it back.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "api_common.h"
+#include "bridge.h"
+#include "crypto/random.h"
+
+namespace {
+
+constexpr int kAcceptPollMs = 200;  // how often the accept thread checks the listener is alive
+
+struct Hello {
+  uint8_t bytes[NTM_BRIDGE_HELLO_SIZE];
+};
+
+// family u8 (4 or 6) | reserved u8 | port u16 big-endian | address[16]
+Hello encode_hello(const sockaddr_storage& peer) {
+  Hello h{};
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    h.bytes[0] = 6;
+    std::memcpy(h.bytes + 2, &in6->sin6_port, 2);
+    std::memcpy(h.bytes + 4, &in6->sin6_addr, 16);
+  } else {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    h.bytes[0] = 4;
+    std::memcpy(h.bytes + 2, &in->sin_port, 2);
+    std::memcpy(h.bytes + 4, &in->sin_addr, 4);
+  }
+  return h;
+}
+
+void decode_hello(const Hello& h, sockaddr* addr, socklen_t* addrlen) {
+  if (addr == nullptr || addrlen == nullptr) return;
+  sockaddr_storage ss{};
+  socklen_t size;
+  if (h.bytes[0] == 6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_port, h.bytes + 2, 2);
+    std::memcpy(&in6->sin6_addr, h.bytes + 4, 16);
+    size = sizeof(sockaddr_in6);
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_port, h.bytes + 2, 2);
+    std::memcpy(&in->sin_addr, h.bytes + 4, 4);
+    size = sizeof(sockaddr_in);
+  }
+  std::memcpy(addr, &ss, std::min(*addrlen, size));
+  *addrlen = size;
+}
+
+struct Listener {
+  int ntm_fd;
+  int os_fd;     // the application's descriptor (we never close it)
+  ino_t inode;   // identifies the socket behind os_fd, to notice when the application closes it
+  sockaddr_un address;
+  socklen_t address_length;
+};
+
+bool listener_alive(const Listener& l) {
+  struct stat st;
+  return ::fstat(l.os_fd, &st) == 0 && st.st_ino == l.inode;
+}
+
+// Connects a new Unix stream to the listener and sends the hello. -1 if the listener is gone.
+int hand_over(const Listener& l, const sockaddr_storage& peer) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&l.address), l.address_length) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  Hello h = encode_hello(peer);
+  if (::send(fd, h.bytes, sizeof(h.bytes), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(h.bytes))) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void accept_loop(Listener l) {
+  timeval tv{0, kAcceptPollMs * 1000};
+  ntm_setsockopt(l.ntm_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  while (listener_alive(l)) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int conn = ntm_accept(l.ntm_fd, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (conn < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT || errno == EINTR ||
+          errno == ECONNABORTED) {
+        continue;
+      }
+      break;  // EBADF: the node stopped
+    }
+    int os_fd = hand_over(l, peer);
+    if (os_fd < 0) {
+      ntm_close(conn);
+      if (!listener_alive(l)) break;
+      continue;
+    }
+    ntm::capi::start_pumps(conn, os_fd);
+  }
+  ntm_close(l.ntm_fd);
+}
+
+std::atomic<unsigned> g_listener_count{0};
+
+}  // namespace
+
+extern "C" NTM_EXTERN(int) ntm_bridge_listen(int ntm_listen_fd) {
+  Listener l{};
+  l.ntm_fd = ntm_listen_fd;
+  l.address.sun_family = AF_UNIX;
+  // An abstract address (leading NUL): nothing in the file system, gone with the socket.
+  char name[96];
+  int n = std::snprintf(name, sizeof(name), "ntm-bridge-%d-%u-%08x", static_cast<int>(::getpid()),
+                        g_listener_count.fetch_add(1), ntm::crypto::random_u32());
+  l.address.sun_path[0] = '\0';
+  std::memcpy(l.address.sun_path + 1, name, static_cast<size_t>(n));
+  l.address_length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&l.address), l.address_length) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    int saved = errno;
+    if (fd >= 0) ::close(fd);
+    ntm_close(ntm_listen_fd);
+    errno = saved;
+    return -1;
+  }
+  struct stat st;
+  ::fstat(fd, &st);
+  l.os_fd = fd;
+  l.inode = st.st_ino;
+  try {
+    std::thread(accept_loop, l).detach();
+  } catch (const std::system_error&) {
+    ::close(fd);
+    ntm_close(ntm_listen_fd);
+    errno = EAGAIN;
+    return -1;
+  }
+  return fd;
+}
+
+extern "C" NTM_EXTERN(int) ntm_bridge_accept_listener(int os_listen_fd, struct sockaddr *addr,
+                                                      socklen_t *addrlen) {
+  int fd = ::accept4(os_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return -1;
+  // The hello is written right after connect, before any data: wait for it briefly.
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  Hello h{};
+  ssize_t got = ::recv(fd, h.bytes, sizeof(h.bytes), MSG_WAITALL);
+  timeval none{0, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+  if (got != static_cast<ssize_t>(sizeof(h.bytes)) || (h.bytes[0] != 4 && h.bytes[0] != 6)) {
+    ::close(fd);
+    errno = ECONNABORTED;
+    return -1;
+  }
+  decode_hello(h, addr, addrlen);
+  return fd;
+}
