@@ -218,6 +218,23 @@ static void udp_both_ways(bool ipv6) {
   CHECK(str(server[0], "source") == (ipv6 ? pair.client.vip6 : pair.client.vip4));
 }
 
+TEST_CASE("a bridged OS listener (ntm_bridge_listen) is pollable and carries 16 MiB each way",
+          "[bridge]") {
+  NodePair pair;
+  std::vector<std::string> extra = {"--bridge", "listen"};
+  pair.start_server("tcp-transfer", extra);
+  pair.start_client("tcp-transfer", extra);
+  pair.finish();
+  auto client = pair.results(*pair.client_proc);
+  auto server = pair.results(*pair.server_proc);
+  REQUIRE(client.size() == 1);
+  REQUIRE(server.size() == 1);
+  check_transfer(client[0], server[0], kBigTransfer, 0);
+  auto accepted = pair.server_proc->lines_starting("ACCEPTED ");
+  REQUIRE(accepted.size() == 1);
+  CHECK(str(parse(accepted[0]), "from") == pair.client.vip4);  // the peer's virtual address
+}
+
 TEST_CASE("UDP datagrams cross both ways over virtual IPv4 with correct contents", "[udp][ipv4]") {
   udp_both_ways(false);
 }

@@ -4,7 +4,7 @@
 // (integration_tests.cc). Uses only ntm.h (plus the examples' option parser) and OpenSSL.
 //
 //   ntm-test-node SCENARIO [--role server|client] NODE-OPTIONS [--connect NAME:PORT] [-6]
-//                 [--port N] [--bytes N] [--count N] [--bridge none|connect|socket]
+//                 [--port N] [--bytes N] [--count N] [--bridge none|connect|socket|listen]
 //                 [--restart-cipher aes|chacha] [--timeout SECONDS]
 //
 // Scenarios: tcp-transfer, duplex, tcp-many, udp, close-wakes, unreachable, restart, node-api,
@@ -239,7 +239,7 @@ Conn connect_conn(const Config &cfg) {
   sockaddr_storage addr;
   socklen_t len = resolve(cfg, &addr);
   const auto *sa = reinterpret_cast<const sockaddr *>(&addr);
-  if (cfg.bridge == "connect") {
+  if (cfg.bridge == "connect" || cfg.bridge == "listen") {
     int fd = ntm_bridge_connect(sa, len);
     if (fd < 0) die_errno("ntm_bridge_connect", errno);
     return {fd, true};
@@ -255,9 +255,26 @@ Conn connect_conn(const Config &cfg) {
   return {fd, false};
 }
 
+// The OS listener made by ntm_bridge_listen() (bridge mode "listen"), once made.
+int g_os_listener = -1;
+
 Conn accept_conn(const Config &cfg, int listen_fd) {
   sockaddr_storage addr;
   socklen_t len = sizeof addr;
+  if (cfg.bridge == "listen") {
+    if (g_os_listener < 0) {
+      g_os_listener = ntm_bridge_listen(listen_fd);
+      if (g_os_listener < 0) die_errno("ntm_bridge_listen", errno);
+    }
+    // The OS descriptor works with the OS's own readiness calls.
+    pollfd p{g_os_listener, POLLIN, 0};
+    int r = ::poll(&p, 1, 30000);
+    if (r != 1 || !(p.revents & POLLIN)) die("poll on the bridged listener: no connection in 30 s");
+    int fd = ntm_bridge_accept_listener(g_os_listener, reinterpret_cast<sockaddr *>(&addr), &len);
+    if (fd < 0) die_errno("ntm_bridge_accept_listener", errno);
+    emit("ACCEPTED from=%s", address_text(addr).c_str());
+    return {fd, true};
+  }
   if (cfg.bridge == "connect") {
     int fd = ntm_bridge_accept(listen_fd, reinterpret_cast<sockaddr *>(&addr), &len);
     if (fd < 0) die_errno("ntm_bridge_accept", errno);
@@ -310,7 +327,11 @@ int tcp_transfer(Config &cfg) {
          static_cast<unsigned long long>(got.bytes), got.sha.c_str(),
          static_cast<unsigned long long>(cfg.bytes), sent.c_str());
   }
-  ntm_close(listen_fd);
+  if (g_os_listener >= 0) {
+    ::close(g_os_listener);  // owns listen_fd now
+  } else {
+    ntm_close(listen_fd);
+  }
   stop_node();
   return 0;
 }
@@ -881,7 +902,7 @@ int errors(Config &cfg) {
 
 void usage(FILE *out) {
   fputs("usage: ntm-test-node SCENARIO [--role server|client] NODE-OPTIONS [--connect NAME:PORT]\n"
-        "         [-6] [--port N] [--bytes N] [--count N] [--bridge none|connect|socket]\n"
+        "         [-6] [--port N] [--bytes N] [--count N] [--bridge none|connect|socket|listen]\n"
         "         [--restart-cipher aes|chacha] [--timeout SECONDS]\n"
         "scenarios: tcp-transfer duplex tcp-many udp close-wakes unreachable restart node-api "
         "errors\n\n",
