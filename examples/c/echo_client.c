@@ -13,9 +13,10 @@ static const char *program = "ntm-echo-client";
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: %s NODE-OPTIONS --connect NAME:PORT [-6] [MESSAGE]\n"
+          "usage: %s NODE-OPTIONS --connect NAME:PORT [-6] [--show-tunnels] [MESSAGE]\n"
           "Connects to NAME:PORT over the virtual network (IPv4, or IPv6 with -6), sends MESSAGE\n"
-          "(or every line of standard input) and prints the echo.\n\n",
+          "(or every line of standard input) and prints the echo; --show-tunnels then prints\n"
+          "the tunnel table.\n\n",
           program);
   fputs(node_args_usage(), out);
 }
@@ -92,8 +93,31 @@ static int connect_to(const char *target, int family) {
   return fd;
 }
 
+/* Prints this node's tunnel table: peer, virtual addresses, path, real endpoint, bytes. */
+static void show_tunnels(void) {
+  static const char *const states[] = {"idle", "handshake", "up"};
+  static const char *const paths[] = {"none", "direct", "relay"};
+  ntm_tunnel_info *rows = NULL;
+  size_t count = 0;
+  size_t i;
+  if (ntm_tunnels_snapshot(&rows, &count) != NTM_OK) {
+    fprintf(stderr, "%s: ntm_tunnels_snapshot: %s\n", program, ntm_last_error());
+    return;
+  }
+  printf("%-16s %-12s %-18s %-9s %-7s %-22s %10s %10s\n", "peer", "vIPv4", "vIPv6", "state",
+         "path", "endpoint", "sent", "received");
+  for (i = 0; i < count; ++i) {
+    const ntm_tunnel_info *t = &rows[i];
+    printf("%-16s %-12s %-18s %-9s %-7s %-22s %10llu %10llu\n", t->peer_name, t->virtual_ipv4,
+           t->virtual_ipv6, states[t->state], paths[t->path], t->endpoint,
+           (unsigned long long)t->bytes_sent, (unsigned long long)t->bytes_received);
+  }
+  ntm_tunnels_free(rows);
+}
+
 int main(int argc, char **argv) {
   node_args args;
+  int tunnels = 0;
   const char *target = NULL;
   const char *message = NULL;
   int family = AF_INET;
@@ -116,6 +140,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
       target = argv[i + 1];
       i += 2;
+    } else if (strcmp(argv[i], "--show-tunnels") == 0) {
+      tunnels = 1;
+      ++i;
     } else if (strcmp(argv[i], "-6") == 0) {
       family = AF_INET6;
       ++i;
@@ -170,6 +197,9 @@ int main(int argc, char **argv) {
       fwrite(echo, 1, len, stdout);
       fflush(stdout);
     }
+  }
+  if (tunnels && status == 0) {
+    show_tunnels();
   }
   if (fd >= 0) {
     ntm_close(fd);
