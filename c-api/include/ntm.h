@@ -49,7 +49,7 @@ extern "C" {
 /** Major version of this header. A library with another major version is not compatible. */
 #define NTM_VERSION_MAJOR 0
 /** Minor version of this header: grows when functions or struct fields are added. */
-#define NTM_VERSION_MINOR 1
+#define NTM_VERSION_MINOR 2
 /** Patch version of this header. */
 #define NTM_VERSION_PATCH 0
 
@@ -182,17 +182,33 @@ typedef struct ntm_event {
  */
 typedef void (*ntm_event_cb)(const ntm_event *event, void *user_data);
 
-/** Version of ntm_options this header describes. */
-#define NTM_OPTIONS_VERSION 1
+/**
+ * Version of ntm_options this header describes. Version 1 is static-peer mode only; version 2
+ * appends the control-plane fields (server ... direct_timeout_ms). The library accepts both.
+ */
+#define NTM_OPTIONS_VERSION 2
 
-/** How to start a node. Fill with ntm_options_init(), then set what you need. */
+/**
+ * How to start a node. Fill with ntm_options_init(), then set what you need.
+ *
+ * Two modes:
+ * - static-peer mode (server == NULL): name, private_key and a virtual address are required;
+ *   peers are listed in `peers`. No servers are involved.
+ * - control-plane mode (server set): the node logs in to the Account Server with account and
+ *   password, which gives it its name; the Direction Coordinator gives it its virtual addresses
+ *   and finds peers by name (ntm_getaddrinfo). name and the virtual addresses must then be NULL;
+ *   private_key is optional (see state_dir). Static peers may still be listed.
+ */
 typedef struct ntm_options {
   unsigned int version;        /**< NTM_OPTIONS_VERSION; set by ntm_options_init(). */
-  const char *name;            /**< This node's name (FQDN), e.g. "alice.example". Required. */
-  const char *private_key;     /**< This node's X25519 private key, base64. Required. */
+  const char *name;            /**< This node's name (FQDN), e.g. "alice.example" (static-peer
+                                    mode; in control-plane mode the AS assigns it). */
+  const char *private_key;     /**< This node's X25519 private key, base64. Required in
+                                    static-peer mode; in control-plane mode NULL means: load it
+                                    from state_dir, or make one (kept there if state_dir is set). */
   const char *virtual_ipv4;    /**< This node's virtual IPv4 address; NULL for none. */
-  const char *virtual_ipv6;    /**< This node's virtual IPv6 address; NULL for none. At least
-                                    one of the two is required. */
+  const char *virtual_ipv6;    /**< This node's virtual IPv6 address; NULL for none. In
+                                    static-peer mode at least one of the two is required. */
   const char *listen_ipv4;     /**< Real UDP address to bind for IPv4, default "0.0.0.0:0"
                                     (any port); "" disables IPv4. */
   const char *listen_ipv6;     /**< Real UDP address to bind for IPv6, default "[::]:0";
@@ -206,6 +222,17 @@ typedef struct ntm_options {
   ntm_log_level log_level;     /**< Logging to stderr; default NTM_LOG_WARN. */
   ntm_event_cb event_cb;       /**< Optional event handler. */
   void *event_user_data;       /**< Passed to event_cb unchanged. */
+  /* ---- version 2: control plane ---- */
+  const char *server;          /**< The Account Server, "192.0.2.1:7800" or "[2001:db8::1]:7800";
+                                    NULL for static-peer mode. */
+  const char *server_certificate; /**< The AS's TLS certificate to trust (pinned): PEM text, or
+                                    the path of a PEM file. Required with server. */
+  const char *account;         /**< Account name at the AS. Required with server. */
+  const char *password;        /**< The account's password or one-time enrollment token. */
+  const char *state_dir;       /**< Directory where the node keeps its key (node.key) across
+                                    restarts; NULL to keep nothing on disk. */
+  unsigned int direct_timeout_ms; /**< How long hole punching may take before the tunnel falls
+                                    back to a Relay Server; 0 for the default 1000. */
 } ntm_options;
 
 /**

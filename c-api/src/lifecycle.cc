@@ -69,7 +69,10 @@ extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
     try {
       rt.node = node::Node::start(std::move(config));
     } catch (const node::StartError& e) {
-      return capi::fail(e.kind() == node::StartError::Kind::io ? NTM_EIO : NTM_EINVAL, e.what());
+      const int code = e.kind() == node::StartError::Kind::io            ? NTM_EIO
+                       : e.kind() == node::StartError::Kind::unsupported ? NTM_EUNSUPPORTED
+                                                                         : NTM_EINVAL;
+      return capi::fail(code, e.what());
     }
     rt.running.store(true);
     return NTM_OK;

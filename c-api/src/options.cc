@@ -1,7 +1,10 @@
 // Options structs: defaults (the *_init functions) and their validation into a NodeConfig.
 #include "options.h"
 
+#include <cstddef>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "capi_util.h"
 
@@ -18,13 +21,24 @@ extern "C" NTM_EXTERN(int) ntm_static_peer_init(ntm_static_peer *peer, unsigned 
   return NTM_OK;
 }
 
+namespace {
+// The size of each version of ntm_options: a caller built against an older header passes the
+// smaller struct, so nothing past its end may be touched.
+size_t options_size(unsigned int version) {
+  if (version == 1) return offsetof(ntm_options, server);
+  if (version == 2) return sizeof(ntm_options);
+  return 0;
+}
+}  // namespace
+
 extern "C" NTM_EXTERN(int) ntm_options_init(ntm_options *options, unsigned int version) {
   if (options == nullptr) return capi::fail(NTM_EINVAL, "ntm_options_init: NULL options");
-  if (version != NTM_OPTIONS_VERSION) {
+  const size_t size = options_size(version);
+  if (size == 0) {
     return capi::fail(NTM_EVERSION, "ntm_options_init: unknown version " +
                                         std::to_string(version));
   }
-  std::memset(options, 0, sizeof(*options));
+  std::memset(static_cast<void*>(options), 0, size);
   options->version = version;
   options->cipher = NTM_CIPHER_AES_256_GCM;
   options->log_level = NTM_LOG_WARN;
@@ -50,21 +64,67 @@ std::optional<Endpoint> listen_endpoint(const char* text, const char* fallback, 
 
 bool is_blank(const char* s) { return s == nullptr || *s == '\0'; }
 
+// The AS certificate option is PEM text or the path of a PEM file.
+std::string read_certificate(const char* value) {
+  std::string text(value);
+  if (text.find("-----BEGIN") != std::string::npos) return text;
+  std::ifstream file(text);
+  if (!file) throw OptionError("options.server_certificate: cannot read '" + text + "'");
+  std::stringstream content;
+  content << file.rdbuf();
+  if (content.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    throw OptionError("options.server_certificate: '" + text + "' holds no PEM certificate");
+  }
+  return content.str();
+}
+
+node::ControlPlaneConfig control_config(const ntm_options* o) {
+  node::ControlPlaneConfig cp;
+  auto server = Endpoint::parse(o->server);
+  if (!server) {
+    throw OptionError(std::string("options.server: '") + o->server +
+                      "' is not 1.2.3.4:port or [v6]:port");
+  }
+  cp.server = *server;
+  if (is_blank(o->server_certificate)) {
+    throw OptionError("options.server_certificate: required with options.server");
+  }
+  cp.server_certificate = read_certificate(o->server_certificate);
+  if (is_blank(o->account)) throw OptionError("options.account: required with options.server");
+  cp.account = o->account;
+  if (is_blank(o->password)) throw OptionError("options.password: required with options.server");
+  cp.password = o->password;
+  if (o->state_dir != nullptr) cp.state_dir = o->state_dir;
+  if (o->direct_timeout_ms != 0) cp.direct_timeout = std::chrono::milliseconds(o->direct_timeout_ms);
+  return cp;
+}
+
 }  // namespace
 
 node::NodeConfig to_node_config(const ntm_options* o) {
   if (o == nullptr) throw OptionError("options: NULL");
-  if (o->version != NTM_OPTIONS_VERSION) {
+  if (o->version != 1 && o->version != 2) {
     throw OptionError("options.version: " + std::to_string(o->version) +
                       " is unknown (call ntm_options_init)");
   }
   node::NodeConfig c;
-  if (is_blank(o->name)) throw OptionError("options.name: required");
-  c.name = o->name;
-  auto key = parse_key(o->private_key);
-  if (!key) throw OptionError("options.private_key: not a base64 X25519 key (44 characters)");
-  c.key.private_key = *key;
-  c.key.public_key = crypto::x25519_public_from_private(*key);
+  const bool control_plane = o->version >= 2 && o->server != nullptr;
+  if (control_plane) {
+    c.control = control_config(o);
+    if (!is_blank(o->name)) throw OptionError("options.name: set by the AS in control-plane mode");
+    if (!is_blank(o->virtual_ipv4) || !is_blank(o->virtual_ipv6)) {
+      throw OptionError("options.virtual_ipv4/6: assigned by the DC in control-plane mode");
+    }
+  } else {
+    if (is_blank(o->name)) throw OptionError("options.name: required");
+    c.name = o->name;
+  }
+  if (o->private_key != nullptr || !control_plane) {
+    auto key = parse_key(o->private_key);
+    if (!key) throw OptionError("options.private_key: not a base64 X25519 key (44 characters)");
+    c.key.private_key = *key;
+    c.key.public_key = crypto::x25519_public_from_private(*key);
+  }
 
   if (!is_blank(o->virtual_ipv4)) {
     c.vip4 = parse_ipv4(o->virtual_ipv4);
@@ -76,7 +136,9 @@ node::NodeConfig to_node_config(const ntm_options* o) {
     if (!c.vip6) throw OptionError(std::string("options.virtual_ipv6: '") + o->virtual_ipv6 +
                                    "' is not an IPv6 address");
   }
-  if (!c.vip4 && !c.vip6) throw OptionError("options: virtual_ipv4 or virtual_ipv6 is required");
+  if (!control_plane && !c.vip4 && !c.vip6) {
+    throw OptionError("options: virtual_ipv4 or virtual_ipv6 is required");
+  }
 
   bool v4_off = false, v6_off = false;
   c.listen_v4 = listen_endpoint(o->listen_ipv4, "0.0.0.0:0", v4_off, "options.listen_ipv4");

@@ -53,6 +53,10 @@ Node::Node(NodeConfig config) : config_(std::move(config)) {}
 std::unique_ptr<Node> Node::start(NodeConfig config) {
   std::unique_ptr<Node> node(new Node(std::move(config)));
   NodeConfig& cfg = node->config_;
+  if (cfg.control) {
+    throw StartError(StartError::Kind::unsupported,
+                     "options.server: control-plane mode is not available in this build yet");
+  }
   node->node_id_ = node_id_from_key(cfg.key.public_key);
   node->events_ = std::make_unique<EventQueue>(cfg.on_event);
 
@@ -86,6 +90,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   udp.enable_v6 = cfg.listen_v6.has_value();
   udp.bind_v4 = cfg.listen_v4;
   udp.bind_v6 = cfg.listen_v6;
+  udp.use_gso = true;  // one sendmmsg entry per run of equal-sized capsules to one peer
   try {
     node->transport_ = io::UdpTransport::open(udp);
   } catch (const std::system_error& e) {

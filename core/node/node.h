@@ -24,7 +24,7 @@ namespace ntm::node {
 // Why a node could not start; `invalid` means the configuration, `io` the operating system.
 class StartError : public std::runtime_error {
  public:
-  enum class Kind { invalid, io };
+  enum class Kind { invalid, io, unsupported };
   StartError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 

@@ -34,6 +34,16 @@ struct NodeEvent {
   std::string message;
 };
 
+// Control-plane mode: the node logs in to an AS and registers with the DC it names.
+struct ControlPlaneConfig {
+  Endpoint server;                  // the AS
+  std::string server_certificate;   // PEM of the AS certificate to pin
+  std::string account;
+  std::string password;             // or a one-time enrollment token
+  std::string state_dir;            // empty: nothing on disk
+  std::chrono::milliseconds direct_timeout{1000};
+};
+
 struct NodeConfig {
   std::string name;
   crypto::X25519KeyPair key;
@@ -46,6 +56,7 @@ struct NodeConfig {
   uint16_t mtu = 1420;
   std::chrono::milliseconds idle_timeout{180000};
   std::function<void(const NodeEvent&)> on_event;  // called on the event thread, in order
+  std::optional<ControlPlaneConfig> control;       // nullopt: static-peer mode
 };
 
 // NodeID in static-peer mode: the first 8 bytes of SHA-256 of the static public key.
