@@ -93,7 +93,8 @@ struct Peer {
   std::atomic<int> refs{0};
   std::atomic<int64_t> last_use_ns{0};  // steady clock, for idle expiry
   std::atomic<int64_t> last_sent_ns{0};
-  std::atomic<int64_t> last_received_ns{0};  // data (not keepalives), for passive keepalives
+  // Last data packet (keepalives excluded) or handshake response: drives passive keepalives.
+  std::atomic<int64_t> last_received_ns{0};
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, packets_sent{0}, packets_received{0};
 
   void touch(TimePoint now) {

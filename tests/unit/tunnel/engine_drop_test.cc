@@ -2,10 +2,10 @@
 // each counted under its own statistic.
 #include <catch2/catch.hpp>
 
+#include "engine_harness.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
 #include "tunnel/engine.h"
-#include "engine_harness.h"
 #include "wire/capsule.h"
 #include "wire/handshake.h"
 

@@ -4,9 +4,9 @@
 
 #include <set>
 
+#include "engine_harness.h"
 #include "tunnel/constants.h"
 #include "tunnel/engine.h"
-#include "engine_harness.h"
 #include "wire/handshake.h"
 
 namespace ntm::tunnel::test {

@@ -14,11 +14,11 @@ namespace {
 constexpr uint64_t kW = ReplayWindow::kReplayWindowSize;
 }
 
-TEST_CASE("replay window is at least 2048 packets", "[replay]") {
+TEST_CASE("replay window is at least 2048 packets", "[tunnel][replay]") {
   STATIC_REQUIRE(kW >= 2048);
 }
 
-TEST_CASE("replay window accepts counter 0 as the first packet", "[replay]") {
+TEST_CASE("replay window accepts counter 0 as the first packet", "[tunnel][replay]") {
   ReplayWindow w;
   CHECK(w.check(0));
   CHECK(w.check_and_update(0));
@@ -27,7 +27,7 @@ TEST_CASE("replay window accepts counter 0 as the first packet", "[replay]") {
   CHECK_FALSE(w.check_and_update(0));
 }
 
-TEST_CASE("replay window accepts counters in order", "[replay]") {
+TEST_CASE("replay window accepts counters in order", "[tunnel][replay]") {
   ReplayWindow w;
   for (uint64_t c = 0; c < 10000; ++c) {
     REQUIRE(w.check_and_update(c));
@@ -35,7 +35,7 @@ TEST_CASE("replay window accepts counters in order", "[replay]") {
   CHECK(w.max_seen() == 9999);
 }
 
-TEST_CASE("replay window rejects a duplicate counter", "[replay]") {
+TEST_CASE("replay window rejects a duplicate counter", "[tunnel][replay]") {
   ReplayWindow w;
   REQUIRE(w.check_and_update(5));
   CHECK_FALSE(w.check(5));
@@ -45,7 +45,7 @@ TEST_CASE("replay window rejects a duplicate counter", "[replay]") {
   CHECK_FALSE(w.check_and_update(6));
 }
 
-TEST_CASE("replay window accepts reordered counters within the window once each", "[replay]") {
+TEST_CASE("replay window accepts reordered counters within the window once each", "[tunnel][replay]") {
   ReplayWindow w;
   REQUIRE(w.check_and_update(1000));
   for (uint64_t c : {999, 1, 500, 998, 2, 0}) {
@@ -57,7 +57,7 @@ TEST_CASE("replay window accepts reordered counters within the window once each"
   CHECK_FALSE(w.check_and_update(999));
 }
 
-TEST_CASE("replay window rejects a counter older than the window", "[replay]") {
+TEST_CASE("replay window rejects a counter older than the window", "[tunnel][replay]") {
   ReplayWindow w;
   REQUIRE(w.check_and_update(10000));
   CHECK_FALSE(w.check(10000 - kW - 1));
@@ -66,7 +66,7 @@ TEST_CASE("replay window rejects a counter older than the window", "[replay]") {
 }
 
 TEST_CASE("replay window boundary: max-2047 is accepted once, max-2048 is rejected",
-          "[replay]") {
+          "[tunnel][replay]") {
   ReplayWindow w;
   const uint64_t max = 100000;
   REQUIRE(w.check_and_update(max));
@@ -81,7 +81,7 @@ TEST_CASE("replay window boundary: max-2047 is accepted once, max-2048 is reject
   CHECK(w.check(max + 1 - (kW - 1)));
 }
 
-TEST_CASE("replay window boundary holds for every alignment within a block", "[replay]") {
+TEST_CASE("replay window boundary holds for every alignment within a block", "[tunnel][replay]") {
   for (uint64_t max = kW; max < kW + 130; ++max) {
     ReplayWindow w;
     REQUIRE(w.check_and_update(max));
@@ -91,7 +91,7 @@ TEST_CASE("replay window boundary holds for every alignment within a block", "[r
 }
 
 TEST_CASE("replay window after a big jump forward still accepts old counters in the window",
-          "[replay]") {
+          "[tunnel][replay]") {
   ReplayWindow w;
   for (uint64_t c = 0; c < 100; ++c) REQUIRE(w.check_and_update(c));
   const uint64_t jump = 1'000'000;
@@ -104,7 +104,7 @@ TEST_CASE("replay window after a big jump forward still accepts old counters in 
   CHECK_FALSE(w.check_and_update(jump - 1));
 }
 
-TEST_CASE("replay window forgets bits that alias after the ring wraps", "[replay]") {
+TEST_CASE("replay window forgets bits that alias after the ring wraps", "[tunnel][replay]") {
   // A jump of exactly the ring size lands in the same ring slot as the old counters.
   for (uint64_t jump : {uint64_t{4096}, uint64_t{2048}, uint64_t{64}, uint64_t{4096 + 64}}) {
     ReplayWindow w;
@@ -116,7 +116,7 @@ TEST_CASE("replay window forgets bits that alias after the ring wraps", "[replay
   }
 }
 
-TEST_CASE("replay window rejects counters at or beyond the reject-after limit", "[replay]") {
+TEST_CASE("replay window rejects counters at or beyond the reject-after limit", "[tunnel][replay]") {
   ReplayWindow w;
   CHECK_FALSE(w.check(kRejectAfterMessages));
   CHECK_FALSE(w.check_and_update(kRejectAfterMessages));
@@ -127,7 +127,7 @@ TEST_CASE("replay window rejects counters at or beyond the reject-after limit", 
   CHECK_FALSE(w.check_and_update(kRejectAfterMessages));
 }
 
-TEST_CASE("replay window check does not record and update records", "[replay]") {
+TEST_CASE("replay window check does not record and update records", "[tunnel][replay]") {
   ReplayWindow w;
   CHECK(w.check(7));
   CHECK(w.check(7));
@@ -142,7 +142,7 @@ TEST_CASE("replay window check does not record and update records", "[replay]") 
   CHECK(w.check(4));
 }
 
-TEST_CASE("replay window reset returns to the fresh state", "[replay]") {
+TEST_CASE("replay window reset returns to the fresh state", "[tunnel][replay]") {
   ReplayWindow w;
   REQUIRE(w.check_and_update(0));
   REQUIRE(w.check_and_update(5000));
@@ -153,7 +153,7 @@ TEST_CASE("replay window reset returns to the fresh state", "[replay]") {
   CHECK(w.check_and_update(4000));
 }
 
-TEST_CASE("replay window matches a reference model on random traffic", "[replay]") {
+TEST_CASE("replay window matches a reference model on random traffic", "[tunnel][replay]") {
   std::mt19937_64 rng(0x6e746d);  // fixed seed: deterministic
   ReplayWindow w;
   std::set<uint64_t> seen;
