@@ -161,8 +161,8 @@ std::span<uint8_t> Node::datagram_buffer(size_t size) {
   return thread_batch().buffer(size, *transport_);
 }
 
-void Node::send(const Endpoint& to, size_t length) {
-  thread_batch().commit(to, length, stack::core_locked_by_this_thread(), *transport_);
+void Node::send(const Endpoint& to, size_t offset, size_t length) {
+  thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_);
 }
 
 void Node::deliver(std::span<const uint8_t> inner) {

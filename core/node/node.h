@@ -85,7 +85,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
 
   // EngineSink
   std::span<uint8_t> datagram_buffer(size_t size) override;
-  void send(const Endpoint& to, size_t length) override;
+  void send(const Endpoint& to, size_t offset, size_t length) override;
   void deliver(std::span<const uint8_t> inner) override;
   void event(const tunnel::EngineEvent& event) override;
   // PacketOutput

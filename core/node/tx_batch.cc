@@ -15,14 +15,16 @@ std::span<uint8_t> TxBatch::buffer(size_t size, io::Transport& transport) {
   return std::span(slots_).subspan(count_ * kSlotSize, kSlotSize);
 }
 
-void TxBatch::commit(const Endpoint& to, size_t length, bool defer, io::Transport& transport) {
+void TxBatch::commit(const Endpoint& to, size_t offset, size_t length, bool defer,
+                     io::Transport& transport) {
   if (building_oversize_) {
     building_oversize_ = false;
-    io::OutgoingDatagram one{to, std::span<const uint8_t>(oversize_).first(length)};
+    io::OutgoingDatagram one{to, std::span<const uint8_t>(oversize_).subspan(offset, length)};
     transport.send_batch(std::span(&one, 1));
     return;
   }
-  pending_[count_] = {to, std::span<const uint8_t>(slots_).subspan(count_ * kSlotSize, length)};
+  pending_[count_] = {to,
+                      std::span<const uint8_t>(slots_).subspan(count_ * kSlotSize + offset, length)};
   ++count_;
   if (!defer || count_ == kSlots) flush(transport);
 }

@@ -21,8 +21,10 @@ class TxBatch {
   TxBatch();
   // A buffer for the next datagram. Sizes above kSlotSize use a side buffer sent on commit.
   std::span<uint8_t> buffer(size_t size, io::Transport& transport);
-  // Commits the datagram built in the last buffer(). `defer` keeps it for flush().
-  void commit(const Endpoint& to, size_t length, bool defer, io::Transport& transport);
+  // Commits bytes [offset, offset + length) of the last buffer() as a datagram. `defer` keeps
+  // it for flush().
+  void commit(const Endpoint& to, size_t offset, size_t length, bool defer,
+              io::Transport& transport);
   void flush(io::Transport& transport);
   bool empty() const { return count_ == 0; }
 

@@ -22,10 +22,16 @@ inline constexpr auto kRejectAfterTime = 180s;
 inline constexpr auto kPassiveKeepalive = 10s;
 // Default: a tunnel with no traffic for this long loses its session keys.
 inline constexpr auto kDefaultIdleTimeout = 180s;
+// Hole punching: how long direct candidates may take before the relay is used (default; the
+// node's options override it), and how often a relayed tunnel tries to go direct again.
+inline constexpr auto kDefaultDirectTimeout = 1000ms;
+inline constexpr auto kDirectProbeInterval = 5s;
 // Inner packets held per peer while a handshake runs; older ones are dropped beyond this.
 inline constexpr size_t kMaxQueuedPackets = 256;
-// Room the engine needs around an inner packet in a datagram buffer.
-inline constexpr size_t kDatagramHeadroom = 16;
+// Room the engine needs around an inner packet in a datagram buffer: a relay header (8 bytes,
+// used when the path goes through a Relay Server) and the capsule header (16).
+inline constexpr size_t kRelayHeaderRoom = 8;  // == wire::kRelayHeaderSize
+inline constexpr size_t kDatagramHeadroom = kRelayHeaderRoom + 16;
 inline constexpr size_t kDatagramTailroom = 16;
 
 }  // namespace ntm::tunnel

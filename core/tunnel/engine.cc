@@ -117,22 +117,25 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
 void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
                            size_t inner_length, EngineSink& sink, TimePoint now) {
   const size_t total = wire::kCapsuleHeaderSize + inner_length + wire::kTagSize;
+  auto capsule = datagram.subspan(kRelayHeaderRoom);
   Endpoint to;
+  std::optional<Peer::Relay> relay;
   {
     std::lock_guard lock(peer.mutex);
     to = peer.endpoint;
+    if (peer.path == PathKind::relay) relay = peer.relay;
   }
   {
     std::lock_guard lock(session.send_mutex);
     const uint64_t counter = session.send_counter++;
     wire::CapsuleHeader header{0, session.remote_path_id, counter};
-    wire::encode_capsule_header(header, datagram.first<wire::kCapsuleHeaderSize>());
+    wire::encode_capsule_header(header, capsule.first<wire::kCapsuleHeaderSize>());
     auto nonce = wire::capsule_nonce(counter);
-    session.send_aead.seal(nonce, datagram.first(wire::kCapsuleHeaderSize),
-                           datagram.subspan(wire::kCapsuleHeaderSize, inner_length),
-                           datagram.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
+    session.send_aead.seal(nonce, capsule.first(wire::kCapsuleHeaderSize),
+                           capsule.subspan(wire::kCapsuleHeaderSize, inner_length),
+                           capsule.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
   }
-  sink.send(to, total);
+  transmit_to(to, relay, datagram, total, sink);
   peer.touch(now);
   peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
   if (inner_length > 0) {
@@ -148,9 +151,33 @@ void Engine::send_keepalive(Peer& peer, Session& session, EngineSink& sink, Time
   seal_and_send(peer, session, buffer, 0, sink, now);
 }
 
+void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                         std::span<uint8_t> buffer, size_t length, EngineSink& sink) {
+  if (relay) {
+    // type 0x30 | flags | reserved u16 | relay_id u32, then the tunnel datagram unchanged.
+    buffer[0] = wire::kRelayedType;
+    buffer[1] = 0;
+    buffer[2] = 0;
+    buffer[3] = 0;
+    for (int i = 0; i < 4; ++i) buffer[4 + i] = static_cast<uint8_t>(relay->relay_id >> (24 - 8 * i));
+    sink.send(relay->server, 0, kRelayHeaderRoom + length);
+  } else {
+    sink.send(to, kRelayHeaderRoom, length);
+  }
+}
+
+void Engine::transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length,
+                             EngineSink& sink) {
+  std::optional<Peer::Relay> relay;
+  if (peer.path == PathKind::relay) relay = peer.relay;
+  transmit_to(peer.endpoint, relay, buffer, length, sink);
+}
+
 void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink,
                                     TimePoint now) {
-  if (!peer->endpoint.valid()) return;
+  const bool punching = peer->path != PathKind::relay && !peer->candidates.empty() &&
+                        !peer->endpoint_confirmed;
+  if (!peer->endpoint.valid() && !punching) return;
   const uint32_t path_id = table_.new_path_id();
   auto [state, init] = create_init(config_.static_key, peer->identity.static_public, path_id,
                                    next_timestamp(), config_.cipher);
@@ -162,11 +189,70 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
     pending.attempts = peer->pending->attempts + 1;
   }
   peer->pending = std::move(pending);
-  auto buffer = sink.datagram_buffer(wire::kHandshakeInitSize);
-  size_t size = wire::encode(init, buffer);
-  sink.send(peer->endpoint, size);
+  if (punching) {
+    // Hole punching: the same init to every candidate at once; the first answer wins.
+    for (const auto& candidate : peer->candidates) {
+      auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
+      size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
+      transmit_to(candidate, std::nullopt, buffer, size, sink);
+      stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+      stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+    }
+    return;
+  }
+  auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
+  size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
+  transmit_locked(*peer, buffer, size, sink);
   stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+}
+
+void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
+  const uint32_t path_id = table_.new_path_id();
+  auto [state, init] = create_init(config_.static_key, peer->identity.static_public, path_id,
+                                   next_timestamp(), config_.cipher);
+  table_.add_path(path_id, peer, nullptr);
+  peer->pending = PendingHandshake{std::move(state), path_id, now, now, 1, true};
+  for (const auto& candidate : peer->candidates) {
+    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
+    size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
+    transmit_to(candidate, std::nullopt, buffer, size, sink);
+  }
+}
+
+void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink,
+                                       TimePoint now, std::vector<EngineEvent>& events) {
+  peer->path = PathKind::relay;
+  peer->endpoint = peer->relay->server;
+  peer->next_direct_probe = now + kDirectProbeInterval;
+  events.push_back({EngineEventType::path_changed, peer.shared().get(), peer->endpoint,
+                    PathKind::relay,
+                    "no direct path to " + peer->identity.fqdn + ": using relay " +
+                        peer->endpoint.to_string()});
+  if (peer->pending) {
+    table_.remove_path(peer->pending->local_path_id);
+    peer->pending.reset();
+  }
+  start_handshake_locked(peer, sink, now);
+}
+
+void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
+                    std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now) {
+  std::vector<EngineEvent> events;
+  {
+    std::lock_guard lock(peer->mutex);
+    peer->touch(now);
+    peer->candidates = std::move(candidates);
+    peer->relay = std::move(relay);
+    if (peer->current) return;  // a working tunnel stays as it is
+    if (peer->candidates.empty() && peer->relay) {
+      fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
+    } else {
+      peer->direct_deadline = now + config_.direct_timeout;
+      if (!peer->pending) start_handshake_locked(peer, sink, now);
+    }
+  }
+  emit(sink, events);
 }
 
 void Engine::connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
@@ -196,7 +282,7 @@ void Engine::flush_queue(const TunnelTable::Ref& peer, EngineSink& sink, TimePoi
 // --- receiving ---
 
 void Engine::receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-                     TimePoint now) {
+                     TimePoint now, std::optional<uint32_t> relay_id) {
   stats_.packets_received.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes_received.fetch_add(datagram.size(), std::memory_order_relaxed);
   if (datagram.empty()) {
@@ -204,22 +290,46 @@ void Engine::receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     return;
   }
   switch (static_cast<wire::MessageType>(datagram[0])) {
-    case wire::MessageType::data: on_data(datagram, from, sink, now); return;
-    case wire::MessageType::handshake_init: on_init(datagram, from, sink, now); return;
-    case wire::MessageType::handshake_response: on_response(datagram, from, sink, now); return;
+    case wire::MessageType::data: on_data(datagram, from, sink, now, relay_id); return;
+    case wire::MessageType::handshake_init: on_init(datagram, from, sink, now, relay_id); return;
+    case wire::MessageType::handshake_response:
+      on_response(datagram, from, sink, now, relay_id);
+      return;
   }
   stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
+                                    std::optional<uint32_t> relay_id, TimePoint now,
                                     std::vector<EngineEvent>& events) {
-  if (peer.endpoint == from && peer.path != PathKind::none) return;
-  const bool changed = peer.endpoint.valid() && peer.endpoint != from;
+  if (relay_id) {
+    if (!peer.relay || peer.relay->relay_id != *relay_id || peer.relay->server != from) {
+      peer.relay = Peer::Relay{from, *relay_id};
+    }
+    if (peer.path == PathKind::relay && peer.endpoint == from) return;
+    // A relayed straggler must not pull a working direct path back onto the relay.
+    if (peer.path == PathKind::direct && peer.endpoint_confirmed &&
+        now - peer.last_direct_receive < kDirectProbeInterval) {
+      return;
+    }
+    peer.path = PathKind::relay;
+    peer.endpoint = from;
+    peer.next_direct_probe = now + kDirectProbeInterval;
+    events.push_back({EngineEventType::path_changed, &peer, from, PathKind::relay,
+                      "peer " + peer.identity.fqdn + " now through relay " + from.to_string()});
+    return;
+  }
+  peer.last_direct_receive = now;
+  const bool was_confirmed = peer.endpoint_confirmed;
+  peer.endpoint_confirmed = true;
+  if (peer.endpoint == from && peer.path == PathKind::direct) return;
+  const bool changed = (peer.endpoint.valid() && peer.endpoint != from && was_confirmed) ||
+                       peer.path == PathKind::relay;
   peer.endpoint = from;
   peer.path = PathKind::direct;
   if (changed) {
     events.push_back({EngineEventType::path_changed, &peer, from, peer.path,
-                      "peer " + peer.identity.fqdn + " now at " + from.to_string()});
+                      "peer " + peer.identity.fqdn + " now directly at " + from.to_string()});
   }
 }
 
@@ -237,7 +347,7 @@ void Engine::install_session_locked(const TunnelTable::Ref& peer,
 }
 
 void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-                     TimePoint now) {
+                     TimePoint now, std::optional<uint32_t> relay_id) {
   auto header = wire::decode_capsule_header(datagram);
   if (!header) {
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
@@ -281,7 +391,7 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
         newly_confirmed = true;
       }
     }
-    update_endpoint_locked(peer, from, events);
+    update_endpoint_locked(peer, from, relay_id, now, events);
   }
   if (newly_confirmed) {
     stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
@@ -304,7 +414,7 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
 }
 
 void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-                     TimePoint now) {
+                     TimePoint now, std::optional<uint32_t> relay_id) {
   auto init = wire::decode_handshake_init(datagram);
   if (!init) {
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
@@ -340,10 +450,13 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     table_.add_path(path_id, peer, session);
     drop_session_locked(*peer, peer->next);
     peer->next = session;
-    update_endpoint_locked(*peer, from, events);
-    auto buffer = sink.datagram_buffer(wire::kHandshakeResponseSize);
-    size_t size = wire::encode(response, buffer);
-    sink.send(from, size);
+    update_endpoint_locked(*peer, from, relay_id, now, events);
+    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeResponseSize);
+    size_t size = wire::encode(response, buffer.subspan(kRelayHeaderRoom));
+    // The answer goes back the way the init came (the relay or straight to its source).
+    std::optional<Peer::Relay> back;
+    if (relay_id) back = Peer::Relay{from, *relay_id};
+    transmit_to(from, back, buffer, size, sink);
     stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
     stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
   }
@@ -352,7 +465,7 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
 }
 
 void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-                         TimePoint now) {
+                         TimePoint now, std::optional<uint32_t> relay_id) {
   auto response = wire::decode_handshake_response(datagram);
   if (!response) {
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
@@ -387,7 +500,7 @@ void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, Engi
     table_.add_path(path_id, peer, session);
     peer->pending.reset();
     install_session_locked(peer, std::move(session));
-    update_endpoint_locked(*peer, from, events);
+    update_endpoint_locked(*peer, from, relay_id, now, events);
     events.insert(events.begin(), {EngineEventType::tunnel_up, peer.shared().get(), from,
                                    peer->path, "tunnel to " + peer->identity.fqdn + " is up"});
   }
@@ -406,17 +519,38 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
     std::shared_ptr<Session> keepalive_on;
     {
       std::lock_guard lock(peer->mutex);
-      if (peer->pending && older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
+      const bool punching_timed_out =
+          !peer->current && peer->path != PathKind::relay && peer->relay &&
+          peer->direct_deadline != TimePoint{} && now >= peer->direct_deadline;
+      if (peer->pending && peer->pending->probe) {
+        // An unanswered probe of the direct candidates: the relay keeps working, try later.
+        if (older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+        }
+      } else if (punching_timed_out) {
+        fall_back_to_relay_locked(peer, sink, now, events);
+      } else if (peer->pending &&
+                 older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
         if (peer->pending->attempts >= kHandshakeMaxAttempts) {
           table_.remove_path(peer->pending->local_path_id);
           peer->pending.reset();
-          peer->queued.clear();
           stats_.handshakes_failed.fetch_add(1, std::memory_order_relaxed);
-          events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
-                            peer->path, "handshake with " + peer->identity.fqdn + " timed out"});
+          // A failed rekey leaves the current session working: only report a lost tunnel.
+          if (!peer->current) {
+            peer->queued.clear();
+            events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                              peer->path,
+                              "handshake with " + peer->identity.fqdn + " timed out"});
+          }
         } else {
           start_handshake_locked(peer, sink, now);
         }
+      }
+      if (peer->path == PathKind::relay && peer->current && !peer->pending &&
+          !peer->candidates.empty() && now >= peer->next_direct_probe) {
+        start_probe_locked(peer, sink, now);
+        peer->next_direct_probe = now + kDirectProbeInterval;
       }
       if (peer->current && older_than(now, peer->current->created, kRejectAfterTime)) {
         drop_session_locked(*peer, peer->current);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -36,8 +37,8 @@ class EngineSink {
   // A buffer of at least `size` bytes to build the next outgoing datagram in; valid until the
   // matching send().
   virtual std::span<uint8_t> datagram_buffer(size_t size) = 0;
-  // The first `length` bytes of the last datagram_buffer() are a datagram for `to`.
-  virtual void send(const Endpoint& to, size_t length) = 0;
+  // Bytes [offset, offset + length) of the last datagram_buffer() are a datagram for `to`.
+  virtual void send(const Endpoint& to, size_t offset, size_t length) = 0;
   // An authenticated inner packet for the virtual stack. The bytes are valid during the call.
   virtual void deliver(std::span<const uint8_t> inner) = 0;
   virtual void event(const EngineEvent& event) = 0;
@@ -47,6 +48,7 @@ struct EngineConfig {
   crypto::X25519KeyPair static_key;
   crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(3);
+  std::chrono::nanoseconds direct_timeout = std::chrono::seconds(1);
 };
 
 struct EngineStats {
@@ -70,9 +72,10 @@ class Engine {
   SendResult send_inner(std::span<uint8_t> datagram, size_t inner_length, EngineSink& sink,
                         TimePoint now);
 
-  // Handles one datagram from the network. The buffer is decrypted in place.
+  // Handles one datagram from the network. The buffer is decrypted in place. `relay_id` is set
+  // when the datagram came (unwrapped) from a Relay Server at `from`.
   void receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-               TimePoint now);
+               TimePoint now, std::optional<uint32_t> relay_id = std::nullopt);
 
   // Timers: handshake retries and failures, rekeying, keepalives, session and idle expiry.
   // Call every ~100 ms.
@@ -80,6 +83,11 @@ class Engine {
 
   // Starts a handshake with a peer now if it has no session (e.g. to warm a tunnel up).
   void connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+
+  // Control-plane direction: the peer's direct candidates and relay. Both ends start punching
+  // at once (connect); without success within direct_timeout the tunnel goes through the relay.
+  void direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
+              std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now);
 
   // Is there a peer that owns this virtual destination? (The stack's routing hook.)
   bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
@@ -95,15 +103,24 @@ class Engine {
                      size_t inner_length, EngineSink& sink, TimePoint now);
   void start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
   void on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-               TimePoint now);
+               TimePoint now, std::optional<uint32_t> relay_id);
   void on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-               TimePoint now);
+               TimePoint now, std::optional<uint32_t> relay_id);
   void on_response(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
-                   TimePoint now);
+                   TimePoint now, std::optional<uint32_t> relay_id);
+  // Sends buffer[kRelayHeaderRoom, +length) on the peer's path (wrapped for a relay).
+  void transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length, EngineSink& sink);
+  void transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                   std::span<uint8_t> buffer, size_t length, EngineSink& sink);
+  void start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  void fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                                 std::vector<EngineEvent>& events);
   void install_session_locked(const TunnelTable::Ref& peer, std::shared_ptr<Session> session);
   void flush_queue(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
   void send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now);
-  void update_endpoint_locked(Peer& peer, const Endpoint& from, std::vector<EngineEvent>& events);
+  void update_endpoint_locked(Peer& peer, const Endpoint& from,
+                              std::optional<uint32_t> relay_id, TimePoint now,
+                              std::vector<EngineEvent>& events);
   void drop_session_locked(Peer& peer, std::shared_ptr<Session>& slot);
   uint64_t next_timestamp();
 

@@ -71,6 +71,7 @@ struct PendingHandshake {
   TimePoint sent_at{};
   TimePoint first_sent_at{};
   int attempts = 0;
+  bool probe = false;  // a relayed tunnel trying its direct candidates: failure is not an error
 };
 
 struct Peer {
@@ -81,8 +82,19 @@ struct Peer {
   bool pinned = false;
 
   std::mutex mutex;  // guards everything below that is not atomic
-  Endpoint endpoint;
+  Endpoint endpoint;  // where datagrams go now: the peer itself, or the Relay Server
   PathKind path = PathKind::none;
+  // Control-plane mode: direct endpoints to punch (from the DC) and the relay to fall back to.
+  std::vector<Endpoint> candidates;
+  struct Relay {
+    Endpoint server;
+    uint32_t relay_id = 0;
+  };
+  std::optional<Relay> relay;
+  TimePoint direct_deadline{};    // hole punching gives up at this time (then the relay)
+  TimePoint next_direct_probe{};  // while relayed: when to try the candidates again
+  bool endpoint_confirmed = false;  // an authenticated packet came straight from `endpoint`
+  TimePoint last_direct_receive{};
   std::shared_ptr<Session> current;   // used for sending
   std::shared_ptr<Session> previous;  // still accepted while the peer switches over
   std::shared_ptr<Session> next;      // responder side, until the initiator confirms it

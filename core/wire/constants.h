@@ -72,4 +72,9 @@ static_assert(kMaxInnerPacket == 65455);
 inline constexpr size_t kIpv4MinHeaderSize = 20;
 inline constexpr size_t kIpv6HeaderSize = 40;
 
+// A tunnel datagram relayed through a Relay Server: type 0x30 | flags | reserved u16 |
+// relay_id u32, then the datagram (docs/protocol.md 2.3).
+inline constexpr uint8_t kRelayedType = 0x30;
+inline constexpr size_t kRelayHeaderSize = 8;
+
 }  // namespace ntm::wire

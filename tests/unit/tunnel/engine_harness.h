@@ -48,9 +48,10 @@ class RecordingSink final : public EngineSink {
     requested_ = size;
     return std::span(buffer_).first(size);
   }
-  void send(const Endpoint& to, size_t length) override {
-    REQUIRE(length <= requested_);
-    sent.push_back({to, Bytes(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(length))});
+  void send(const Endpoint& to, size_t offset, size_t length) override {
+    REQUIRE(offset + length <= requested_);
+    auto first = buffer_.begin() + static_cast<ptrdiff_t>(offset);
+    sent.push_back({to, Bytes(first, first + static_cast<ptrdiff_t>(length))});
   }
   void deliver(std::span<const uint8_t> inner) override {
     delivered.emplace_back(inner.begin(), inner.end());

@@ -291,8 +291,8 @@ class TransportSink final : public EngineSink {
     buffer_.assign(size, 0);
     return buffer_;
   }
-  void send(const Endpoint& to, size_t length) override {
-    const io::OutgoingDatagram d{to, std::span<const uint8_t>(buffer_).first(length)};
+  void send(const Endpoint& to, size_t offset, size_t length) override {
+    const io::OutgoingDatagram d{to, std::span<const uint8_t>(buffer_).subspan(offset, length)};
     transport_.send_batch(std::span(&d, 1));
   }
   void deliver(std::span<const uint8_t> inner) override {

@@ -20,14 +20,15 @@ class ConcurrentSink final : public EngineSink {
     buffer.assign(size, 0);
     return buffer;
   }
-  void send(const Endpoint& to, size_t length) override {
+  void send(const Endpoint& to, size_t offset, size_t length) override {
     Bytes& buffer = thread_buffer();
     std::lock_guard lock(mutex_);
-    if (length > buffer.size()) {  // no Catch assertions off the main thread
+    if (offset + length > buffer.size()) {  // no Catch assertions off the main thread
       ++overruns;
       return;
     }
-    sent.push_back({to, Bytes(buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(length))});
+    auto first = buffer.begin() + static_cast<ptrdiff_t>(offset);
+    sent.push_back({to, Bytes(first, first + static_cast<ptrdiff_t>(length))});
   }
   void deliver(std::span<const uint8_t> inner) override {
     std::lock_guard lock(mutex_);
