@@ -74,7 +74,10 @@ typedef enum ntm_error_code {
   NTM_ENOTFOUND = -6,       /**< The name, peer or item does not exist. */
   NTM_EVERSION = -7,        /**< A struct's version is not one this library knows. */
   NTM_EBUFS = -8,           /**< A buffer the caller passed is too small. */
-  NTM_EUNSUPPORTED = -9     /**< Not supported by this build or platform. */
+  NTM_EUNSUPPORTED = -9,    /**< Not supported by this build or platform. */
+  NTM_EAUTH = -10,          /**< The Account Server refused the credentials (or the account is
+                                 disabled); ntm_last_error() says which. */
+  NTM_EUNREACHABLE = -11    /**< A server (AS, DC) could not be reached or did not answer. */
 } ntm_error_code;
 
 /**
@@ -156,7 +159,8 @@ typedef enum ntm_event_type {
   NTM_EVENT_STOPPING = 2,     /**< ntm_stop() began; the last event of a run. */
   NTM_EVENT_TUNNEL_UP = 3,    /**< A tunnel to a peer completed its handshake. */
   NTM_EVENT_TUNNEL_DOWN = 4,  /**< A tunnel expired or failed. */
-  NTM_EVENT_PATH_CHANGED = 5  /**< A peer's real endpoint (or direct/relay path) changed. */
+  NTM_EVENT_PATH_CHANGED = 5, /**< A peer's real endpoint (or direct/relay path) changed. */
+  NTM_EVENT_REGISTERED = 6    /**< Control-plane mode: registered with the DC (again). */
 } ntm_event_type;
 
 /** How a tunnel reaches its peer. */

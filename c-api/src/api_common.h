@@ -40,6 +40,7 @@ struct Runtime {
   std::mutex mutex;  // serialises start/stop and guards `node`
   std::unique_ptr<node::Node> node;
   std::atomic<bool> running{false};
+  std::atomic<bool> control_plane{false};  // the running node asks the DC for unknown peers
 
   std::mutex fds_mutex;  // guards `fds`
   std::vector<bool> fds;  // open ntm sockets, by descriptor
@@ -52,6 +53,10 @@ struct Runtime {
 };
 
 Runtime& runtime();
+
+// Control-plane mode: before connecting or sending to a virtual address no peer owns yet, ask
+// the DC (blocks up to a few seconds). Returns quickly in static-peer mode.
+void ensure_peer(int family, const uint8_t* address);
 
 // Bridges whose application side is closed but whose last bytes are still being pumped into
 // the virtual stack (bridge.cc).

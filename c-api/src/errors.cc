@@ -34,6 +34,8 @@ extern "C" NTM_EXTERN(const char *) ntm_strerror(int code) {
     case NTM_EVERSION: return "unknown struct version";
     case NTM_EBUFS: return "buffer too small";
     case NTM_EUNSUPPORTED: return "not supported";
+    case NTM_EAUTH: return "credentials refused";
+    case NTM_EUNREACHABLE: return "server unreachable";
     default: return "unknown error code";
   }
 }

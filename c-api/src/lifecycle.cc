@@ -1,5 +1,6 @@
 // Node lifecycle: ntm_start, ntm_stop, ntm_is_running; the runtime and its socket registry.
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "api_common.h"
@@ -33,6 +34,16 @@ bool Runtime::remove_fd(int fd) {
 bool Runtime::is_open(int fd) {
   std::lock_guard lock(fds_mutex);
   return fd >= 0 && static_cast<size_t>(fd) < fds.size() && fds[static_cast<size_t>(fd)];
+}
+
+void ensure_peer(int family, const uint8_t* address) {
+  auto& rt = runtime();
+  if (!rt.control_plane.load(std::memory_order_relaxed)) return;
+  Endpoint e;
+  e.family = family == 6 ? Endpoint::Family::v6 : Endpoint::Family::v4;
+  std::memcpy(e.address.data(), address, family == 6 ? 16 : 4);
+  std::lock_guard lock(rt.mutex);
+  if (rt.node) rt.node->ensure_peer_for(e);
 }
 
 std::vector<int> Runtime::take_all_fds() {
@@ -69,11 +80,17 @@ extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
     try {
       rt.node = node::Node::start(std::move(config));
     } catch (const node::StartError& e) {
-      const int code = e.kind() == node::StartError::Kind::io            ? NTM_EIO
-                       : e.kind() == node::StartError::Kind::unsupported ? NTM_EUNSUPPORTED
-                                                                         : NTM_EINVAL;
+      int code = NTM_EINVAL;
+      switch (e.kind()) {
+        case node::StartError::Kind::io: code = NTM_EIO; break;
+        case node::StartError::Kind::unsupported: code = NTM_EUNSUPPORTED; break;
+        case node::StartError::Kind::auth: code = NTM_EAUTH; break;
+        case node::StartError::Kind::unreachable: code = NTM_EUNREACHABLE; break;
+        case node::StartError::Kind::invalid: break;
+      }
       return capi::fail(code, e.what());
     }
+    rt.control_plane.store(options->version >= 2 && options->server != nullptr);
     rt.running.store(true);
     return NTM_OK;
   });

@@ -166,6 +166,7 @@ extern "C" NTM_EXTERN(int) ntm_accept(int fd, struct sockaddr *addr, socklen_t *
 extern "C" NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
   sock::Address a;
   if (!to_address(addr, addrlen, a)) return -1;
+  capi::ensure_peer(a.family, a.bytes);
   return sock::connect(fd, a);
 }
 
@@ -200,6 +201,7 @@ extern "C" NTM_EXTERN(ssize_t) ntm_sendto(int fd, const void *buf, size_t len, i
   if (addr == nullptr) return sock::sendto(fd, buf, len, f, nullptr);
   sock::Address a;
   if (!to_address(addr, addrlen, a)) return -1;
+  capi::ensure_peer(a.family, a.bytes);
   return sock::sendto(fd, buf, len, f, &a);
 }
 

@@ -1,5 +1,7 @@
 #include "control/dc_channel.h"
 
+#include <chrono>
+
 #include "crypto/secure.h"
 #include "wire/constants.h"
 
@@ -35,10 +37,19 @@ std::array<uint8_t, kNonceSize> dc_nonce(uint8_t direction, uint64_t counter) no
   return n;
 }
 
-DcChannel::DcChannel(DcRole role, uint64_t node_id, std::span<const uint8_t, kKeySize> session_key)
+uint64_t counter_start_from_clock() {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return static_cast<uint64_t>(ms) << 12;
+}
+
+DcChannel::DcChannel(DcRole role, uint64_t node_id, std::span<const uint8_t, kKeySize> session_key,
+                     uint64_t first_counter)
     : role_(role),
       node_id_(node_id),
-      aead_(crypto::AeadAlgorithm::aes_256_gcm, session_key) {
+      aead_(crypto::AeadAlgorithm::aes_256_gcm, session_key),
+      send_counter_(first_counter) {
   std::copy(session_key.begin(), session_key.end(), key_.begin());
 }
 

@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,9 @@ extern "C" {
 }
 
 #include "crypto/hash.h"
+#include "node/key_store.h"
+#include "node/login_client.h"
+#include "wire/constants.h"
 #include "node/tx_batch.h"
 #include "stack/core_lock.h"
 #include "stack/lwip_port.h"
@@ -24,6 +28,8 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kTickInterval = 100ms;
 constexpr size_t kReceiveSlotSize = TxBatch::kSlotSize;
+// How long one step with a server (TLS login, DC registration, a resolution) may take.
+constexpr auto kServerTimeout = std::chrono::milliseconds(5000);
 
 // The node lwIP's hooks talk to. Set and cleared under the core lock, read under it.
 std::atomic<Node*> g_active{nullptr};
@@ -53,17 +59,16 @@ Node::Node(NodeConfig config) : config_(std::move(config)) {}
 std::unique_ptr<Node> Node::start(NodeConfig config) {
   std::unique_ptr<Node> node(new Node(std::move(config)));
   NodeConfig& cfg = node->config_;
-  if (cfg.control) {
-    throw StartError(StartError::Kind::unsupported,
-                     "options.server: control-plane mode is not available in this build yet");
-  }
-  node->node_id_ = node_id_from_key(cfg.key.public_key);
+  std::optional<control::LoginGrant> grant;
+  if (cfg.control) grant = node->log_in();
+  node->node_id_ = grant ? grant->node_id : node_id_from_key(cfg.key.public_key);
   node->events_ = std::make_unique<EventQueue>(cfg.on_event);
 
   tunnel::EngineConfig engine_config;
   engine_config.static_key = cfg.key;
   engine_config.cipher = cfg.cipher;
   engine_config.idle_timeout = cfg.idle_timeout;
+  if (cfg.control) engine_config.direct_timeout = cfg.control->direct_timeout;
   node->engine_ = std::make_unique<tunnel::Engine>(engine_config, node->table_);
 
   for (const auto& p : cfg.peers) {
@@ -97,6 +102,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
     throw StartError(StartError::Kind::io, e.what());
   }
 
+  if (grant) node->register_with_dc(std::move(*grant));
   stack::PacketOutput& output = *node;
   node->interface_ = std::make_unique<stack::VirtualInterface>(output, cfg.vip4, cfg.vip6, cfg.mtu);
   {
@@ -108,6 +114,10 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   node->running_.store(true);
   node->receiver_ = std::thread([n = node.get()] { n->run_receiver(); });
   NTM_LOG_INFO("node %s (%s) started", cfg.name.c_str(), node_id_hex(node->node_id_).c_str());
+  if (node->control_) {
+    node->events_->post({NodeEvent::Type::registered, "", "", "", 0,
+                         "registered as " + cfg.name + " with the DC"});
+  }
   node->events_->post({NodeEvent::Type::started, "", "", "", 0, "node " + cfg.name + " started"});
   return node;
 }
@@ -128,6 +138,62 @@ Node::~Node() {
   events_.reset();  // delivers the remaining events
 }
 
+// --- control plane ---
+
+control::LoginGrant Node::log_in() {
+  NodeConfig& cfg = config_;
+  const bool have_key = std::any_of(cfg.key.private_key.begin(), cfg.key.private_key.end(),
+                                    [](uint8_t b) { return b != 0; });
+  if (!have_key) {
+    try {
+      cfg.key = cfg.control->state_dir.empty() ? crypto::x25519_generate()
+                                               : load_or_create_key(cfg.control->state_dir);
+    } catch (const std::runtime_error& e) {
+      throw StartError(StartError::Kind::io, e.what());
+    }
+  }
+  try {
+    auto grant = login(*cfg.control, cfg.key.public_key, kServerTimeout);
+    cfg.name = grant.fqdn;
+    return grant;
+  } catch (const LoginError& e) {
+    throw StartError(e.kind() == LoginError::Kind::rejected ? StartError::Kind::auth
+                                                            : StartError::Kind::unreachable,
+                     e.what());
+  }
+}
+
+void Node::register_with_dc(control::LoginGrant grant) {
+  const ControlPlaneConfig cp = *config_.control;
+  const crypto::X25519Key key = config_.key.public_key;
+  control_ = std::make_unique<ControlClient>(cp, std::move(grant), *engine_, table_,
+                                             *transport_, [cp, key] {
+                                               return login(cp, key, kServerTimeout);
+                                             });
+  try {
+    auto reg = control_->register_blocking(kServerTimeout);
+    auto nonzero = [](std::span<const uint8_t> b) {
+      return std::any_of(b.begin(), b.end(), [](uint8_t x) { return x != 0; });
+    };
+    if (nonzero(reg.vip4)) config_.vip4 = reg.vip4;
+    if (nonzero(reg.vip6)) config_.vip6 = reg.vip6;
+  } catch (const std::runtime_error& e) {
+    throw StartError(StartError::Kind::unreachable, e.what());
+  }
+}
+
+bool Node::ensure_peer_for(const Endpoint& virtual_address) {
+  if (virtual_address.is_v4()) {
+    std::array<uint8_t, 4> a;
+    std::memcpy(a.data(), virtual_address.address.data(), 4);
+    if (engine_->has_peer_for(a)) return true;
+  } else if (engine_->has_peer_for(virtual_address.address)) {
+    return true;
+  }
+  if (!control_) return false;
+  return control_->resolve_address(virtual_address, kServerTimeout).has_value();
+}
+
 // --- data plane ---
 
 void Node::run_receiver() {
@@ -145,16 +211,32 @@ void Node::run_receiver() {
     if (count > 0) {
       now = tunnel::Clock::now();
       stack::CoreLock lock;  // delivering into lwIP; replies are batched until unlock
-      for (size_t i = 0; i < count; ++i) {
-        engine_->receive(slots[i].buffer.first(slots[i].length), slots[i].from, *this, now);
-      }
+      for (size_t i = 0; i < count; ++i) dispatch(slots[i].buffer.first(slots[i].length),
+                                                   slots[i].from, now);
     }
     now = tunnel::Clock::now();
     if (now >= next_tick) {
+      if (control_) control_->tick(*this, now);
       engine_->tick(*this, now);
       next_tick = now + kTickInterval;
     }
   }
+}
+
+void Node::dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::TimePoint now) {
+  if (datagram.empty()) return;
+  if (control_ && ControlClient::is_control(datagram)) {
+    control_->on_datagram(datagram, from, *this, now);
+    return;
+  }
+  if (datagram[0] == wire::kRelayedType) {
+    if (datagram.size() <= wire::kRelayHeaderSize) return;
+    uint32_t relay_id = 0;
+    for (size_t i = 4; i < 8; ++i) relay_id = (relay_id << 8) | datagram[i];
+    engine_->receive(datagram.subspan(wire::kRelayHeaderSize), from, *this, now, relay_id);
+    return;
+  }
+  engine_->receive(datagram, from, *this, now);
 }
 
 std::span<uint8_t> Node::datagram_buffer(size_t size) {
@@ -279,7 +361,12 @@ bool Node::has_closing_connections() const {
 
 std::optional<Resolved> Node::resolve(std::string_view name) const {
   if (name == config_.name) return Resolved{config_.vip4, config_.vip6};
-  auto peer = table_.find_fqdn(name);
+  if (auto peer = table_.find_fqdn(name)) return Resolved{peer->identity.vip4, peer->identity.vip6};
+  if (!control_) return std::nullopt;
+  // Control-plane mode: the DC resolves the name and directs both ends to build the tunnel.
+  auto found = control_->resolve_name(std::string(name), kServerTimeout);
+  if (!found) return std::nullopt;
+  auto peer = table_.find_node_id(found->node_id);
   if (!peer) return std::nullopt;
   return Resolved{peer->identity.vip4, peer->identity.vip6};
 }

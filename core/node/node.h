@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/udp_transport.h"
+#include "node/control_client.h"
 #include "node/event_queue.h"
 #include "node/node_config.h"
 #include "stack/virtual_interface.h"
@@ -24,7 +25,7 @@ namespace ntm::node {
 // Why a node could not start; `invalid` means the configuration, `io` the operating system.
 class StartError : public std::runtime_error {
  public:
-  enum class Kind { invalid, io, unsupported };
+  enum class Kind { invalid, io, unsupported, auth, unreachable };
   StartError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -74,6 +75,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   const tunnel::EngineStats& stats() const { return engine_->stats(); }
   std::optional<Resolved> resolve(std::string_view name) const;
   bool on_event_thread() const { return events_->on_delivery_thread(); }
+  // Control-plane mode: makes sure a peer owns this virtual address, asking the DC if needed
+  // (so connecting to a registered peer's virtual address works without a name). Blocks.
+  bool ensure_peer_for(const Endpoint& virtual_address);
   // True while a connection the application already closed still has data or its FIN in
   // flight (lwIP keeps sending after close); stop waits for these, boundedly.
   bool has_closing_connections() const;
@@ -81,6 +85,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
  private:
   explicit Node(NodeConfig config);
   void run_receiver();
+  void dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::TimePoint now);
+  control::LoginGrant log_in();
+  void register_with_dc(control::LoginGrant grant);
   void post_engine_event(const tunnel::EngineEvent& event);
 
   // EngineSink
@@ -101,6 +108,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   tunnel::TunnelTable table_;
   std::unique_ptr<tunnel::Engine> engine_;
   std::unique_ptr<io::UdpTransport> transport_;
+  std::unique_ptr<ControlClient> control_;  // control-plane mode only
   std::unique_ptr<stack::VirtualInterface> interface_;
   std::atomic<bool> running_{false};
   std::thread receiver_;

@@ -25,7 +25,14 @@ struct StaticPeer {
 };
 
 struct NodeEvent {
-  enum class Type { started = 1, stopping = 2, tunnel_up = 3, tunnel_down = 4, path_changed = 5 };
+  enum class Type {
+    started = 1,
+    stopping = 2,
+    tunnel_up = 3,
+    tunnel_down = 4,
+    path_changed = 5,
+    registered = 6
+  };
   Type type;
   std::string peer_name;
   std::string peer_node_id;

@@ -1,0 +1,362 @@
+#include "node/control_client.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include "control/certificate.h"
+#include "control/relay_messages.h"
+#include "util/log.h"
+
+namespace ntm::node {
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kRegisterRetry = 500ms;
+constexpr auto kResolveRetry = 500ms;
+constexpr int kResolveAttempts = 8;
+
+uint64_t now_unix() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool all_zero(std::span<const uint8_t> bytes) {
+  for (uint8_t b : bytes) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+Endpoint pick_dc(const std::vector<Endpoint>& dcs, const std::vector<Endpoint>& local) {
+  for (const auto& dc : dcs) {
+    for (const auto& l : local) {
+      if (l.family == dc.family) return dc;
+    }
+  }
+  throw std::runtime_error("the AS named no DC reachable with this node's address families");
+}
+
+}  // namespace
+
+ControlClient::ControlClient(const ControlPlaneConfig& config, control::LoginGrant grant,
+                             tunnel::Engine& engine, tunnel::TunnelTable& table,
+                             io::Transport& transport,
+                             std::function<control::LoginGrant()> relogin)
+    : config_(config),
+      engine_(engine),
+      table_(table),
+      transport_(transport),
+      relogin_(std::move(relogin)),
+      grant_(std::move(grant)),
+      channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
+      dc_(pick_dc(grant_.dc, transport.local_endpoints())) {}
+
+bool ControlClient::is_control(std::span<const uint8_t> datagram) {
+  if (datagram.empty()) return false;
+  switch (static_cast<control::MessageType>(datagram[0])) {
+    case control::MessageType::register_ack:
+    case control::MessageType::keepalive_ack:
+    case control::MessageType::resolve_reply:
+    case control::MessageType::direction:
+    case control::MessageType::error:
+    case control::MessageType::relay_bind_ack:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The node's own addresses with the port its tunnel socket has: the DC compares them with the
+// address it observes (NAT detection) and gives them to peers behind the same NAT.
+std::vector<Endpoint> ControlClient::private_endpoints() const {
+  std::vector<Endpoint> out;
+  for (const auto& bound : transport_.local_endpoints()) {
+    const bool wildcard = all_zero(std::span(bound.address).first(bound.is_v4() ? 4 : 16));
+    if (!wildcard) {
+      out.push_back(bound);
+      continue;
+    }
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) continue;
+    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) {
+        continue;
+      }
+      auto e = Endpoint::from_sockaddr(i->ifa_addr);
+      if (!e || e->family != bound.family) continue;
+      if (e->is_v6() && e->address[0] == 0xfe && (e->address[1] & 0xc0) == 0x80) continue;
+      e->port = bound.port;
+      out.push_back(*e);
+    }
+    freeifaddrs(list);
+  }
+  return out;
+}
+
+void ControlClient::send_raw(const Endpoint& to, std::span<const uint8_t> bytes) {
+  io::OutgoingDatagram d{to, bytes};
+  transport_.send_batch(std::span(&d, 1));
+}
+
+void ControlClient::send_to_dc(control::MessageType type, const control::Bytes& plaintext,
+                               std::span<const uint8_t> ticket) {
+  auto datagram = channel_.seal(type, plaintext, ticket);
+  send_raw(dc_, datagram);
+}
+
+Registration ControlClient::register_blocking(std::chrono::milliseconds timeout) {
+  std::vector<uint8_t> storage(4096);
+  io::ReceiveSlot slot{storage, 0, {}};
+  const auto deadline = tunnel::Clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  while (tunnel::Clock::now() < deadline) {
+    send_to_dc(control::MessageType::register_node,
+               control::encode(control::Register{private_endpoints()}), grant_.ticket);
+    const auto retry_at = std::min(deadline, tunnel::Clock::now() + kRegisterRetry);
+    while (tunnel::Clock::now() < retry_at) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at -
+                                                                        tunnel::Clock::now());
+      if (transport_.receive(std::span(&slot, 1), std::max(wait, 1ms)) == 0) continue;
+      if (!(slot.from == dc_)) continue;
+      auto opened = channel_.open(std::span(storage).first(slot.length));
+      if (!opened) continue;
+      if (opened->type == control::MessageType::error) {
+        auto error = control::decode_dc_error(opened->plaintext);
+        throw std::runtime_error("the DC refused the registration: " +
+                                 (error ? error.value().message : std::string("bad reply")));
+      }
+      if (opened->type != control::MessageType::register_ack) continue;
+      auto ack = control::decode_register_ack(opened->plaintext);
+      if (!ack) continue;
+      registration_.vip4 = ack.value().virtual_ipv4;
+      registration_.vip6 = ack.value().virtual_ipv6;
+      registration_.observed = ack.value().observed;
+      if (ack.value().keepalive_s > 0) {
+        keepalive_interval_ = std::chrono::seconds(ack.value().keepalive_s);
+      }
+      registered_ = true;
+      next_keepalive_ = tunnel::Clock::now() + keepalive_interval_;
+      NTM_LOG_INFO("registered with the DC at %s as %s (seen as %s)", dc_.to_string().c_str(),
+                   grant_.fqdn.c_str(), registration_.observed.to_string().c_str());
+      return registration_;
+    }
+  }
+  throw std::runtime_error("the DC at " + dc_.to_string() + " did not answer the registration");
+}
+
+void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoint& from,
+                                tunnel::EngineSink& sink, tunnel::TimePoint now) {
+  if (static_cast<control::MessageType>(datagram[0]) == control::MessageType::relay_bind_ack) {
+    return;  // binds are refreshed with keepalives; the ack only confirms what we assume
+  }
+  std::optional<control::Direction> direction;
+  {
+    std::lock_guard lock(mutex_);
+    if (!(from == dc_)) return;  // only the DC speaks this protocol to us
+    auto opened = channel_.open(datagram);
+    if (!opened) return;  // forged, replayed or for an old session
+    switch (opened->type) {
+      case control::MessageType::register_ack: {
+        auto ack = control::decode_register_ack(opened->plaintext);
+        if (ack) {
+          registration_.observed = ack.value().observed;
+          registered_ = true;
+          needs_register_ = false;
+        }
+        break;
+      }
+      case control::MessageType::keepalive_ack: {
+        auto ack = control::decode_keepalive_ack(opened->plaintext);
+        if (ack) registration_.observed = ack.value().observed;
+        break;
+      }
+      case control::MessageType::resolve_reply: {
+        auto reply = control::decode_resolve_reply(opened->plaintext);
+        if (reply) {
+          auto it = resolves_.find(reply.value().request_id);
+          if (it != resolves_.end()) it->second.reply = reply.value();
+          changed_.notify_all();
+        }
+        break;
+      }
+      case control::MessageType::direction: {
+        auto d = control::decode_direction(opened->plaintext);
+        if (d) direction = d.value();
+        break;
+      }
+      case control::MessageType::error: {
+        auto error = control::decode_dc_error(opened->plaintext);
+        if (error) on_error(error.value());
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (direction) on_direction(*direction, sink, now);
+}
+
+void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink& sink,
+                                 tunnel::TimePoint now) {
+  auto cert = control::decode_certificate(d.peer_certificate);
+  if (!cert || !control::verify(cert.value(), grant_.as_sign_public, now_unix())) {
+    NTM_LOG_WARN("dropped a direction whose peer certificate does not verify");
+    return;
+  }
+  const auto& c = cert.value();
+  tunnel::PeerIdentity identity;
+  identity.node_id = c.node_id;
+  identity.fqdn = c.fqdn;
+  if (!all_zero(d.peer_virtual_ipv4)) identity.vip4 = d.peer_virtual_ipv4;
+  if (!all_zero(d.peer_virtual_ipv6)) identity.vip6 = d.peer_virtual_ipv6;
+  identity.static_public = c.static_public;
+
+  auto peer = table_.find_node_id(c.node_id);
+  if (peer && (peer->identity.static_public != c.static_public ||
+               peer->identity.vip4 != identity.vip4 || peer->identity.vip6 != identity.vip6)) {
+    table_.remove(*peer);  // the peer logged in again with a new key or address
+    peer = {};
+  }
+  if (!peer) {
+    // Anything else holding its name or addresses is stale: the DC is the authority.
+    if (auto old = table_.find_fqdn(identity.fqdn)) table_.remove(*old);
+    if (identity.vip4) {
+      if (auto old = table_.find_vip4(*identity.vip4)) table_.remove(*old);
+    }
+    if (identity.vip6) {
+      if (auto old = table_.find_vip6(*identity.vip6)) table_.remove(*old);
+    }
+    peer = table_.add(identity, /*pinned=*/false);
+    if (!peer) {
+      NTM_LOG_WARN("cannot add peer %s to the tunnel table", identity.fqdn.c_str());
+      return;
+    }
+  }
+  peer->touch(now);
+
+  std::optional<tunnel::Peer::Relay> relay;
+  {
+    std::lock_guard lock(mutex_);
+    send_to_dc(control::MessageType::direction_ack,
+               control::encode(control::DirectionAck{d.direction_id}));
+    if (d.relay.valid()) {
+      relay = tunnel::Peer::Relay{d.relay, d.relay_id};
+      RelayBinding binding{d.relay, {d.relay_id, grant_.node_id, d.relay_expires_unix,
+                                     d.relay_token}};
+      send_raw(binding.server, control::encode(binding.bind));
+      relay_bindings_[d.relay_id] = binding;
+    }
+    changed_.notify_all();
+  }
+  std::vector<Endpoint> candidates;
+  if (d.mode == control::DirectionMode::direct) candidates = d.candidates;
+  NTM_LOG_INFO("direction to %s: %zu candidate(s)%s", c.fqdn.c_str(), candidates.size(),
+               relay ? ", relay assigned" : "");
+  engine_.direct(peer, std::move(candidates), relay, sink, now);
+}
+
+void ControlClient::on_error(const control::DcError& error) {
+  switch (error.code) {
+    case control::DcErrorCode::session_expired:
+      relogin_locked();
+      break;
+    case control::DcErrorCode::not_registered:
+      needs_register_ = true;
+      last_register_sent_ = {};
+      break;
+    default:
+      NTM_LOG_WARN("the DC reported: %s", error.message.c_str());
+      break;
+  }
+}
+
+void ControlClient::relogin_locked() {
+  try {
+    grant_ = relogin_();
+    channel_ = control::DcChannel(control::DcRole::node, grant_.node_id, grant_.session_key);
+    needs_register_ = true;
+    last_register_sent_ = {};
+    NTM_LOG_INFO("logged in again as %s", grant_.fqdn.c_str());
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("logging in again failed: %s", e.what());
+  }
+}
+
+void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (needs_register_ && now - last_register_sent_ > kRegisterRetry) {
+    send_to_dc(control::MessageType::register_node,
+               control::encode(control::Register{private_endpoints()}), grant_.ticket);
+    last_register_sent_ = now;
+  }
+  if (registered_ && now >= next_keepalive_) {
+    send_to_dc(control::MessageType::keepalive,
+               control::encode(control::Keepalive{private_endpoints()}));
+    const uint64_t unix_now = now_unix();
+    for (auto it = relay_bindings_.begin(); it != relay_bindings_.end();) {
+      if (it->second.bind.expires_unix <= unix_now) {
+        it = relay_bindings_.erase(it);
+        continue;
+      }
+      send_raw(it->second.server, control::encode(it->second.bind));
+      ++it;
+    }
+    next_keepalive_ = now + keepalive_interval_;
+  }
+  for (auto& [id, pending] : resolves_) {
+    if (pending.reply || pending.attempts >= kResolveAttempts) continue;
+    if (now - pending.sent_at > kResolveRetry) {
+      send_to_dc(control::MessageType::resolve, control::encode(pending.request));
+      pending.sent_at = now;
+      ++pending.attempts;
+    }
+  }
+}
+
+std::optional<ControlClient::Resolved> ControlClient::resolve_name(
+    const std::string& fqdn, std::chrono::milliseconds timeout) {
+  return resolve(control::Resolve::by_name(0, fqdn), timeout);
+}
+
+std::optional<ControlClient::Resolved> ControlClient::resolve_address(
+    const Endpoint& address, std::chrono::milliseconds timeout) {
+  if (address.is_v4()) {
+    control::Ipv4Address a;
+    std::memcpy(a.data(), address.address.data(), 4);
+    return resolve(control::Resolve::by_ipv4(0, a), timeout);
+  }
+  return resolve(control::Resolve::by_ipv6(0, address.address), timeout);
+}
+
+std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve request,
+                                                             std::chrono::milliseconds timeout) {
+  const auto deadline = tunnel::Clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  const uint32_t id = next_request_id_++;
+  request.request_id = id;
+  send_to_dc(control::MessageType::resolve, control::encode(request));
+  resolves_[id] = PendingResolve{request, tunnel::Clock::now(), 1, std::nullopt};
+  std::optional<Resolved> result;
+  changed_.wait_until(lock, deadline, [&] {
+    const auto& reply = resolves_[id].reply;
+    if (!reply) return false;
+    if (reply->status != control::ResolveStatus::ok) return true;
+    // The DC directs both ends before it answers; wait until the direction has added the peer.
+    return static_cast<bool>(table_.find_node_id(reply->node_id));
+  });
+  const auto& reply = resolves_[id].reply;
+  if (reply && reply->status == control::ResolveStatus::ok && table_.find_node_id(reply->node_id)) {
+    result = Resolved{reply->node_id, reply->fqdn, reply->virtual_ipv4, reply->virtual_ipv6};
+  }
+  resolves_.erase(id);
+  return result;
+}
+
+}  // namespace ntm::node

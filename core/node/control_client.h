@@ -1,0 +1,112 @@
+// The node's side of the control plane after login: registration with the DC over the node's
+// own UDP socket (so the DC sees the NAT mapping peers can reach), keepalives, name resolution,
+// and the DC's directions, which add the peer and start hole punching or the relay
+// (docs/protocol.md sections 4 and 5). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/dc_channel.h"
+#include "control/dc_messages.h"
+#include "control/login.h"
+#include "control/relay_messages.h"
+#include "io/transport.h"
+#include "node/node_config.h"
+#include "tunnel/engine.h"
+#include "tunnel/tunnel_table.h"
+
+namespace ntm::node {
+
+struct Registration {
+  std::array<uint8_t, 4> vip4{};
+  std::array<uint8_t, 16> vip6{};
+  Endpoint observed;
+};
+
+class ControlClient {
+ public:
+  // `relogin` is called (from the receiver thread) when the DC says the session expired; it
+  // returns a fresh grant or throws.
+  ControlClient(const ControlPlaneConfig& config, control::LoginGrant grant,
+                tunnel::Engine& engine, tunnel::TunnelTable& table, io::Transport& transport,
+                std::function<control::LoginGrant()> relogin);
+
+  // Registers with the DC, waiting up to `timeout`. Used before the receiver thread runs: it
+  // reads the transport itself. Throws std::runtime_error naming the problem.
+  Registration register_blocking(std::chrono::milliseconds timeout);
+
+  // Is this datagram (by its first byte) a control-plane message for us?
+  static bool is_control(std::span<const uint8_t> datagram);
+  // Handles one control datagram (receiver thread). `sink` carries engine output.
+  void on_datagram(std::span<const uint8_t> datagram, const Endpoint& from,
+                   tunnel::EngineSink& sink, tunnel::TimePoint now);
+  // Keepalives, retransmissions, relay-bind refresh (receiver thread, every ~100 ms).
+  void tick(tunnel::EngineSink& sink, tunnel::TimePoint now);
+
+  struct Resolved {
+    uint64_t node_id = 0;
+    std::string fqdn;
+    std::array<uint8_t, 4> vip4{};
+    std::array<uint8_t, 16> vip6{};
+  };
+  // Asks the DC for a peer by name or virtual address; the DC directs both ends first. Blocks
+  // until the peer is in the tunnel table or `timeout` passes. nullopt: unknown or offline.
+  std::optional<Resolved> resolve_name(const std::string& fqdn, std::chrono::milliseconds timeout);
+  std::optional<Resolved> resolve_address(const Endpoint& virtual_address,
+                                          std::chrono::milliseconds timeout);
+
+  const control::LoginGrant& grant() const { return grant_; }
+  const Registration& registration() const { return registration_; }
+
+ private:
+  struct PendingResolve {
+    control::Resolve request;
+    tunnel::TimePoint sent_at{};
+    int attempts = 0;
+    std::optional<control::ResolveReply> reply;
+  };
+  struct RelayBinding {
+    Endpoint server;
+    control::RelayBind bind;
+  };
+
+  std::optional<Resolved> resolve(control::Resolve request, std::chrono::milliseconds timeout);
+  void send_to_dc(control::MessageType type, const control::Bytes& plaintext,
+                  std::span<const uint8_t> ticket = {});
+  void send_raw(const Endpoint& to, std::span<const uint8_t> bytes);
+  std::vector<Endpoint> private_endpoints() const;
+  void on_direction(const control::Direction& direction, tunnel::EngineSink& sink,
+                    tunnel::TimePoint now);
+  void on_error(const control::DcError& error);
+  void relogin_locked();
+
+  const ControlPlaneConfig config_;
+  tunnel::Engine& engine_;
+  tunnel::TunnelTable& table_;
+  io::Transport& transport_;
+  std::function<control::LoginGrant()> relogin_;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable changed_;
+  control::LoginGrant grant_;
+  control::DcChannel channel_;
+  Endpoint dc_;
+  Registration registration_;
+  bool registered_ = false;
+  bool needs_register_ = false;
+  std::chrono::seconds keepalive_interval_{15};
+  tunnel::TimePoint next_keepalive_{};
+  tunnel::TimePoint last_register_sent_{};
+  uint32_t next_request_id_ = 1;
+  std::map<uint32_t, PendingResolve> resolves_;
+  std::map<uint32_t, RelayBinding> relay_bindings_;  // by relay_id
+};
+
+}  // namespace ntm::node
