@@ -108,9 +108,18 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
   const char *value;
   ntm_options *o = &args->options;
 
-  if (strcmp(opt, "--name") != 0 && strcmp(opt, "--key") != 0 && strcmp(opt, "--vip4") != 0 &&
-      strcmp(opt, "--vip6") != 0 && strcmp(opt, "--listen") != 0 && strcmp(opt, "--peer") != 0 &&
-      strcmp(opt, "--cipher") != 0 && strcmp(opt, "--log") != 0 && strcmp(opt, "--mtu") != 0) {
+  static const char *const known[] = {"--name",   "--key",         "--vip4",     "--vip6",
+                                      "--listen", "--peer",        "--cipher",   "--log",
+                                      "--mtu",    "--server",      "--server-cert", "--account",
+                                      "--password", "--state",     "--direct-timeout"};
+  size_t k;
+  int is_known = 0;
+  for (k = 0; k < sizeof known / sizeof known[0]; ++k) {
+    if (strcmp(opt, known[k]) == 0) {
+      is_known = 1;
+    }
+  }
+  if (!is_known) {
     return 0;
   }
   value = option_value(program, argc, argv, index);
@@ -155,6 +164,24 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
               value);
       return -1;
     }
+  } else if (strcmp(opt, "--server") == 0) {
+    o->server = value;
+  } else if (strcmp(opt, "--server-cert") == 0) {
+    o->server_certificate = value;
+  } else if (strcmp(opt, "--account") == 0) {
+    o->account = value;
+  } else if (strcmp(opt, "--password") == 0) {
+    o->password = value;
+  } else if (strcmp(opt, "--state") == 0) {
+    o->state_dir = value;
+  } else if (strcmp(opt, "--direct-timeout") == 0) {
+    char *end = NULL;
+    unsigned long ms = strtoul(value, &end, 10);
+    if (end == value || *end != '\0' || ms == 0 || ms > 60000) {
+      fprintf(stderr, "%s: --direct-timeout must be 1-60000 ms, not '%s'\n", program, value);
+      return -1;
+    }
+    o->direct_timeout_ms = (unsigned int)ms;
   } else { /* --mtu */
     char *end = NULL;
     unsigned long mtu = strtoul(value, &end, 10);
@@ -169,6 +196,14 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
 
 int node_args_check(const node_args *args, const char *program) {
   const ntm_options *o = &args->options;
+  if (o->server != NULL) {
+    /* Control-plane mode: the AS names the node and the DC gives its virtual addresses. */
+    if (o->server_certificate == NULL || o->account == NULL || o->password == NULL) {
+      fprintf(stderr, "%s: --server needs --server-cert, --account and --password\n", program);
+      return -1;
+    }
+    return 0;
+  }
   if (o->name == NULL) {
     fprintf(stderr, "%s: --name is required\n", program);
     return -1;
@@ -208,7 +243,13 @@ const char *node_args_usage(void) {
          "                       peer starts tunnels, e.g. bob.example,KEY,,100.64.0.2,fd00::2\n"
          "  --cipher aes|chacha  tunnel AEAD (default aes)\n"
          "  --mtu N              virtual MTU (default 1420)\n"
-         "  --log LEVEL          off, error, warn (default), info or debug\n";
+         "  --log LEVEL          off, error, warn (default), info or debug\n"
+         "Control-plane mode (instead of --name/--key/--vip4/--vip6):\n"
+         "  --server HOST:PORT   the Account Server, e.g. 127.0.0.1:7800\n"
+         "  --server-cert FILE   the AS certificate to trust (as-tls.pem in the server's state)\n"
+         "  --account NAME --password SECRET   the account to log in with\n"
+         "  --state DIR          keep this node's key in DIR across restarts\n"
+         "  --direct-timeout MS  hole-punching time before the relay is used (default 1000)\n";
 }
 
 int node_args_split_host_port(const char *text, char *host_out, size_t host_size,

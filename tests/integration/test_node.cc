@@ -165,8 +165,22 @@ ntm_node_info node_info() {
 
 void print_ready() {
   ntm_node_info info = node_info();
-  emit("READY endpoint_v4=%s endpoint_v6=%s node_id=%s", info.endpoint_ipv4, info.endpoint_ipv6,
-       info.node_id);
+  emit("READY endpoint_v4=%s endpoint_v6=%s node_id=%s name=%s vip4=%s vip6=%s",
+       info.endpoint_ipv4, info.endpoint_ipv6, info.node_id, info.name, info.virtual_ipv4,
+       info.virtual_ipv6);
+}
+
+// One "PATH" line per tunnel: how it reaches the peer (direct or relay) and where.
+void print_paths() {
+  static const char *const kPaths[] = {"none", "direct", "relay"};
+  ntm_tunnel_info *rows = nullptr;
+  size_t count = 0;
+  if (ntm_tunnels_snapshot(&rows, &count) != NTM_OK) return;
+  for (size_t i = 0; i < count; ++i) {
+    emit("PATH peer=%s path=%s endpoint=%s", rows[i].peer_name, kPaths[rows[i].path],
+         rows[i].endpoint);
+  }
+  ntm_tunnels_free(rows);
 }
 
 socklen_t any_address(int family, unsigned short port, sockaddr_storage *out) {
@@ -306,6 +320,7 @@ void transfer_client(const Config &cfg, int index, const char *tag) {
   emit("RESULT %s sent_bytes=%llu sent_sha256=%s recv_bytes=%llu recv_sha256=%s", tag,
        static_cast<unsigned long long>(cfg.bytes), sent.c_str(),
        static_cast<unsigned long long>(got.bytes), got.sha.c_str());
+  print_paths();
 }
 
 int tcp_transfer(Config &cfg) {
