@@ -14,6 +14,12 @@ namespace {
 
 int64_t ns(TimePoint t) { return t.time_since_epoch().count(); }
 
+// The initiator of a session rekeys it at kRekeyAfterTime. A responder whose session reaches
+// this age rekeys it itself: the initiator sends nothing, or both ends opened the tunnel at once
+// (hole punching) and each sends on the session the other started.
+constexpr auto kResponderRekeyAfterTime = kRejectAfterTime - 30s;
+static_assert(kResponderRekeyAfterTime > kRekeyAfterTime);
+
 bool older_than(TimePoint now, TimePoint then, std::chrono::nanoseconds age) {
   return now - then > age;
 }
@@ -100,8 +106,9 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
       if (!peer->pending && peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
       return SendResult::queued;
     }
-    if (session->is_initiator && !peer->pending &&
-        older_than(now, session->created, kRekeyAfterTime)) {
+    if (!peer->pending &&
+        older_than(now, session->created,
+                   session->is_initiator ? kRekeyAfterTime : kResponderRekeyAfterTime)) {
       // Keep sending on the old session; the new one takes over when it is up. The handshake
       // reuses the sink's buffer, so save the packet first (rare: once per rekey).
       std::vector<uint8_t> copy(inner.begin(), inner.end());
@@ -217,6 +224,8 @@ void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, 
     auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
     size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
     transmit_to(candidate, std::nullopt, buffer, size, sink);
+    stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
   }
 }
 
@@ -344,6 +353,9 @@ void Engine::install_session_locked(const TunnelTable::Ref& peer,
   if (peer->previous && peer->previous != session) drop_session_locked(*peer, peer->previous);
   peer->previous = std::move(peer->current);
   peer->current = std::move(session);
+  // A handshake completed: hole punching is over, and losing this session later (idle, expiry)
+  // must not count as punching that timed out.
+  peer->direct_deadline = TimePoint{};
 }
 
 void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
@@ -381,6 +393,7 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   Peer& peer = *hit->peer;
   std::vector<EngineEvent> events;
   bool newly_confirmed = false;
+  PathKind path = PathKind::none;
   {
     std::lock_guard lock(peer.mutex);
     if (!session.confirmed.load()) {
@@ -392,10 +405,11 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
       }
     }
     update_endpoint_locked(peer, from, relay_id, now, events);
+    path = peer.path;
   }
   if (newly_confirmed) {
     stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
-    events.insert(events.begin(), {EngineEventType::tunnel_up, &peer, from, PathKind::direct,
+    events.insert(events.begin(), {EngineEventType::tunnel_up, &peer, from, path,
                                    "tunnel to " + peer.identity.fqdn + " is up (responder)"});
   }
   peer.touch(now);
@@ -450,7 +464,12 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     table_.add_path(path_id, peer, session);
     drop_session_locked(*peer, peer->next);
     peer->next = session;
-    update_endpoint_locked(*peer, from, relay_id, now, events);
+    // A direct init for a tunnel that works through the relay is the peer's probe: answer it
+    // directly, but move the path only when authenticated data arrives that way (the answer may
+    // not get through: the direct path can work in one direction only).
+    if (relay_id || peer->path != PathKind::relay || !peer->current) {
+      update_endpoint_locked(*peer, from, relay_id, now, events);
+    }
     auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeResponseSize);
     size_t size = wire::encode(response, buffer.subspan(kRelayHeaderRoom));
     // The answer goes back the way the init came (the relay or straight to its source).
