@@ -17,7 +17,7 @@ import socket
 import sys
 
 import ntmobile
-from node_args import add_node_arguments, node_from_arguments
+from node_args import add_node_arguments, check_arguments, node_from_arguments
 
 
 def main() -> int:
@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument("--show-tunnels", action="store_true", help="print the tunnel table at the end")
     parser.add_argument("message", nargs="?", help="what to send; without it, each line of stdin")
     args = parser.parse_args()
+    check_arguments(parser, args)
     host, _, port = args.connect.rpartition(":")
 
     try:

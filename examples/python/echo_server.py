@@ -17,7 +17,7 @@ import sys
 import threading
 
 import ntmobile
-from node_args import add_node_arguments, node_from_arguments
+from node_args import add_node_arguments, check_arguments, node_from_arguments
 
 
 def echo(conn: socket.socket, peer: tuple) -> None:
@@ -42,6 +42,7 @@ def main() -> int:
     add_node_arguments(parser)
     parser.add_argument("--port", type=int, default=7000, help="virtual TCP port to serve")
     args = parser.parse_args()
+    check_arguments(parser, args)
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,0 +1,40 @@
+package org.ntmobile;
+
+import java.io.IOException;
+
+/**
+ * A node call failed (ntm_start, ntm_get_node_info, ...): the ntm_error_code and the message
+ * ntm_last_error() left for the calling thread.
+ */
+public class NTMException extends IOException {
+  private static final long serialVersionUID = 1L;
+
+  /** NTM_ERROR: an error that fits no other code. */
+  public static final int ERROR = -1;
+  /** NTM_EINVAL: an argument or option is invalid (the message names it). */
+  public static final int EINVAL = -2;
+  /** NTM_ESTATE: not allowed now (e.g. start while a node runs). */
+  public static final int ESTATE = -3;
+  /** NTM_EIO: an operating-system call failed (e.g. binding the UDP port). */
+  public static final int EIO = -5;
+  /** NTM_ENOMEM: out of memory. */
+  public static final int ENOMEM = -4;
+  /** NTM_ENOTFOUND: the name, peer or item does not exist. */
+  public static final int ENOTFOUND = -6;
+  /** NTM_EVERSION: a struct's version is not one this library knows (libntm too old). */
+  public static final int EVERSION = -7;
+  /** NTM_EUNSUPPORTED: not supported by this build or platform. */
+  public static final int EUNSUPPORTED = -9;
+
+  private final int code;
+
+  public NTMException(int code, String message) {
+    super(message);
+    this.code = code;
+  }
+
+  /** The negative ntm_error_code (see the constants and ntm.h). */
+  public int code() {
+    return code;
+  }
+}

@@ -1,0 +1,48 @@
+// Shared helpers of the native module: socket address conversion between Python tuples and
+// sockaddrs, and the errors it raises (standard OSError subclasses, socket.gaierror, and
+// ntmobile's own exceptions for the NTM_E* codes of the node calls).
+#pragma once
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <sys/socket.h>
+
+namespace ntmpy {
+
+namespace py = pybind11;
+
+// A socket address built from a Python tuple, ready for the C ABI.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// ("1.2.3.4", port) for AF_INET, ("::1", port[, flowinfo[, scope_id]]) for AF_INET6. The host
+// must be numeric ("" is the wildcard): names are resolved by the Python layer first.
+SockAddr to_sockaddr(int family, py::handle address);
+
+// The Python tuple for a sockaddr, shaped as the socket module does; None for an empty one.
+py::object from_sockaddr(const sockaddr* addr, socklen_t length);
+
+// Raises the OSError subclass for an errno value (ConnectionRefusedError, TimeoutError...).
+[[noreturn]] void raise_errno(int error);
+
+// Raises socket.timeout ("timed out"), as a socket with a timeout does.
+[[noreturn]] void raise_timed_out();
+
+// Raises socket.gaierror for an EAI_* code.
+[[noreturn]] void raise_gai(int code);
+
+// Raises ntmobile's exception for a negative NTM_E* code with the library's message.
+[[noreturn]] void raise_ntm(int code, const char* message);
+
+// Registers the socket and node functions on the module.
+void register_sockets(py::module_& m);
+void register_node(py::module_& m);
+
+// True on the interpreter's main thread (the one that runs signal handlers).
+bool on_main_thread();
+
+}  // namespace ntmpy

@@ -1,0 +1,124 @@
+"""ntmobile: stable virtual IPv4/IPv6 addresses for this process, and sockets on them.
+
+Start the node (one per process), then use ntmobile's sockets where ``socket.socket`` is used::
+
+    import ntmobile
+
+    keys = ntmobile.generate_keypair()
+    with ntmobile.Node("alice.example", keys.private_key, virtual_ipv4="100.64.0.1",
+                       peers=[ntmobile.Peer("bob.example", BOB_PUBLIC_KEY, "127.0.0.1:47001",
+                                            virtual_ipv4="100.64.0.2")]):
+        with ntmobile.create_connection(("bob.example", 7000), timeout=5) as sock:
+            sock.sendall(b"hello")
+            print(sock.recv(100))
+
+TCP sockets (:class:`NTMSocket`) are ``socket.socket`` instances backed by OS descriptors that
+the library bridges to the virtual connections, so ``makefile``, ``selectors``, ``asyncio`` and
+``ssl`` work unchanged. UDP sockets (:class:`NTMDatagramSocket`) call the virtual stack
+directly and have no ``fileno()``. Errors are the standard ``OSError`` subclasses;
+``socket.gaierror`` for unknown names; :class:`NTMError` subclasses for node calls.
+"""
+
+from __future__ import annotations
+
+from socket import (  # the constants callers pass to ntmobile.socket()
+    AF_INET,
+    AF_INET6,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+)
+
+from ._api import create_connection, create_server, has_dualstack_ipv6, socket
+from ._asyncio import open_connection, start_server
+from ._dgram import NTMDatagramSocket
+from ._errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    NodeIOError,
+    NodeStateError,
+    NotFoundError,
+    NTMError,
+    ServerUnreachableError,
+    UnsupportedError,
+)
+from ._node import (
+    Cipher,
+    Event,
+    EventType,
+    KeyPair,
+    LogLevel,
+    Node,
+    NodeInfo,
+    PathKind,
+    Peer,
+    Stats,
+    TunnelInfo,
+    TunnelState,
+    generate_keypair,
+    is_running,
+    node_info,
+    public_key_from_private,
+    stats,
+    stop,
+    tunnels,
+    version,
+)
+from ._node import start as _start_node
+from ._resolve import getaddrinfo
+from ._stream import NTMSocket
+
+#: Starts this process's node: ``ntmobile.start(name, private_key, **options) -> Node``.
+start = _start_node
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AF_INET",
+    "AF_INET6",
+    "AuthenticationError",
+    "SHUT_RD",
+    "SHUT_RDWR",
+    "SHUT_WR",
+    "SOCK_DGRAM",
+    "SOCK_STREAM",
+    "Cipher",
+    "Event",
+    "EventType",
+    "InvalidArgumentError",
+    "KeyPair",
+    "LogLevel",
+    "Node",
+    "NodeIOError",
+    "NodeInfo",
+    "NodeStateError",
+    "NotFoundError",
+    "NTMDatagramSocket",
+    "NTMError",
+    "NTMSocket",
+    "PathKind",
+    "Peer",
+    "ServerUnreachableError",
+    "Stats",
+    "TunnelInfo",
+    "TunnelState",
+    "UnsupportedError",
+    "create_connection",
+    "create_server",
+    "generate_keypair",
+    "getaddrinfo",
+    "has_dualstack_ipv6",
+    "is_running",
+    "node_info",
+    "open_connection",
+    "public_key_from_private",
+    "socket",
+    "start",
+    "start_server",
+    "stats",
+    "stop",
+    "tunnels",
+    "version",
+]
