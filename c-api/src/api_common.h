@@ -44,12 +44,16 @@ struct Runtime {
 
   std::mutex fds_mutex;  // guards `fds`
   std::vector<bool> fds;  // open ntm sockets, by descriptor
+  std::vector<bool> ended;  // streams whose end was already reported, by descriptor
+  bool stopping = false;    // guarded by `mutex`: ntm_stop() is tearing the node down
 
   void add_fd(int fd);
   // Removes fd from the registry; false if it was not open (so exactly one closer wins).
   bool remove_fd(int fd);
   std::vector<int> take_all_fds();
   bool is_open(int fd);
+  void mark_end_of_stream(int fd);
+  bool end_of_stream(int fd);
 };
 
 Runtime& runtime();

@@ -18,8 +18,23 @@ Runtime& runtime() {
 void Runtime::add_fd(int fd) {
   std::lock_guard lock(fds_mutex);
   if (fd < 0) return;
-  if (static_cast<size_t>(fd) >= fds.size()) fds.resize(static_cast<size_t>(fd) + 1, false);
+  if (static_cast<size_t>(fd) >= fds.size()) {
+    fds.resize(static_cast<size_t>(fd) + 1, false);
+    ended.resize(fds.size(), false);
+  }
   fds[static_cast<size_t>(fd)] = true;
+  ended[static_cast<size_t>(fd)] = false;
+}
+
+void Runtime::mark_end_of_stream(int fd) {
+  std::lock_guard lock(fds_mutex);
+  if (fd >= 0 && static_cast<size_t>(fd) < ended.size()) ended[static_cast<size_t>(fd)] = true;
+}
+
+bool Runtime::end_of_stream(int fd) {
+  std::lock_guard lock(fds_mutex);
+  return fd >= 0 && static_cast<size_t>(fd) < ended.size() && ended[static_cast<size_t>(fd)] &&
+         fds[static_cast<size_t>(fd)];
 }
 
 bool Runtime::remove_fd(int fd) {
@@ -69,7 +84,9 @@ extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
   return capi::guarded([&]() -> int {
     auto& rt = capi::runtime();
     std::lock_guard lock(rt.mutex);
-    if (rt.node) return capi::fail(NTM_ESTATE, "ntm_start: a node is already running");
+    if (rt.node || rt.stopping) {
+      return capi::fail(NTM_ESTATE, "ntm_start: a node is already running");
+    }
     node::NodeConfig config;
     try {
       config = capi::to_node_config(options);
@@ -99,7 +116,7 @@ extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
 extern "C" NTM_EXTERN(int) ntm_stop(void) {
   return capi::guarded([&]() -> int {
     auto& rt = capi::runtime();
-    std::lock_guard lock(rt.mutex);
+    std::unique_lock lock(rt.mutex);
     if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_stop: no node is running");
     if (rt.node->on_event_thread()) {
       return capi::fail(NTM_ESTATE, "ntm_stop: not allowed from the event callback");
@@ -114,7 +131,14 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
     rt.running.store(false);
     // Closing wakes every thread blocked on these sockets (lwIP full-duplex close).
     for (int fd : rt.take_all_fds()) sock::close(fd);
-    rt.node.reset();
+    // The node is destroyed outside the lock: its event thread may still be delivering an
+    // event whose handler calls ntm_get_stats() & co, which take the lock (and then see no node).
+    std::unique_ptr<node::Node> doomed = std::move(rt.node);
+    rt.stopping = true;
+    lock.unlock();
+    doomed.reset();
+    lock.lock();
+    rt.stopping = false;
     return NTM_OK;
   });
 }

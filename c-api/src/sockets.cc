@@ -31,6 +31,20 @@ T closed_aware(int fd, T result) {
   return result;
 }
 
+// BSD sockets keep returning 0 after the end of a stream; lwIP reports it once and then
+// ENOTCONN. Remember the end per descriptor and repeat it.
+ssize_t end_aware(int fd, ssize_t result, int flags) {
+  // (A peek that sees the end consumes it in lwIP too, so peeks are remembered as well.)
+  (void)flags;
+  auto& rt = capi::runtime();
+  if (result == 0) {
+    rt.mark_end_of_stream(fd);
+  } else if (result < 0 && errno == ENOTCONN && rt.end_of_stream(fd)) {
+    return 0;
+  }
+  return result;
+}
+
 // Host sockaddr -> neutral address; false (errno set) if it is not a valid IPv4/IPv6 one.
 bool to_address(const sockaddr* addr, socklen_t len, sock::Address& out) {
   if (addr == nullptr) {
@@ -167,7 +181,10 @@ extern "C" NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, sock
   sock::Address a;
   if (!to_address(addr, addrlen, a)) return -1;
   capi::ensure_peer(a.family, a.bytes);
-  return sock::connect(fd, a);
+  if (sock::connect(fd, a) == 0) return 0;
+  // lwIP reports the RST answering our SYN as a reset; BSD sockets call it a refusal.
+  if (errno == ECONNRESET) errno = ECONNREFUSED;
+  return -1;
 }
 
 extern "C" NTM_EXTERN(ssize_t) ntm_send(int fd, const void *buf, size_t len, int flags) {
@@ -180,7 +197,7 @@ extern "C" NTM_EXTERN(ssize_t) ntm_recv(int fd, void *buf, size_t len, int flags
   int f = to_flags(flags);
   if (f < 0) return fail_errno(EOPNOTSUPP);
   if (!(f & sock::kWaitAll) || (f & (sock::kPeek | sock::kDontWait))) {
-    return closed_aware(fd, sock::recv(fd, buf, len, f));
+    return end_aware(fd, closed_aware(fd, sock::recv(fd, buf, len, f)), f);
   }
   // MSG_WAITALL: keep reading until the buffer is full, the stream ends or an error occurs.
   size_t got = 0;
