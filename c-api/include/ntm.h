@@ -469,7 +469,10 @@ NTM_EXTERN(int) ntm_bridge_accept(int listen_fd, struct sockaddr *addr, socklen_
  * socket), so select/epoll/IO.select/asyncio can wait for connections. A library thread accepts
  * virtual connections and hands each to the OS listener as a bridged connection. Accept them
  * with ntm_bridge_accept_listener() (which also reports the peer's virtual address), not with
- * accept(2). Takes ownership of ntm_listen_fd. Close the returned descriptor to stop listening.
+ * accept(2). Takes ownership of ntm_listen_fd. Close the returned descriptor to stop listening:
+ * the library notices within about 200 ms (it watches that descriptor number, so keep the
+ * returned number open while listening - do not dup2() over it). Bridged connections have
+ * TCP_NODELAY set on their virtual side.
  * Returns -1 and errno on failure (ntm_listen_fd is then closed).
  */
 NTM_EXTERN(int) ntm_bridge_listen(int ntm_listen_fd);

@@ -1,6 +1,8 @@
 // The real-descriptor bridge: a socketpair end for the application, the other end pumped to and
 // from a connected ntm stream socket by two threads (one per direction).
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -130,6 +132,10 @@ bool start_pumps(int ntm_fd, int os_fd) {
   ntm_fcntl(ntm_fd, F_SETFL, 0);
   timeval tv{0, kPollMs * 1000};
   ntm_setsockopt(ntm_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  // The pump already writes whatever the application wrote, as soon as it can: Nagle would
+  // only add delay (the application cannot reach the virtual socket's options any more).
+  int one = 1;
+  ntm_setsockopt(ntm_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   auto bridge = std::make_shared<Bridge>();
   bridge->ntm_fd = ntm_fd;
   bridge->os_fd = os_fd;
