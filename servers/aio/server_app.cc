@@ -1,0 +1,315 @@
+#include "aio/server_app.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+
+#include "as/tls.h"
+#include "crypto/encoding.h"
+
+namespace ntm::servers {
+
+ServerApp::ServerApp(ServerOptions options, Roles roles, ScryptParams scrypt)
+    : options_((validate(options), std::move(options))), roles_(roles), state_(options_.state) {
+  const std::string db = state_.database_path();
+  if (roles_.as || roles_.dc) accounts_ = std::make_unique<SqliteAccountStore>(db, scrypt);
+  if (roles_.dc) addresses_ = std::make_unique<SqliteAddressStore>(db, options_.pools);
+  if (roles_.as) tls::ensure_identity(tls_cert_path(), state_.file(kTlsKeyFile), "as." + options_.domain);
+}
+
+ServerApp::~ServerApp() { stop(); }
+
+void ServerApp::start() {
+  if (roles_.rs) {
+    RelayServerConfig c;
+    c.listen = options_.listen_rs;
+    c.relay_key = state_.load_or_create_key(kRelayKeyFile);
+    c.idle_timeout = std::chrono::seconds(std::max<unsigned>(90, 4u * options_.keepalive_s));
+    rs_ = std::make_unique<RelayServer>(std::move(c));
+    rs_->start();
+  }
+  if (roles_.dc) {
+    DirectionCoordinatorConfig c;
+    c.listen = options_.listen_dc;
+    c.ticket_key = state_.load_or_create_key(kTicketKeyFile);
+    c.relay_key = state_.load_or_create_key(kRelayKeyFile);
+    c.keepalive_s = options_.keepalive_s;
+    for (const auto& rs : relay_endpoints()) c.relays.push_back(RelayServerInfo{rs});
+    dc_ = std::make_unique<DirectionCoordinator>(std::move(c), *addresses_, accounts_.get());
+    dc_->start();
+  }
+  if (roles_.as) {
+    AccountServerConfig c;
+    c.listen = options_.listen_as;
+    c.domain = options_.domain;
+    c.tls_cert = tls_cert_path();
+    c.tls_key = state_.file(kTlsKeyFile);
+    c.sign_key = state_.load_or_create_signing_key();
+    c.ticket_key = state_.load_or_create_key(kTicketKeyFile);
+    c.dc_endpoints = dc_endpoints();
+    if (c.dc_endpoints.empty())
+      throw ConfigError("no DC address to give nodes: set dc-public ADDR:PORT");
+    c.session_lifetime = std::chrono::seconds(options_.session_lifetime_s);
+    as_ = std::make_unique<AccountServer>(std::move(c), *accounts_);
+    as_->start();
+  }
+}
+
+void ServerApp::stop() {
+  if (as_) as_->stop();
+  if (dc_) dc_->stop();
+  if (rs_) rs_->stop();
+}
+
+std::vector<Endpoint> ServerApp::dc_endpoints() const {
+  if (!options_.dc_public.empty()) return options_.dc_public;
+  std::vector<Endpoint> out;
+  if (dc_) {
+    for (const auto& e : dc_->local_endpoints())
+      if (!is_wildcard(e)) out.push_back(e);
+  } else {
+    for (const auto& e : options_.listen_dc)
+      if (!is_wildcard(e) && e.port != 0) out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<std::vector<Endpoint>> ServerApp::relay_endpoints() const {
+  if (!options_.relays.empty()) return options_.relays;
+  std::vector<Endpoint> rs;
+  if (rs_) {
+    for (const auto& e : rs_->local_endpoints())
+      if (!is_wildcard(e)) rs.push_back(e);
+  }
+  if (rs.empty()) return {};
+  return {rs};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+namespace {
+
+struct Usage : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void print_help(const char* prog, Roles roles) {
+  std::printf(
+      "usage:\n"
+      "  %s run [--config FILE] [--state DIR] [--OPTION VALUE]...\n", prog);
+  if (roles.as || roles.dc)
+    std::printf(
+        "  %s accounts add NAME (--password PW | --password-stdin | --token) --state DIR\n"
+        "  %s accounts list --state DIR\n"
+        "  %s accounts disable NAME --state DIR\n"
+        "  %s accounts enable NAME --state DIR\n",
+        prog, prog, prog, prog);
+  std::printf(
+      "\noptions (also as `key = value` lines in the --config file):\n"
+      "  --state DIR                state directory (database, keys)\n"
+      "  --domain NAME              nodes are <account>.<NAME> (default ntm)\n"
+      "  --listen-as ADDR:PORT      AS, TLS over TCP (default 127.0.0.1:7800)\n"
+      "  --listen-dc ADDR:PORT      DC, UDP; repeat for IPv4 and IPv6 (default 127.0.0.1:7801)\n"
+      "  --listen-rs ADDR:PORT      RS, UDP; repeat for IPv4 and IPv6 (default 127.0.0.1:7802)\n"
+      "  --dc-public ADDR:PORT      DC address given to nodes (default: the bound DC address)\n"
+      "  --relay ADDR:PORT[,ADDR:PORT]  a relay server's addresses; repeat per RS\n"
+      "  --keepalive SECONDS        keepalive interval (default 20)\n"
+      "  --session-lifetime SECONDS certificate and ticket lifetime (default 86400)\n"
+      "  --pool-v4 CIDR --pool-v6 CIDR  virtual address pools\n"
+      "  --log-level LEVEL          off, error, warn (default), info, debug\n");
+}
+
+// Splits "--key value" pairs; --config is read first, flags override it.
+ServerOptions parse_options(const std::vector<std::string>& args, size_t from,
+                            std::vector<std::string>* positional,
+                            std::vector<std::pair<std::string, std::string>>* extra_flags) {
+  ServerOptions o;
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::optional<std::string> config;
+  for (size_t i = from; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      if (!positional) throw Usage("unexpected argument '" + a + "'");
+      positional->push_back(a);
+      continue;
+    }
+    std::string key = a.substr(2);
+    std::string value;
+    if (const auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (key == "token" || key == "password-stdin") {
+      if (!extra_flags) throw Usage("unknown flag '" + a + "'");
+      extra_flags->emplace_back(key, "");
+      continue;
+    } else {
+      if (i + 1 >= args.size()) throw Usage("flag '" + a + "' needs a value");
+      value = args[++i];
+    }
+    if (key == "config") {
+      config = value;
+    } else if (is_option_key(key)) {
+      flags.emplace_back(key, value);
+    } else if (extra_flags && key == "password") {
+      extra_flags->emplace_back(key, value);
+    } else {
+      throw Usage("unknown flag '--" + key + "'");
+    }
+  }
+  if (config) load_config_file(*config, o);
+  OptionSink sink(o);
+  for (const auto& [k, v] : flags) {
+    try {
+      sink.apply(k, v);
+    } catch (const ConfigError& e) {
+      throw ConfigError("--" + std::string(e.what()));
+    }
+  }
+  return o;
+}
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int cmd_run(const std::vector<std::string>& args, Roles roles, const char* prog) {
+  ServerOptions o = parse_options(args, 1, nullptr, nullptr);
+  log::set_level(o.log_level);
+  // Block the stop signals before any thread starts, so every thread inherits the mask and
+  // only sigwait() below receives them.
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ServerApp app(std::move(o), roles);
+  app.start();
+  if (app.as()) {
+    std::printf("%s: AS on %s (TLS 1.3); nodes pin the certificate %s\n", prog,
+                app.as()->local_endpoint().to_string().c_str(),
+                std::filesystem::absolute(app.tls_cert_path()).c_str());
+  }
+  if (app.dc())
+    for (const auto& e : app.dc()->local_endpoints())
+      std::printf("%s: DC on %s (UDP)\n", prog, e.to_string().c_str());
+  if (app.rs())
+    for (const auto& e : app.rs()->local_endpoints())
+      std::printf("%s: RS on %s (UDP)\n", prog, e.to_string().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  NTM_LOG_INFO("%s: signal %d, shutting down", prog, sig);
+  app.stop();
+  return 0;
+}
+
+std::string read_password_stdin() {
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  return pw;
+}
+
+std::string format_time(uint64_t t) {
+  if (t == 0) return "never";
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
+  std::vector<std::string> pos;
+  std::vector<std::pair<std::string, std::string>> extra;
+  ServerOptions o = parse_options(args, 1, &pos, &extra);
+  if (pos.empty()) throw Usage("accounts: give add, list, disable or enable");
+  if (o.state.empty()) throw ConfigError("no state directory: give --state DIR (or --config FILE)");
+  log::set_level(o.log_level);
+  StateDir state(o.state);
+  SqliteAccountStore store(state.database_path());
+  const std::string& verb = pos[0];
+  if (verb == "list") {
+    if (pos.size() != 1) throw Usage("accounts list takes no name");
+    std::printf("%-24s %-16s %-8s %-9s %-20s %s\n", "NAME", "NODE_ID", "KIND", "STATE",
+                "LAST_LOGIN", "STATIC_KEY");
+    for (const auto& a : store.list()) {
+      std::string kind = a.kind == CredentialKind::password ? "password"
+                         : a.token_used                     ? "token*"
+                                                            : "token";
+      std::printf("%-24s %016llx %-8s %-9s %-20s %s\n", a.name.c_str(),
+                  static_cast<unsigned long long>(a.node_id), kind.c_str(),
+                  a.disabled ? "disabled" : "enabled", format_time(a.last_login_unix).c_str(),
+                  a.static_public ? crypto::base64_encode(*a.static_public).c_str() : "-");
+    }
+    return 0;
+  }
+  if (pos.size() != 2) throw Usage("accounts " + verb + ": give exactly one account NAME");
+  const std::string& name = pos[1];
+  if (verb == "add") {
+    std::optional<std::string> password;
+    bool token = false;
+    for (const auto& [k, v] : extra) {
+      if (k == "password") password = v;
+      if (k == "password-stdin") password = read_password_stdin();
+      if (k == "token") token = true;
+    }
+    if (token == password.has_value())
+      throw Usage("accounts add: give one of --password PW, --password-stdin or --token");
+    if (token) {
+      auto [a, tok] = store.add_token_account(name);
+      std::printf("added %s (node %016llx); one-time enrollment token: %s\n", a.name.c_str(),
+                  static_cast<unsigned long long>(a.node_id), tok.c_str());
+    } else {
+      auto a = store.add_password_account(name, *password);
+      std::printf("added %s (node %016llx)\n", a.name.c_str(),
+                  static_cast<unsigned long long>(a.node_id));
+    }
+    return 0;
+  }
+  if (!extra.empty()) throw Usage("accounts " + verb + ": unexpected --" + extra[0].first);
+  if (verb == "disable" || verb == "enable") {
+    if (!store.set_disabled(name, verb == "disable")) {
+      std::fprintf(stderr, "%s: no account named '%s'\n", prog, name.c_str());
+      return 1;
+    }
+    std::printf("%s %s\n", verb == "disable" ? "disabled" : "enabled", name.c_str());
+    return 0;
+  }
+  throw Usage("accounts: unknown command '" + verb + "' (add, list, disable, enable)");
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv, Roles roles, const char* program) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+      print_help(program, roles);
+      return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "run") return cmd_run(args, roles, program);
+    if (args[0] == "accounts" && (roles.as || roles.dc)) return cmd_accounts(args, program);
+    throw Usage("unknown command '" + args[0] + "'");
+  } catch (const Usage& e) {
+    std::fprintf(stderr, "%s: %s (see '%s help')\n", program, e.what(), program);
+    return 2;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s: configuration error: %s\n", program, e.what());
+    return 2;
+  } catch (const AccountError& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+}  // namespace ntm::servers

@@ -1,0 +1,144 @@
+// The Direction Coordinator (docs/protocol.md section 4), over UDP (io::UdpTransport):
+//   Register     opens the ticket with the ticket key, authenticates the message with the
+//                session key inside, allocates the node's stable virtual addresses, records its
+//                private endpoints and the observed source endpoint (NAT detection);
+//   Keepalive    refreshes both; nodes silent for 3 keepalive intervals expire;
+//   Resolve      finds the peer (by FQDN or virtual address), decides the path
+//                (path_decision.h), assigns a relay (relay_id + token for the DC-RS key), sends
+//                Direction to both ends (every 250 ms until DirectionAck, at most 8 times), then
+//                ResolveReply to the resolver.
+// A disabled account's node is refused: the DC consults the AccountStore (same SQLite database
+// as the AS) at Register and again at most every `account_recheck` while the node keeps alive.
+//
+// A library object: start() binds and runs one thread; stop() joins it. All node state lives in
+// that thread (nothing is shared but counters).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "control/dc_channel.h"
+#include "control/dc_messages.h"
+#include "dc/path_decision.h"
+#include "io/udp_transport.h"
+#include "store/account_store.h"
+#include "store/address_store.h"
+
+namespace ntm::servers {
+
+// One relay server: its public endpoints (an IPv4 and/or an IPv6 one). A node is sent the one
+// in the family it reaches the DC with, so one dual-stack RS joins IPv4-only and IPv6-only nodes.
+struct RelayServerInfo {
+  std::vector<Endpoint> endpoints;
+};
+
+struct DirectionCoordinatorConfig {
+  // Local UDP addresses: at most one IPv4 and one IPv6 (port 0: any free port).
+  std::vector<Endpoint> listen{Endpoint::v4({127, 0, 0, 1}, control::kDcPort)};
+  control::Key32 ticket_key{};  // AS-DC
+  control::Key32 relay_key{};   // DC-RS
+  std::vector<RelayServerInfo> relays;
+  uint16_t keepalive_s = 20;
+  unsigned expiry_keepalives = 3;  // a node silent this many intervals is forgotten
+  std::chrono::milliseconds direction_retransmit{250};
+  unsigned direction_max_sends = 8;
+  unsigned max_pending_directions_per_node = 32;
+  std::chrono::seconds relay_token_lifetime{24 * 3600};
+  std::chrono::seconds account_recheck{10};
+  std::function<uint64_t()> now_unix;  // default: the system clock
+};
+
+class DirectionCoordinator {
+ public:
+  // `accounts` may be null (then no account checks: a test or a deployment without them).
+  DirectionCoordinator(DirectionCoordinatorConfig config, AddressStore& addresses,
+                       AccountStore* accounts);
+  ~DirectionCoordinator();
+  DirectionCoordinator(const DirectionCoordinator&) = delete;
+  DirectionCoordinator& operator=(const DirectionCoordinator&) = delete;
+
+  // Binds and starts the thread. Throws std::system_error naming the address.
+  void start();
+  void stop();  // idempotent
+
+  std::vector<Endpoint> local_endpoints() const;
+  size_t registered_nodes() const { return registered_.load(); }
+  // Counters for tests and logs.
+  uint64_t dropped_datagrams() const { return dropped_.load(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct NodeState {
+    uint64_t node_id = 0;
+    std::string fqdn;
+    control::Key32 static_public{};
+    control::Bytes certificate;
+    uint64_t ticket_expires = 0;
+    std::optional<control::DcChannel> channel;
+    std::vector<Endpoint> private_endpoints;
+    Endpoint observed;
+    VirtualAddresses addresses;
+    Clock::time_point last_seen;
+    Clock::time_point account_checked;
+    unsigned pending_directions = 0;
+  };
+
+  struct PendingDirection {
+    uint32_t id = 0;
+    uint64_t resolver = 0;
+    uint64_t peer = 0;
+    uint32_t request_id = 0;
+    control::Bytes to_resolver;  // Direction plaintexts
+    control::Bytes to_peer;
+    bool resolver_acked = false;
+    bool peer_acked = false;
+    unsigned sends = 0;
+    Clock::time_point next_send;
+  };
+
+  void loop();
+  void handle(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now);
+  void on_register(std::span<const uint8_t> datagram, const control::DcEnvelopeView& env,
+                   const Endpoint& from, Clock::time_point now);
+  void on_keepalive(NodeState& node, const control::Bytes& plain, Clock::time_point now);
+  void on_resolve(NodeState& node, const control::Bytes& plain, Clock::time_point now);
+  void on_direction_ack(NodeState& node, const control::Bytes& plain);
+  void run_timers(Clock::time_point now);
+  void send_pending(PendingDirection& p, Clock::time_point now);
+  void finish_direction(PendingDirection& p);
+  void reply_resolve(NodeState& node, uint32_t request_id, control::ResolveStatus status,
+                     const NodeState* peer);
+  void send(NodeState& node, control::MessageType type, const control::Bytes& plain);
+  void send_error(NodeState& node, control::DcErrorCode code, const std::string& message);
+  void forget(uint64_t node_id);
+  // Why the node's account is refused, or nullopt when it may use the DC.
+  std::optional<std::string> account_refusal(uint64_t node_id);
+  NodeState* find_peer(const control::Resolve& r);
+  bool name_known(const std::string& fqdn);
+  uint64_t now_unix() const;
+
+  DirectionCoordinatorConfig config_;
+  AddressStore& addresses_;
+  AccountStore* accounts_;
+  std::unique_ptr<io::UdpTransport> transport_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> registered_{0};
+  std::atomic<uint64_t> dropped_{0};
+
+  // Loop-thread state.
+  std::unordered_map<uint64_t, NodeState> nodes_;
+  std::unordered_map<std::string, uint64_t> by_fqdn_;
+  std::unordered_map<uint32_t, PendingDirection> directions_;
+  Clock::time_point next_sweep_;
+};
+
+}  // namespace ntm::servers

@@ -1,0 +1,84 @@
+// The Relay Server (docs/protocol.md section 5), over UDP (io::UdpTransport). A node binds to a
+// relay_id with the token the DC gave it (RelayBind, checked with the DC-RS key, no talk with the
+// DC); a relay_id binds at most two node_ids. A 0x30 datagram from one bound end's address is
+// forwarded, unchanged, to the other end's last bound address; everything else is dropped. The
+// RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
+// Relays expire when idle or when their tokens expire.
+//
+// A library object: start() binds and runs one thread; stop() joins it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "control/codec_util.h"
+#include "io/udp_transport.h"
+
+namespace ntm::servers {
+
+struct RelayServerConfig {
+  std::vector<Endpoint> listen{Endpoint::v4({127, 0, 0, 1}, control::kRsPort)};
+  control::Key32 relay_key{};  // DC-RS
+  std::chrono::seconds idle_timeout{90};
+  size_t max_relays = 100000;
+  std::function<uint64_t()> now_unix;  // default: the system clock
+};
+
+struct RelayStats {
+  uint64_t binds = 0;
+  uint64_t forwarded = 0;
+  uint64_t dropped = 0;
+};
+
+class RelayServer {
+ public:
+  explicit RelayServer(RelayServerConfig config);
+  ~RelayServer();
+  RelayServer(const RelayServer&) = delete;
+  RelayServer& operator=(const RelayServer&) = delete;
+
+  void start();  // throws std::system_error naming the address
+  void stop();   // idempotent
+
+  std::vector<Endpoint> local_endpoints() const;
+  size_t relay_count() const { return relay_count_.load(); }
+  RelayStats stats() const { return {binds_.load(), forwarded_.load(), dropped_.load()}; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct End {
+    uint64_t node_id = 0;
+    Endpoint address;
+  };
+  struct Relay {
+    End ends[2];
+    unsigned bound = 0;
+    uint64_t expires_unix = 0;
+    Clock::time_point last_activity;
+  };
+
+  void loop();
+  // Returns the destination to forward to, or nullptr to drop.
+  const Endpoint* route(std::span<const uint8_t> datagram, const Endpoint& from,
+                        Clock::time_point now);
+  void bind(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now,
+            std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
+  void sweep(Clock::time_point now);
+  uint64_t now_unix() const;
+
+  RelayServerConfig config_;
+  std::unique_ptr<io::UdpTransport> transport_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> relay_count_{0};
+  std::atomic<uint64_t> binds_{0}, forwarded_{0}, dropped_{0};
+  std::unordered_map<uint32_t, Relay> relays_;  // loop thread only
+  Clock::time_point next_sweep_;
+};
+
+}  // namespace ntm::servers

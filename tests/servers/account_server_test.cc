@@ -1,0 +1,203 @@
+#include <sys/socket.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <ctime>
+#include <thread>
+
+#include "as/account_server.h"
+#include "common/state_dir.h"
+#include "control/certificate.h"
+#include "control/ticket.h"
+#include "store/sqlite_account_store.h"
+#include "test_client.h"
+
+using namespace ntm;
+using namespace ntm::servers;
+using control::LoginStatus;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct AsFixture {
+  test::TempDir dir;
+  StateDir state{dir.path / "state"};
+  SqliteAccountStore accounts{state.database_path(), ScryptParams{.n = 1024, .r = 8, .p = 1}};
+  control::Key32 ticket_key = state.load_or_create_key(kTicketKeyFile);
+  crypto::Ed25519PrivateKey sign_key = state.load_or_create_signing_key();
+  std::unique_ptr<AccountServer> server;
+
+  explicit AsFixture(unsigned burst = 10) {
+    tls::ensure_identity(state.file(kTlsCertFile), state.file(kTlsKeyFile), "as.example");
+    AccountServerConfig c;
+    c.listen = Endpoint::v4({127, 0, 0, 1}, 0);
+    c.domain = "example";
+    c.tls_cert = state.file(kTlsCertFile);
+    c.tls_key = state.file(kTlsKeyFile);
+    c.sign_key = sign_key;
+    c.ticket_key = ticket_key;
+    c.dc_endpoints = {Endpoint::v4({127, 0, 0, 1}, 7801)};
+    c.session_lifetime = std::chrono::seconds(3600);
+    c.failed_login_burst = burst;
+    server = std::make_unique<AccountServer>(std::move(c), accounts);
+    server->start();
+  }
+
+  test::LoginResult login(const std::string& account, const std::string& secret,
+                          uint8_t key_seed = 1) {
+    return test::tls_login(server->local_endpoint(), state.file(kTlsCertFile),
+                           {account, secret, test::fake_static_key(key_seed)});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("AS: a good password logs in and gets a certificate, ticket and DC endpoints",
+          "[servers][as]") {
+  AsFixture f;
+  const auto alice = f.accounts.add_password_account("alice", "pw");
+  auto r = f.login("alice", "pw");
+  REQUIRE(r.tls_ok);
+  REQUIRE(r.response);
+  REQUIRE(r.response->status == LoginStatus::ok);
+  const auto& g = *r.response->grant;
+  CHECK(g.node_id == alice.node_id);
+  CHECK(g.fqdn == "alice.example");
+  CHECK(g.dc == std::vector<Endpoint>{Endpoint::v4({127, 0, 0, 1}, 7801)});
+  CHECK(g.as_sign_public == crypto::ed25519_public_from_private(f.sign_key));
+  const uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+  CHECK(g.expires_unix > now + 3500);
+  CHECK(g.expires_unix <= now + 3601);
+
+  auto cert = control::decode_certificate(g.certificate);
+  REQUIRE(cert.ok());
+  CHECK(control::verify(*cert, g.as_sign_public, now));
+  CHECK(cert->node_id == g.node_id);
+  CHECK(cert->fqdn == "alice.example");
+  CHECK(cert->static_public == test::fake_static_key(1));
+
+  auto ticket = control::open_ticket(f.ticket_key, g.ticket);
+  REQUIRE(ticket);
+  CHECK(ticket->node_id == g.node_id);
+  CHECK(ticket->session_key == g.session_key);
+  CHECK(ticket->certificate == g.certificate);
+  CHECK(ticket->expires_unix == g.expires_unix);
+}
+
+TEST_CASE("AS: wrong password and unknown account get the same refusal", "[servers][as]") {
+  AsFixture f;
+  f.accounts.add_password_account("alice", "pw");
+  auto wrong = f.login("alice", "nope");
+  REQUIRE(wrong.response);
+  CHECK(wrong.response->status == LoginStatus::bad_credentials);
+  CHECK_FALSE(wrong.response->grant);
+  CHECK_THAT(wrong.response->message, Catch::Contains("wrong account name"));
+  auto unknown = f.login("mallory", "pw");
+  REQUIRE(unknown.response);
+  CHECK(unknown.response->status == LoginStatus::bad_credentials);
+  CHECK(unknown.response->message == wrong.response->message);
+  auto invalid = f.login("NOT A NAME", "pw");
+  REQUIRE(invalid.response);
+  CHECK(invalid.response->status == LoginStatus::bad_credentials);
+}
+
+TEST_CASE("AS: a disabled account is refused with its own status", "[servers][as]") {
+  AsFixture f;
+  f.accounts.add_password_account("bob", "pw");
+  f.accounts.set_disabled("bob", true);
+  auto r = f.login("bob", "pw");
+  REQUIRE(r.response);
+  CHECK(r.response->status == LoginStatus::account_disabled);
+  CHECK_THAT(r.response->message, Catch::Contains("disabled"));
+  // Without the right password a disabled account looks like any failure.
+  CHECK(f.login("bob", "wrong").response->status == LoginStatus::bad_credentials);
+}
+
+TEST_CASE("AS: an enrollment token works once per device; reuse elsewhere is refused",
+          "[servers][as]") {
+  AsFixture f;
+  auto [info, token] = f.accounts.add_token_account("carol");
+  auto first = f.login("carol", token, 7);
+  REQUIRE(first.response);
+  CHECK(first.response->status == LoginStatus::ok);
+  auto other_device = f.login("carol", token, 8);
+  REQUIRE(other_device.response);
+  CHECK(other_device.response->status == LoginStatus::bad_credentials);
+  CHECK_THAT(other_device.response->message, Catch::Contains("already used"));
+  auto same_device = f.login("carol", token, 7);
+  REQUIRE(same_device.response);
+  CHECK(same_device.response->status == LoginStatus::ok);
+}
+
+TEST_CASE("AS: the client refuses a server whose certificate is not the pinned one",
+          "[servers][as]") {
+  AsFixture f;
+  f.accounts.add_password_account("alice", "pw");
+  test::TempDir other;
+  tls::ensure_identity(other.path / "c.pem", other.path / "k.pem", "as.other");
+  auto r = test::tls_login(f.server->local_endpoint(), other.path / "c.pem",
+                           {"alice", "pw", test::fake_static_key(1)});
+  CHECK_FALSE(r.tls_ok);
+  CHECK_THAT(r.tls_error, Catch::Contains("certificate verify failed"));
+  CHECK_FALSE(r.response);
+}
+
+TEST_CASE("AS: a malformed request gets bad_request", "[servers][as]") {
+  AsFixture f;
+  // A frame of the right type with a truncated body.
+  auto r = test::tls_exchange(f.server->local_endpoint(), f.state.file(kTlsCertFile),
+                              control::encode_frame(control::MessageType::login_request,
+                                                    control::Bytes{0, 5, 'a'}));
+  REQUIRE(r.response);
+  CHECK(r.response->status == LoginStatus::bad_request);
+  // A response frame sent to the server.
+  auto wrong_type = test::tls_exchange(
+      f.server->local_endpoint(), f.state.file(kTlsCertFile),
+      control::encode_login_response_frame({LoginStatus::ok, "", control::LoginGrant{}}));
+  REQUIRE(wrong_type.response);
+  CHECK(wrong_type.response->status == LoginStatus::bad_request);
+  // An all-zero static key.
+  auto zero = test::tls_login(f.server->local_endpoint(), f.state.file(kTlsCertFile),
+                              {"alice", "pw", control::Key32{}});
+  REQUIRE(zero.response);
+  CHECK(zero.response->status == LoginStatus::bad_request);
+}
+
+TEST_CASE("AS: repeated failed logins from one address are rate limited", "[servers][as]") {
+  AsFixture f(3);
+  f.accounts.add_password_account("alice", "pw");
+  for (int i = 0; i < 3; ++i)
+    CHECK(f.login("alice", "bad").response->status == LoginStatus::bad_credentials);
+  auto limited = f.login("alice", "pw");
+  REQUIRE(limited.response);
+  CHECK(limited.response->status == LoginStatus::rate_limited);
+  CHECK_THAT(limited.response->message, Catch::Contains("retry in"));
+}
+
+TEST_CASE("AS: several clients log in at once", "[servers][as]") {
+  AsFixture f;
+  f.accounts.add_password_account("alice", "pw");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      auto r = f.login("alice", "pw");
+      if (r.response && r.response->status == LoginStatus::ok) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 6);
+}
+
+TEST_CASE("AS: stop() returns promptly while a client holds a connection open",
+          "[servers][as]") {
+  AsFixture f;
+  test::UdpSocket unused;  // keep the fixture's order of construction simple
+  io::UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_storage ss{};
+  const unsigned len = f.server->local_endpoint().to_sockaddr(ss);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0);
+  std::this_thread::sleep_for(100ms);  // a worker is now blocked in the TLS handshake
+  const auto t0 = std::chrono::steady_clock::now();
+  f.server->stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+}

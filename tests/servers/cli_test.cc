@@ -1,0 +1,116 @@
+// The ntm-server command line, run as a child process.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "test_client.h"
+
+using namespace ntm;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = std::string(NTM_SERVER_BINARY) + " " + args + " 2>&1";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("cli: accounts add, list, disable and enable round-trip", "[servers][cli]") {
+  test::TempDir dir;
+  const std::string state = " --state " + (dir.path / "st").string();
+  auto add = run("accounts add alice --password s3cret" + state);
+  CHECK(add.code == 0);
+  CHECK_THAT(add.output, Catch::Contains("added alice"));
+  auto token = run("accounts add bob --token" + state);
+  CHECK(token.code == 0);
+  CHECK_THAT(token.output, Catch::Contains("one-time enrollment token: "));
+
+  auto dup = run("accounts add alice --password x" + state);
+  CHECK(dup.code != 0);
+  CHECK_THAT(dup.output, Catch::Contains("already exists"));
+
+  CHECK(run("accounts disable alice" + state).code == 0);
+  auto list = run("accounts list" + state);
+  CHECK(list.code == 0);
+  CHECK_THAT(list.output, Catch::Matches("(.|\\n)*alice +[0-9a-f]{16} password +disabled(.|\\n)*"));
+  CHECK_THAT(list.output, Catch::Matches("(.|\\n)*bob +[0-9a-f]{16} token +enabled(.|\\n)*"));
+
+  CHECK(run("accounts enable alice" + state).code == 0);
+  CHECK_THAT(run("accounts list" + state).output,
+             Catch::Matches("(.|\\n)*alice +[0-9a-f]{16} password +enabled(.|\\n)*"));
+
+  auto missing = run("accounts disable carol" + state);
+  CHECK(missing.code == 1);
+  CHECK_THAT(missing.output, Catch::Contains("no account named 'carol'"));
+}
+
+TEST_CASE("cli: usage errors exit 2 with a message", "[servers][cli]") {
+  test::TempDir dir;
+  const std::string state = " --state " + (dir.path / "st").string();
+  auto both = run("accounts add alice" + state);
+  CHECK(both.code == 2);
+  CHECK_THAT(both.output, Catch::Contains("give one of --password"));
+  auto unknown = run("frobnicate");
+  CHECK(unknown.code == 2);
+  CHECK_THAT(unknown.output, Catch::Contains("unknown command 'frobnicate'"));
+  auto bad_flag = run("run --listen-dc nowhere" + state);
+  CHECK(bad_flag.code == 2);
+  CHECK_THAT(bad_flag.output, Catch::Contains("--listen-dc: 'nowhere' is not an address"));
+  auto no_state = run("run");
+  CHECK(no_state.code == 2);
+  CHECK_THAT(no_state.output, Catch::Contains("no state directory"));
+}
+
+TEST_CASE("cli: a bad config file exits non-zero naming the line", "[servers][cli]") {
+  test::TempDir dir;
+  const auto conf = dir.path / "bad.conf";
+  std::ofstream(conf) << "state = " << (dir.path / "st").string() << "\n"
+                      << "# fine so far\n"
+                      << "listen-dc = 127.0.0.1:7801\n"
+                      << "listen-as 127.0.0.1:7800\n";
+  auto r = run("run --config " + conf.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("configuration error"));
+  CHECK_THAT(r.output, Catch::Contains("bad.conf:4: expected 'key = value'"));
+  auto missing = run("run --config " + (dir.path / "none.conf").string());
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.output, Catch::Contains("cannot read config file"));
+}
+
+TEST_CASE("cli: run prints the certificate to pin and stops cleanly on SIGTERM",
+          "[servers][cli]") {
+  test::TempDir dir;
+  const auto conf = dir.path / "ok.conf";
+  std::ofstream(conf) << "state = " << (dir.path / "st").string() << "\n"
+                      << "listen-as = 127.0.0.1:0\n"
+                      << "listen-dc = 127.0.0.1:0\n"
+                      << "listen-rs = 127.0.0.1:0\n";
+  // Start, wait for the banner, send SIGTERM, expect exit code 0.
+  const std::string out = (dir.path / "out.txt").string();
+  const std::string cmd = std::string(NTM_SERVER_BINARY) + " run --config " + conf.string() +
+                          " >" + out + " 2>&1 & pid=$!; for i in $(seq 50); do grep -q 'RS on' " +
+                          out + " && break; sleep 0.1; done; kill -TERM $pid; wait $pid";
+  const int status = std::system(cmd.c_str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("nodes pin the certificate"));
+  CHECK_THAT(text, Catch::Contains("as-tls.pem"));
+  CHECK_THAT(text, Catch::Contains("DC on 127.0.0.1:"));
+}

@@ -1,0 +1,182 @@
+#include "test_client.h"
+
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <stdexcept>
+
+#include "as/tls.h"
+#include "crypto/random.h"
+
+namespace ntm::test {
+
+namespace {
+// The TLS client writes to sockets the server may have closed: no SIGPIPE in tests.
+const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/ntm-server-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+LoginResult tls_exchange(const Endpoint& as, const std::filesystem::path& pinned_pem,
+                         const control::Bytes& frame) {
+  LoginResult result;
+  io::UniqueFd fd(::socket(as.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_storage ss{};
+  const unsigned len = as.to_sockaddr(ss);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    result.tls_error = std::string("connect: ") + std::strerror(errno);
+    return result;
+  }
+  auto ctx = servers::tls::make_pinned_client_context(pinned_pem);
+  servers::tls::SslPtr ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), fd.get());
+  if (SSL_connect(ssl.get()) != 1) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    result.tls_error = buf;
+    ERR_clear_error();
+    return result;
+  }
+  result.tls_ok = true;
+  size_t written = 0;
+  if (SSL_write_ex(ssl.get(), frame.data(), frame.size(), &written) != 1) return result;
+  control::Bytes in;
+  uint8_t buf[4096];
+  while (true) {
+    size_t n = 0;
+    if (SSL_read_ex(ssl.get(), buf, sizeof(buf), &n) != 1) break;
+    in.insert(in.end(), buf, buf + n);
+  }
+  ERR_clear_error();
+  auto f = control::decode_frame(in);
+  if (!f || f->type != control::MessageType::login_response) return result;
+  auto r = control::decode_login_response(f->body);
+  if (r) result.response = std::move(r).value();
+  return result;
+}
+
+LoginResult tls_login(const Endpoint& as, const std::filesystem::path& pinned_pem,
+                      const control::LoginRequest& request) {
+  return tls_exchange(as, pinned_pem, control::encode_login_request_frame(request));
+}
+
+UdpSocket::UdpSocket(const Endpoint& bind) {
+  fd_ = io::UniqueFd(::socket(bind.is_v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd_) throw std::runtime_error("socket failed");
+  sockaddr_storage ss{};
+  const unsigned len = bind.to_sockaddr(ss);
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    throw std::runtime_error("bind failed");
+  sockaddr_storage b{};
+  socklen_t blen = sizeof(b);
+  ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&b), &blen);
+  local_ = *Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&b));
+}
+
+void UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> bytes) {
+  sockaddr_storage ss{};
+  const unsigned len = to.to_sockaddr(ss);
+  ::sendto(fd_.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+std::optional<UdpSocket::Datagram> UdpSocket::receive(std::chrono::milliseconds timeout) {
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+  Datagram d;
+  d.bytes.resize(65536);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  const ssize_t n =
+      ::recvfrom(fd_.get(), d.bytes.data(), d.bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (n < 0) return std::nullopt;
+  d.bytes.resize(static_cast<size_t>(n));
+  d.from = *Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return d;
+}
+
+TestNode::TestNode(const control::LoginGrant& grant, const Endpoint& dc, const Endpoint& bind)
+    : socket_(bind),
+      grant_(grant), dc_(dc), channel_(control::DcRole::node, grant.node_id, grant.session_key) {}
+
+void TestNode::send(control::MessageType type, const control::Bytes& plain) {
+  last_sent_ = channel_.seal(type, plain,
+                             type == control::MessageType::register_node
+                                 ? std::span<const uint8_t>(grant_.ticket)
+                                 : std::span<const uint8_t>());
+  socket_.send_to(dc_, last_sent_);
+}
+
+std::optional<control::DcChannel::Opened> TestNode::wait_for(control::MessageType type,
+                                                             std::chrono::milliseconds timeout) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->type == type) {
+      auto m = std::move(*it);
+      queue_.erase(it);
+      return m;
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    auto d = socket_.receive(left);
+    if (!d) return std::nullopt;
+    auto m = channel_.open(d->bytes);
+    if (!m) {
+      ++unopened_;
+      continue;
+    }
+    if (m->type == type) return m;
+    queue_.push_back(std::move(*m));
+  }
+}
+
+std::optional<control::RegisterAck> TestNode::register_node(std::vector<Endpoint> private_endpoints) {
+  if (private_endpoints.empty()) private_endpoints.push_back(socket_.local());
+  send(control::MessageType::register_node, control::encode(control::Register{private_endpoints}));
+  auto m = wait_for(control::MessageType::register_ack);
+  if (!m) return std::nullopt;
+  auto ack = control::decode_register_ack(m->plaintext);
+  if (!ack) return std::nullopt;
+  return std::move(ack).value();
+}
+
+std::optional<control::KeepaliveAck> TestNode::keepalive() {
+  send(control::MessageType::keepalive, control::encode(control::Keepalive{{socket_.local()}}));
+  auto m = wait_for(control::MessageType::keepalive_ack);
+  if (!m) return std::nullopt;
+  auto ack = control::decode_keepalive_ack(m->plaintext);
+  if (!ack) return std::nullopt;
+  return std::move(ack).value();
+}
+
+control::Key32 fake_static_key(uint8_t seed) {
+  control::Key32 k;
+  k.fill(seed);
+  k[0] = 0x01;
+  return k;
+}
+
+}  // namespace ntm::test

@@ -1,0 +1,160 @@
+#include <catch2/catch.hpp>
+
+#include "control/dc_messages.h"
+#include "test_util.h"
+
+using namespace ntm;
+using namespace ntm::control;
+using ntm::wire::DecodeError;
+
+namespace {
+
+RegisterAck sample_register_ack() {
+  RegisterAck m;
+  m.virtual_ipv4 = {100, 64, 0, 2};
+  m.virtual_ipv6 = {0xfd, 0x00, 0x6e, 0x74, 0x6d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  m.observed = test::ep4(9, 40000);
+  m.keepalive_s = 20;
+  m.relays = {test::ep4(3, 7802), test::ep6(3, 7802)};
+  return m;
+}
+
+Direction sample_direction() {
+  Direction m;
+  m.direction_id = 77;
+  m.peer_certificate = Bytes(150, 0x5c);
+  m.peer_virtual_ipv4 = {100, 64, 0, 3};
+  m.peer_virtual_ipv6[15] = 3;
+  m.candidates = {test::ep4(10, 5000), test::ep4(11, 5001), test::ep6(12, 5002)};
+  m.mode = DirectionMode::direct;
+  m.relay = test::ep4(3, 7802);
+  m.relay_id = 0xabcdef01;
+  m.relay_expires_unix = 99999;
+  m.relay_token.fill(0x7e);
+  return m;
+}
+
+ResolveReply sample_reply() {
+  ResolveReply m;
+  m.request_id = 5;
+  m.status = ResolveStatus::ok;
+  m.node_id = 1234;
+  m.fqdn = "bob.example";
+  m.virtual_ipv4 = {100, 64, 0, 9};
+  m.virtual_ipv6[0] = 0xfd;
+  return m;
+}
+
+template <class M, class Decode>
+void check_codec(const M& m, Decode decode) {
+  const auto bytes = encode(m);
+  auto d = decode(bytes);
+  REQUIRE(d.ok());
+  CHECK(d.value() == m);
+  test::check_truncations_and_trailing(bytes, decode);
+}
+
+}  // namespace
+
+TEST_CASE("Register and Keepalive round-trip and reject truncation and trailing bytes",
+          "[control]") {
+  check_codec(Register{{test::ep4(1, 1000), test::ep6(1, 1000)}},
+              [](auto s) { return decode_register(s); });
+  check_codec(Register{}, [](auto s) { return decode_register(s); });
+  check_codec(Keepalive{{test::ep6(2, 2000)}}, [](auto s) { return decode_keepalive(s); });
+}
+
+TEST_CASE("RegisterAck and KeepaliveAck round-trip and reject truncation and trailing bytes",
+          "[control]") {
+  check_codec(sample_register_ack(), [](auto s) { return decode_register_ack(s); });
+  check_codec(KeepaliveAck{test::ep6(7, 7)}, [](auto s) { return decode_keepalive_ack(s); });
+}
+
+TEST_CASE("Resolve by name and by virtual address round-trip", "[control]") {
+  check_codec(Resolve::by_name(1, "bob.example"), [](auto s) { return decode_resolve(s); });
+  check_codec(Resolve::by_ipv4(2, {100, 64, 0, 7}), [](auto s) { return decode_resolve(s); });
+  Ipv6Address a{};
+  a[0] = 0xfd;
+  a[15] = 7;
+  check_codec(Resolve::by_ipv6(3, a), [](auto s) { return decode_resolve(s); });
+}
+
+TEST_CASE("Resolve rejects an unknown selector and an unknown family", "[control]") {
+  auto by_name = encode(Resolve::by_name(1, "x"));
+  by_name[4] = 2;
+  CHECK(decode_resolve(by_name).error() == DecodeError::bad_field);
+  auto by_addr = encode(Resolve::by_ipv4(1, {1, 2, 3, 4}));
+  by_addr[5] = 5;
+  CHECK(decode_resolve(by_addr).error() == DecodeError::bad_field);
+  Resolve no_family;
+  no_family.by = ResolveBy::virtual_address;
+  CHECK_THROWS_AS(encode(no_family), std::invalid_argument);
+}
+
+TEST_CASE("ResolveReply round-trips and rejects an unknown status", "[control]") {
+  check_codec(sample_reply(), [](auto s) { return decode_resolve_reply(s); });
+  ResolveReply offline;
+  offline.request_id = 9;
+  offline.status = ResolveStatus::peer_offline;
+  check_codec(offline, [](auto s) { return decode_resolve_reply(s); });
+  auto bytes = encode(sample_reply());
+  bytes[4] = 3;
+  CHECK(decode_resolve_reply(bytes).error() == DecodeError::bad_field);
+}
+
+TEST_CASE("Direction round-trips in direct and relay mode, with and without a relay",
+          "[control]") {
+  check_codec(sample_direction(), [](auto s) { return decode_direction(s); });
+  auto relay = sample_direction();
+  relay.mode = DirectionMode::relay;
+  relay.candidates.clear();
+  check_codec(relay, [](auto s) { return decode_direction(s); });
+  auto no_relay = sample_direction();
+  no_relay.relay = Endpoint{};
+  no_relay.relay_id = 0;
+  no_relay.relay_token.fill(0);
+  check_codec(no_relay, [](auto s) { return decode_direction(s); });
+}
+
+TEST_CASE("Direction rejects an unknown mode and relay mode without a relay", "[control]") {
+  auto m = sample_direction();
+  auto bytes = encode(m);
+  const size_t mode_at = 4 + 2 + 150 + 4 + 16 + 1 + 7 + 7 + 19;
+  REQUIRE(bytes[mode_at] == 0);
+  bytes[mode_at] = 2;
+  CHECK(decode_direction(bytes).error() == DecodeError::bad_field);
+
+  m.relay = Endpoint{};
+  bytes = encode(m);
+  bytes[mode_at] = 1;
+  CHECK(decode_direction(bytes).error() == DecodeError::bad_field);
+  m.mode = DirectionMode::relay;
+  CHECK_THROWS_AS(encode(m), std::invalid_argument);
+}
+
+TEST_CASE("DirectionAck and Error round-trip; Error rejects an unknown code", "[control]") {
+  check_codec(DirectionAck{0xfeedbeef}, [](auto s) { return decode_direction_ack(s); });
+  check_codec(DcError{DcErrorCode::session_expired, "log in again"},
+              [](auto s) { return decode_dc_error(s); });
+  auto bytes = encode(DcError{DcErrorCode::bad_request, ""});
+  bytes[0] = 0;
+  CHECK(decode_dc_error(bytes).error() == DecodeError::bad_field);
+  bytes[0] = 200;
+  CHECK(decode_dc_error(bytes).error() == DecodeError::bad_field);
+}
+
+TEST_CASE("endpoint lists reject an unknown family and more than 255 items", "[control]") {
+  auto bytes = encode(Register{{test::ep4(1, 1)}});
+  bytes[1] = 0;
+  CHECK(decode_register(bytes).error() == DecodeError::bad_field);
+  Register big;
+  big.private_endpoints.assign(256, test::ep4(1, 1));
+  CHECK_THROWS_AS(encode(big), std::length_error);
+  CHECK_THROWS_AS(encode(Register{{Endpoint{}}}), std::invalid_argument);
+}
+
+TEST_CASE("every DC body has its envelope type", "[control]") {
+  CHECK(message_type(Register{}) == MessageType::register_node);
+  CHECK(message_type(Direction{}) == MessageType::direction);
+  CHECK(message_type(DcError{}) == MessageType::error);
+}
