@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <stdexcept>
@@ -34,13 +35,23 @@ bool all_zero(std::span<const uint8_t> bytes) {
   return true;
 }
 
-Endpoint pick_dc(const std::vector<Endpoint>& dcs, const std::vector<Endpoint>& local) {
+// The DC endpoints this node could use: those of a family it has a socket for, in the AS's
+// order. Registration tries them in turn (an IPv6-only host has an IPv4 socket but no route).
+std::vector<Endpoint> usable_dcs(const std::vector<Endpoint>& dcs,
+                                 const std::vector<Endpoint>& local) {
+  std::vector<Endpoint> out;
   for (const auto& dc : dcs) {
     for (const auto& l : local) {
-      if (l.family == dc.family) return dc;
+      if (l.family == dc.family) {
+        out.push_back(dc);
+        break;
+      }
     }
   }
-  throw std::runtime_error("the AS named no DC reachable with this node's address families");
+  if (out.empty()) {
+    throw std::runtime_error("the AS named no DC reachable with this node's address families");
+  }
+  return out;
 }
 
 }  // namespace
@@ -56,7 +67,8 @@ ControlClient::ControlClient(const ControlPlaneConfig& config, control::LoginGra
       relogin_(std::move(relogin)),
       grant_(std::move(grant)),
       channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
-      dc_(pick_dc(grant_.dc, transport.local_endpoints())) {}
+      dcs_(usable_dcs(grant_.dc, transport.local_endpoints())),
+      dc_(dcs_.front()) {}
 
 bool ControlClient::is_control(std::span<const uint8_t> datagram) {
   if (datagram.empty()) return false;
@@ -116,7 +128,9 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
   io::ReceiveSlot slot{storage, 0, {}};
   const auto deadline = tunnel::Clock::now() + timeout;
   std::unique_lock lock(mutex_);
+  size_t attempt = 0;
   while (tunnel::Clock::now() < deadline) {
+    dc_ = dcs_[attempt++ % dcs_.size()];
     send_to_dc(control::MessageType::register_node,
                control::encode(control::Register{private_endpoints()}), grant_.ticket);
     const auto retry_at = std::min(deadline, tunnel::Clock::now() + kRegisterRetry);
@@ -124,9 +138,10 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at -
                                                                         tunnel::Clock::now());
       if (transport_.receive(std::span(&slot, 1), std::max(wait, 1ms)) == 0) continue;
-      if (!(slot.from == dc_)) continue;
+      if (std::find(dcs_.begin(), dcs_.end(), slot.from) == dcs_.end()) continue;
       auto opened = channel_.open(std::span(storage).first(slot.length));
       if (!opened) continue;
+      dc_ = slot.from;  // a late answer from a DC tried earlier counts too
       if (opened->type == control::MessageType::error) {
         auto error = control::decode_dc_error(opened->plaintext);
         throw std::runtime_error("the DC refused the registration: " +
@@ -148,7 +163,9 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
       return registration_;
     }
   }
-  throw std::runtime_error("the DC at " + dc_.to_string() + " did not answer the registration");
+  std::string tried;
+  for (const auto& dc : dcs_) tried += (tried.empty() ? "" : ", ") + dc.to_string();
+  throw std::runtime_error("no DC answered the registration (tried " + tried + ")");
 }
 
 void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoint& from,

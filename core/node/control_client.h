@@ -97,7 +97,8 @@ class ControlClient {
   std::condition_variable changed_;
   control::LoginGrant grant_;
   control::DcChannel channel_;
-  Endpoint dc_;
+  std::vector<Endpoint> dcs_;  // usable DC endpoints, in order
+  Endpoint dc_;                // the one that answered the registration
   Registration registration_;
   bool registered_ = false;
   bool needs_register_ = false;

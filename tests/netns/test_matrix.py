@@ -90,9 +90,11 @@ def control_plane_node_argv(node: Node, account: str, role: str, state_dir: str,
     is done the client prints `PATH peer=FQDN path=direct|relay endpoint=HOST:PORT`."""
     as_ep = endpoint(SERVERS_IPV4 if node.ipv4 else SERVERS_IPV6, AS_PORT)
     argv = [node_program(), "tcp-transfer", "--role", role,
-            "--as", as_ep, "--as-cert", os.path.join(state_dir, "as-tls.pem"),
+            "--server", as_ep, "--server-cert", os.path.join(state_dir, "as-tls.pem"),
             "--account", account, "--password", PASSWORD,
             "--bytes", str(NBYTES), "--timeout", "60"]
+    if role == "server":
+        argv += ["--port", "5000"]
     if vfam == 6:
         argv.append("-6")
     if peer:
