@@ -42,8 +42,14 @@ void ServerApp::start() {
     dc_->start();
   }
   if (roles_.as) {
+    for (size_t i = 0; i < options_.listen_as.size(); ++i) start_account_server(i);
+  }
+}
+
+void ServerApp::start_account_server(size_t index) {
+  {
     AccountServerConfig c;
-    c.listen = options_.listen_as;
+    c.listen = options_.listen_as[index];
     c.domain = options_.domain;
     c.tls_cert = tls_cert_path();
     c.tls_key = state_.file(kTlsKeyFile);
@@ -53,12 +59,18 @@ void ServerApp::start() {
     if (c.dc_endpoints.empty())
       throw ConfigError("no DC address to give nodes: set dc-public ADDR:PORT");
     c.session_lifetime = std::chrono::seconds(options_.session_lifetime_s);
-    as_ = std::make_unique<AccountServer>(std::move(c), *accounts_);
-    as_->start();
+    auto server = std::make_unique<AccountServer>(std::move(c), *accounts_);
+    server->start();
+    if (index == 0) {
+      as_ = std::move(server);
+    } else {
+      more_as_.push_back(std::move(server));
+    }
   }
 }
 
 void ServerApp::stop() {
+  for (auto& more : more_as_) more->stop();
   if (as_) as_->stop();
   if (dc_) dc_->stop();
   if (rs_) rs_->stop();
@@ -112,7 +124,7 @@ void print_help(const char* prog, Roles roles) {
       "\noptions (also as `key = value` lines in the --config file):\n"
       "  --state DIR                state directory (database, keys)\n"
       "  --domain NAME              nodes are <account>.<NAME> (default ntm)\n"
-      "  --listen-as ADDR:PORT      AS, TLS over TCP (default 127.0.0.1:7800)\n"
+      "  --listen-as ADDR:PORT      AS, TLS over TCP; repeat for IPv4 and IPv6 (default 127.0.0.1:7800)\n"
       "  --listen-dc ADDR:PORT      DC, UDP; repeat for IPv4 and IPv6 (default 127.0.0.1:7801)\n"
       "  --listen-rs ADDR:PORT      RS, UDP; repeat for IPv4 and IPv6 (default 127.0.0.1:7802)\n"
       "  --dc-public ADDR:PORT      DC address given to nodes (default: the bound DC address)\n"

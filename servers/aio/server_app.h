@@ -40,7 +40,7 @@ class ServerApp {
   std::filesystem::path tls_cert_path() const { return state_.file(kTlsCertFile); }
   AccountStore& accounts() { return *accounts_; }
 
-  AccountServer* as() { return as_.get(); }
+  AccountServer* as() { return as_.get(); }  // the first of the AS sockets
   DirectionCoordinator* dc() { return dc_.get(); }
   RelayServer* rs() { return rs_.get(); }
   // Where nodes reach each server (after start()).
@@ -48,6 +48,8 @@ class ServerApp {
   std::vector<std::vector<Endpoint>> relay_endpoints() const;
 
  private:
+  void start_account_server(size_t index);
+
   ServerOptions options_;
   Roles roles_;
   StateDir state_;
@@ -55,7 +57,8 @@ class ServerApp {
   std::unique_ptr<SqliteAddressStore> addresses_;
   std::unique_ptr<RelayServer> rs_;
   std::unique_ptr<DirectionCoordinator> dc_;
-  std::unique_ptr<AccountServer> as_;
+  std::unique_ptr<AccountServer> as_;                     // on the first listen-as address
+  std::vector<std::unique_ptr<AccountServer>> more_as_;  // on the others (other families)
 };
 
 // The command line shared by ntm-server, ntm-as, ntm-dc and ntm-rs:

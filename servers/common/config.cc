@@ -89,7 +89,7 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
   } else if (key == "domain") {
     options_.domain = std::string(value);
   } else if (key == "listen-as") {
-    options_.listen_as = parse_endpoint(value, key);
+    endpoints(options_.listen_as);
   } else if (key == "listen-dc") {
     endpoints(options_.listen_dc);
   } else if (key == "listen-rs") {
@@ -173,6 +173,7 @@ void validate(const ServerOptions& o) {
       throw ConfigError(std::string(what) + ": at most one IPv4 and one IPv6 address");
     if (v.empty()) throw ConfigError(std::string(what) + ": no address");
   };
+  one_per_family(o.listen_as, "listen-as");
   one_per_family(o.listen_dc, "listen-dc");
   one_per_family(o.listen_rs, "listen-rs");
 }

@@ -40,7 +40,8 @@ class ConfigError : public std::runtime_error {
 struct ServerOptions {
   std::filesystem::path state;
   std::string domain = "ntm";
-  Endpoint listen_as = Endpoint::v4({127, 0, 0, 1}, 7800);
+  // One AS socket per address (at most one IPv4 and one IPv6), so IPv6-only nodes can log in.
+  std::vector<Endpoint> listen_as{Endpoint::v4({127, 0, 0, 1}, 7800)};
   std::vector<Endpoint> listen_dc{Endpoint::v4({127, 0, 0, 1}, 7801)};
   std::vector<Endpoint> listen_rs{Endpoint::v4({127, 0, 0, 1}, 7802)};
   std::vector<Endpoint> dc_public;                 // empty: derived

@@ -18,7 +18,7 @@ ServerOptions loopback_options(const std::filesystem::path& state) {
   ServerOptions o;
   o.state = state;
   o.domain = "example";
-  o.listen_as = Endpoint::v4({127, 0, 0, 1}, 0);
+  o.listen_as = {Endpoint::v4({127, 0, 0, 1}, 0)};
   o.listen_dc = {Endpoint::v4({127, 0, 0, 1}, 0)};
   o.listen_rs = {Endpoint::v4({127, 0, 0, 1}, 0)};
   return o;
