@@ -22,15 +22,8 @@ ip netns add "ntmprobe$$" 2>/dev/null && ip netns del "ntmprobe$$" ||
 # No bytecode or cache files in the source tree. A hard bound on the whole run: SIGTERM lets
 # the harness clean up (it handles SIGTERM), SIGKILL 30 s later if it does not end.
 export PYTHONDONTWRITEBYTECODE=1
-# The seed's Table 1 matrix needs the control-plane servers (issue 3); until ntm-server is
-# built, it is left out of the run (and said so), not counted as skipped-but-passing.
-extra=()
-if ! ls "${NTM_BUILD_DIR:-$root/build}"/servers/*/ntm-server "${NTM_BUILD_DIR:-$root/build}"/servers/ntm-server >/dev/null 2>&1; then
-  echo "netns: no ntm-server built yet: the control-plane matrix (test_matrix.py) is not run"
-  extra+=(--ignore="$root/tests/netns/test_matrix.py")
-fi
 timeout --kill-after=30 420 "$py" -m pytest -p no:cacheprovider -q -rfEs --durations=5 \
-  "${extra[@]}" "$root/tests/netns" "$@"
+  "$root/tests/netns" "$@"
 rc=$?
 case $rc in
   0) echo "netns suite: passed" ;;
