@@ -39,7 +39,7 @@ run_suite() {
   fi
 }
 
-run_suite core ctest --test-dir "$NTM_BUILD_DIR" -L 'unit|abi|integration' -j "$jobs" --output-on-failure --timeout 300
+run_suite core ctest --test-dir "$NTM_BUILD_DIR" -L 'unit|abi|integration|servers' -j "$jobs" --output-on-failure --timeout 300
 
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer ($asan_dir)"
 if cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNTM_SANITIZE=ON \

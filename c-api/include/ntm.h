@@ -270,6 +270,17 @@ NTM_EXTERN(int) ntm_stop(void);
 /** 1 if the node is running, else 0. */
 NTM_EXTERN(int) ntm_is_running(void);
 
+/**
+ * Tells the node that the host's network changed (new Wi-Fi, LTE, an address came or went), for
+ * platforms where the application hears it first. On Linux the node also watches netlink
+ * itself. The node then sends an authenticated path update to each peer from its new address,
+ * registers again with the DC, asks the DC to direct a new path (or a relay) to peers that do not
+ * answer, and makes TCP connections retransmit at once. Sessions on virtual addresses survive.
+ * Returns at once.
+ * @return NTM_OK, or NTM_ESTATE if no node is running.
+ */
+NTM_EXTERN(int) ntm_notify_network_change(void);
+
 /** Version of ntm_node_info this header describes. */
 #define NTM_NODE_INFO_VERSION 1
 

@@ -143,6 +143,16 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
   });
 }
 
+extern "C" NTM_EXTERN(int) ntm_notify_network_change(void) {
+  return capi::guarded([&]() -> int {
+    auto& rt = capi::runtime();
+    std::lock_guard lock(rt.mutex);
+    if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_notify_network_change: no node is running");
+    rt.node->notify_network_change();
+    return NTM_OK;
+  });
+}
+
 extern "C" NTM_EXTERN(int) ntm_is_running(void) {
   return capi::runtime().running.load() ? 1 : 0;
 }

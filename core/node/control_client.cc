@@ -176,13 +176,16 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
   std::optional<control::Direction> direction;
   {
     std::lock_guard lock(mutex_);
-    if (!(from == dc_)) return;  // only the DC speaks this protocol to us
+    // Only the DC speaks this protocol to us (any of its endpoints: after a move the answer may
+    // come from another family's).
+    if (std::find(dcs_.begin(), dcs_.end(), from) == dcs_.end()) return;
     auto opened = channel_.open(datagram);
     if (!opened) return;  // forged, replayed or for an old session
     switch (opened->type) {
       case control::MessageType::register_ack: {
         auto ack = control::decode_register_ack(opened->plaintext);
         if (ack) {
+          dc_ = from;  // the DC endpoint that works from where we are now
           registration_.observed = ack.value().observed;
           registered_ = true;
           needs_register_ = false;
@@ -198,7 +201,13 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
         auto reply = control::decode_resolve_reply(opened->plaintext);
         if (reply) {
           auto it = resolves_.find(reply.value().request_id);
-          if (it != resolves_.end()) it->second.reply = reply.value();
+          if (it != resolves_.end()) {
+            if (it->second.detached) {
+              resolves_.erase(it);
+            } else {
+              it->second.reply = reply.value();
+            }
+          }
           changed_.notify_all();
         }
         break;
@@ -309,6 +318,8 @@ void ControlClient::relogin_locked() {
 void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   std::lock_guard lock(mutex_);
   if (needs_register_ && now - last_register_sent_ > kRegisterRetry) {
+    // The first try goes to the DC we know; later ones walk the list (a family may be gone).
+    if (last_register_sent_ != tunnel::TimePoint{}) dc_ = dcs_[register_attempt_++ % dcs_.size()];
     send_to_dc(control::MessageType::register_node,
                control::encode(control::Register{private_endpoints()}), grant_.ticket);
     last_register_sent_ = now;
@@ -327,6 +338,9 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
     }
     next_keepalive_ = now + keepalive_interval_;
   }
+  std::erase_if(resolves_, [](const auto& kv) {
+    return kv.second.detached && kv.second.attempts >= kResolveAttempts;
+  });
   for (auto& [id, pending] : resolves_) {
     if (pending.reply || pending.attempts >= kResolveAttempts) continue;
     if (now - pending.sent_at > kResolveRetry) {
@@ -334,6 +348,30 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
       pending.sent_at = now;
       ++pending.attempts;
     }
+  }
+}
+
+void ControlClient::request_direction(const std::string& fqdn) {
+  std::lock_guard lock(mutex_);
+  const uint32_t id = next_request_id_++;
+  auto request = control::Resolve::by_name(id, fqdn);
+  send_to_dc(control::MessageType::resolve, control::encode(request));
+  PendingResolve pending{request, tunnel::Clock::now(), 1, std::nullopt, true};
+  resolves_[id] = pending;
+}
+
+void ControlClient::on_network_change() {
+  std::lock_guard lock(mutex_);
+  needs_register_ = true;
+  last_register_sent_ = {};
+  // Every DC endpoint at once: the address family we had may be gone; the first to answer wins.
+  const auto endpoints = control::encode(control::Register{private_endpoints()});
+  for (const auto& dc : dcs_) {
+    send_raw(dc, channel_.seal(control::MessageType::register_node, endpoints, grant_.ticket));
+  }
+  last_register_sent_ = tunnel::Clock::now();
+  for (const auto& [id, binding] : relay_bindings_) {
+    send_raw(binding.server, control::encode(binding.bind));
   }
 }
 

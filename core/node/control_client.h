@@ -62,6 +62,12 @@ class ControlClient {
   std::optional<Resolved> resolve_address(const Endpoint& virtual_address,
                                           std::chrono::milliseconds timeout);
 
+  // Asks the DC to direct a new path to a peer (mobility), without waiting for the answer.
+  void request_direction(const std::string& fqdn);
+  // Our addresses changed: register again (trying every DC, as the family may have changed) and
+  // rebind every relay assignment from the new address.
+  void on_network_change();
+
   const control::LoginGrant& grant() const { return grant_; }
   const Registration& registration() const { return registration_; }
 
@@ -71,6 +77,7 @@ class ControlClient {
     tunnel::TimePoint sent_at{};
     int attempts = 0;
     std::optional<control::ResolveReply> reply;
+    bool detached = false;  // nobody waits: drop it when answered
   };
   struct RelayBinding {
     Endpoint server;
@@ -106,6 +113,7 @@ class ControlClient {
   tunnel::TimePoint next_keepalive_{};
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;
+  size_t register_attempt_ = 0;
   std::map<uint32_t, PendingResolve> resolves_;
   std::map<uint32_t, RelayBinding> relay_bindings_;  // by relay_id
 };

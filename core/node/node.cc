@@ -26,7 +26,7 @@ namespace ntm::node {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kTickInterval = 100ms;
+constexpr auto kTickInterval = 20ms;  // timers: handshake retries, roaming, keepalives
 constexpr size_t kReceiveSlotSize = TxBatch::kSlotSize;
 // How long one step with a server (TLS login, DC registration, a resolution) may take.
 constexpr auto kServerTimeout = std::chrono::milliseconds(5000);
@@ -113,6 +113,8 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   }
   node->running_.store(true);
   node->receiver_ = std::thread([n = node.get()] { n->run_receiver(); });
+  node->watcher_ = std::make_unique<mobility::AddressWatcher>(
+      [n = node.get()] { n->notify_network_change(); });
   NTM_LOG_INFO("node %s (%s) started", cfg.name.c_str(), node_id_hex(node->node_id_).c_str());
   if (node->control_) {
     node->events_->post({NodeEvent::Type::registered, "", "", "", 0,
@@ -123,6 +125,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
 }
 
 Node::~Node() {
+  watcher_.reset();  // no more change reports into a node going away
   if (events_) {
     events_->post({NodeEvent::Type::stopping, "", "", "", 0, "node " + config_.name + " stopping"});
   }
@@ -194,6 +197,31 @@ bool Node::ensure_peer_for(const Endpoint& virtual_address) {
   return control_->resolve_address(virtual_address, kServerTimeout).has_value();
 }
 
+// --- mobility ---
+
+void Node::notify_network_change() {
+  network_changed_.store(true);
+  if (transport_) transport_->wake();
+}
+
+void Node::handle_network_change(tunnel::TimePoint now) {
+  NTM_LOG_INFO("network changed: updating paths");
+  if (control_) control_->on_network_change();
+  engine_->on_network_change(*this, now);
+  kick_tcp();
+}
+
+void Node::kick_tcp() {
+  stack::CoreLock lock;
+  for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->unacked == nullptr) continue;
+    // Forget the backoff built up while the path was dead and resend the oldest segment now.
+    pcb->nrtx = 0;
+    pcb->rto = static_cast<s16_t>(std::max<int>((pcb->sa >> 3) + pcb->sv, 1));
+    tcp_rexmit_rto(pcb);
+  }
+}
+
 // --- data plane ---
 
 void Node::run_receiver() {
@@ -215,6 +243,8 @@ void Node::run_receiver() {
                                                    slots[i].from, now);
     }
     now = tunnel::Clock::now();
+    if (network_changed_.exchange(false)) handle_network_change(now);
+    if (kick_tcp_.exchange(false)) kick_tcp();
     if (now >= next_tick) {
       if (control_) control_->tick(*this, now);
       engine_->tick(*this, now);
@@ -292,6 +322,14 @@ void Node::event(const tunnel::EngineEvent& e) {
     case tunnel::EngineEventType::tunnel_up: out.type = NodeEvent::Type::tunnel_up; break;
     case tunnel::EngineEventType::tunnel_down: out.type = NodeEvent::Type::tunnel_down; break;
     case tunnel::EngineEventType::path_changed: out.type = NodeEvent::Type::path_changed; break;
+    case tunnel::EngineEventType::needs_direction:
+      if (control_ && e.peer != nullptr) control_->request_direction(e.peer->identity.fqdn);
+      return;
+  }
+  // Connections stalled in retransmission backoff should not wait for their timer.
+  if (e.type == tunnel::EngineEventType::tunnel_up ||
+      e.type == tunnel::EngineEventType::path_changed) {
+    kick_tcp_.store(true);
   }
   if (e.peer != nullptr) {
     out.peer_name = e.peer->identity.fqdn;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/udp_transport.h"
+#include "mobility/address_watcher.h"
 #include "node/control_client.h"
 #include "node/event_queue.h"
 #include "node/node_config.h"
@@ -78,6 +79,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   // Control-plane mode: makes sure a peer owns this virtual address, asking the DC if needed
   // (so connecting to a registered peer's virtual address works without a name). Blocks.
   bool ensure_peer_for(const Endpoint& virtual_address);
+  // The application (or the address watcher) says the host's network changed: tunnels send
+  // path updates from the new address, the DC is told, TCP retransmits at once.
+  void notify_network_change();
   // True while a connection the application already closed still has data or its FIN in
   // flight (lwIP keeps sending after close); stop waits for these, boundedly.
   bool has_closing_connections() const;
@@ -85,6 +89,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
  private:
   explicit Node(NodeConfig config);
   void run_receiver();
+  void handle_network_change(tunnel::TimePoint now);
+  void kick_tcp();
   void dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::TimePoint now);
   control::LoginGrant log_in();
   void register_with_dc(control::LoginGrant grant);
@@ -111,6 +117,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   std::unique_ptr<ControlClient> control_;  // control-plane mode only
   std::unique_ptr<stack::VirtualInterface> interface_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> network_changed_{false};
+  std::atomic<bool> kick_tcp_{false};  // a path came (back): retransmit without waiting for RTO
+  std::unique_ptr<mobility::AddressWatcher> watcher_;
   std::thread receiver_;
 };
 

@@ -26,6 +26,9 @@ inline constexpr auto kDefaultIdleTimeout = 180s;
 // node's options override it), and how often a relayed tunnel tries to go direct again.
 inline constexpr auto kDefaultDirectTimeout = 1000ms;
 inline constexpr auto kDirectProbeInterval = 5s;
+// Mobility: after our address changes, how long a peer may stay silent to our path update (a
+// new handshake from the new address) before the DC is asked to direct a new path.
+inline constexpr auto kRoamTimeout = 60ms;
 // Inner packets held per peer while a handshake runs; older ones are dropped beyond this.
 inline constexpr size_t kMaxQueuedPackets = 256;
 // Room the engine needs around an inner packet in a datagram buffer: a relay header (8 bytes,

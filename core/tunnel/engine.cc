@@ -245,6 +245,23 @@ void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink&
   start_handshake_locked(peer, sink, now);
 }
 
+void Engine::on_network_change(EngineSink& sink, TimePoint now) {
+  for (const auto& peer : table_.all()) {
+    std::lock_guard lock(peer->mutex);
+    if (!peer->current && !peer->pending) continue;
+    peer->path_stale = true;
+    peer->redirect_requested = false;
+    peer->stale_since = now;
+    // A handshake is the path update: authenticated, answered, and it moves the peer's view of
+    // our endpoint. It goes where the tunnel went (the peer, or the relay).
+    if (peer->pending) {
+      table_.remove_path(peer->pending->local_path_id);
+      peer->pending.reset();
+    }
+    if (peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
+  }
+}
+
 void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
                     std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now) {
   std::vector<EngineEvent> events;
@@ -253,15 +270,45 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
     peer->touch(now);
     peer->candidates = std::move(candidates);
     peer->relay = std::move(relay);
-    if (peer->current) return;  // a working tunnel stays as it is
-    if (peer->candidates.empty() && peer->relay) {
-      fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
+    if (peer->current && !peer->path_stale) {
+      keep_or_probe_locked(peer, sink, now, events);
     } else {
-      peer->direct_deadline = now + config_.direct_timeout;
-      if (!peer->pending) start_handshake_locked(peer, sink, now);
+      if (peer->path_stale) {
+        // Punch again from scratch: the old endpoint is dead, the session keys are still good.
+        peer->endpoint_confirmed = false;
+        if (peer->path == PathKind::relay && !peer->candidates.empty()) {
+          peer->path = PathKind::direct;
+        }
+        if (peer->pending) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+        }
+      }
+      if (peer->candidates.empty() && peer->relay) {
+        fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
+      } else {
+        peer->direct_deadline = now + config_.direct_timeout;
+        if (!peer->pending) start_handshake_locked(peer, sink, now);
+      }
     }
   }
   emit(sink, events);
+}
+
+void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                                  std::vector<EngineEvent>& events) {
+  // A working tunnel stays as it is. If the peer moved (its candidates no longer include where
+  // we send), probe the new candidates: an answer moves the path, and until then the old one
+  // is used. If only a relay is offered and the direct path has gone quiet, take the relay.
+  const bool moved = peer->path == PathKind::direct && !peer->candidates.empty() &&
+                     std::find(peer->candidates.begin(), peer->candidates.end(),
+                               peer->endpoint) == peer->candidates.end();
+  if (moved && !peer->pending) {
+    start_probe_locked(peer, sink, now);
+  } else if (peer->candidates.empty() && peer->relay && peer->path == PathKind::direct &&
+             now - peer->last_direct_receive > kDirectProbeInterval) {
+    fall_back_to_relay_locked(peer, sink, now, events);
+  }
 }
 
 void Engine::connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
@@ -310,14 +357,21 @@ void Engine::receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
 
 void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
                                     std::optional<uint32_t> relay_id, TimePoint now,
-                                    std::vector<EngineEvent>& events) {
+                                    std::vector<EngineEvent>& events, bool explicit_path) {
+  if (peer.path_stale) {
+    // The peer answered on our new path (or told us its new one): mobility is done for it.
+    peer.path_stale = false;
+    peer.redirect_requested = false;
+    peer.direct_deadline = TimePoint{};
+  }
   if (relay_id) {
     if (!peer.relay || peer.relay->relay_id != *relay_id || peer.relay->server != from) {
       peer.relay = Peer::Relay{from, *relay_id};
     }
     if (peer.path == PathKind::relay && peer.endpoint == from) return;
-    // A relayed straggler must not pull a working direct path back onto the relay.
-    if (peer.path == PathKind::direct && peer.endpoint_confirmed &&
+    // A relayed straggler must not pull a working direct path back onto the relay; a fresh
+    // handshake through the relay is the peer's explicit choice and is followed.
+    if (!explicit_path && peer.path == PathKind::direct && peer.endpoint_confirmed &&
         now - peer.last_direct_receive < kDirectProbeInterval) {
       return;
     }
@@ -468,7 +522,7 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     // directly, but move the path only when authenticated data arrives that way (the answer may
     // not get through: the direct path can work in one direction only).
     if (relay_id || peer->path != PathKind::relay || !peer->current) {
-      update_endpoint_locked(*peer, from, relay_id, now, events);
+      update_endpoint_locked(*peer, from, relay_id, now, events, /*explicit_path=*/true);
     }
     auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeResponseSize);
     size_t size = wire::encode(response, buffer.subspan(kRelayHeaderRoom));
@@ -538,8 +592,15 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
     std::shared_ptr<Session> keepalive_on;
     {
       std::lock_guard lock(peer->mutex);
+      if (peer->path_stale && !peer->redirect_requested &&
+          older_than(now, peer->stale_since, kRoamTimeout)) {
+        peer->redirect_requested = true;
+        events.push_back({EngineEventType::needs_direction, peer.shared().get(), peer->endpoint,
+                          peer->path,
+                          "no answer from " + peer->identity.fqdn + " on the new path"});
+      }
       const bool punching_timed_out =
-          !peer->current && peer->path != PathKind::relay && peer->relay &&
+          (!peer->current || peer->path_stale) && peer->path != PathKind::relay && peer->relay &&
           peer->direct_deadline != TimePoint{} && now >= peer->direct_deadline;
       if (peer->pending && peer->pending->probe) {
         // An unanswered probe of the direct candidates: the relay keeps working, try later.

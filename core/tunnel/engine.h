@@ -21,7 +21,12 @@
 
 namespace ntm::tunnel {
 
-enum class EngineEventType { tunnel_up, tunnel_down, path_changed };
+enum class EngineEventType {
+  tunnel_up,
+  tunnel_down,
+  path_changed,
+  needs_direction  // mobility: the peer did not answer our path update; ask the DC
+};
 
 struct EngineEvent {
   EngineEventType type;
@@ -78,7 +83,7 @@ class Engine {
                TimePoint now, std::optional<uint32_t> relay_id = std::nullopt);
 
   // Timers: handshake retries and failures, rekeying, keepalives, session and idle expiry.
-  // Call every ~100 ms.
+  // Call every 20-100 ms (the node uses 20 ms).
   void tick(EngineSink& sink, TimePoint now);
 
   // Starts a handshake with a peer now if it has no session (e.g. to warm a tunnel up).
@@ -88,6 +93,11 @@ class Engine {
   // at once (connect); without success within direct_timeout the tunnel goes through the relay.
   void direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
               std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now);
+
+  // Our real addresses changed: every tunnel sends a path update (a new handshake from the new
+  // address, which the peer authenticates before it follows); peers that stay silent are
+  // reported with needs_direction after kRoamTimeout.
+  void on_network_change(EngineSink& sink, TimePoint now);
 
   // Is there a peer that owns this virtual destination? (The stack's routing hook.)
   bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
@@ -120,7 +130,9 @@ class Engine {
   void send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now);
   void update_endpoint_locked(Peer& peer, const Endpoint& from,
                               std::optional<uint32_t> relay_id, TimePoint now,
-                              std::vector<EngineEvent>& events);
+                              std::vector<EngineEvent>& events, bool explicit_path = false);
+  void keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                            std::vector<EngineEvent>& events);
   void drop_session_locked(Peer& peer, std::shared_ptr<Session>& slot);
   uint64_t next_timestamp();
 

@@ -94,6 +94,11 @@ struct Peer {
   TimePoint direct_deadline{};    // hole punching gives up at this time (then the relay)
   TimePoint next_direct_probe{};  // while relayed: when to try the candidates again
   bool endpoint_confirmed = false;  // an authenticated packet came straight from `endpoint`
+  // Mobility: our own address changed and nothing authenticated has come back from this peer
+  // since; after kRoamTimeout the node asks the DC to direct a new path.
+  bool path_stale = false;
+  bool redirect_requested = false;
+  TimePoint stale_since{};
   TimePoint last_direct_receive{};
   std::shared_ptr<Session> current;   // used for sending
   std::shared_ptr<Session> previous;  // still accepted while the peer switches over

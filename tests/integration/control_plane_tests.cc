@@ -1,0 +1,834 @@
+// Control-plane integration tests: the servers (AS + DC + RS, a ServerApp) run embedded in this
+// test process on 127.0.0.1 with free ports and a temporary state directory; ntm-test-node
+// processes (one node each) log in to them over TLS, register with the DC, find each other by
+// name or virtual address and exchange checksummed TCP data. The nodes report facts on stdout
+// ("READY ...", "RESULT ...", "PATH ...", "ERROR ...") and every judgement is made here.
+//
+// The forged/replayed-message scenario puts a small UDP proxy (in this process) between the nodes
+// and the DC: the AS hands the proxy's address out as the DC, so every node <-> DC datagram
+// passes through it. The test reads that traffic the way the DC does (it opens the node's ticket
+// with the DC's ticket key from the state directory, which gives it the session key) and injects
+// replayed, tampered and forged DC -> node datagrams.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <ntm.h>
+
+#include "aio/server_app.h"
+#include "as/tls.h"
+#include "child_process.h"
+#include "control/constants.h"
+#include "control/dc_channel.h"
+#include "control/dc_messages.h"
+#include "control/ticket.h"
+#include "test_data.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace ntm_test;
+using ntm::Endpoint;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Fields = std::map<std::string, std::string>;
+using Bytes = std::vector<uint8_t>;
+namespace control = ntm::control;
+namespace servers = ntm::servers;
+namespace fs = std::filesystem;
+
+constexpr const char *kDomain = "example";
+constexpr const char *kAlicePassword = "alice-pw";
+constexpr const char *kBobPassword = "bob-pw";
+constexpr uint64_t kTransfer = 4u << 20;  // 4 MiB each way
+// Tests lower the password KDF cost (the servers' tests do the same).
+const servers::ScryptParams kFastScrypt{.n = 1024, .r = 8, .p = 1};
+
+// ---- reading the nodes' reports (as integration_tests.cc does) ----
+
+// "KIND a=1 b=2 msg=free text" -> {"": KIND, a: 1, b: 2, msg: "free text"}.
+Fields parse(const std::string &line) {
+  Fields f;
+  std::istringstream in(line);
+  std::string token;
+  in >> f[""];
+  while (in >> token) {
+    auto eq = token.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = token.substr(0, eq);
+    if (key == "msg") {
+      std::string rest;
+      std::getline(in, rest);
+      f[key] = token.substr(eq + 1) + rest;
+      break;
+    }
+    f[key] = token.substr(eq + 1);
+  }
+  return f;
+}
+
+long long num(const Fields &f, const std::string &key) {
+  auto it = f.find(key);
+  long long value = 0;
+  bool ok = it != f.end() && !it->second.empty();
+  if (ok) {
+    char *end = nullptr;
+    value = std::strtoll(it->second.c_str(), &end, 10);
+    ok = *end == '\0';
+  }
+  if (!ok) FAIL("field " << key << " missing or not a number: " << (it == f.end() ? "" : it->second));
+  return value;
+}
+
+std::string str(const Fields &f, const std::string &key) {
+  auto it = f.find(key);
+  return it == f.end() ? std::string("<missing>") : it->second;
+}
+
+// The one line of `p`'s output starting with `prefix`, parsed; fails the test otherwise.
+Fields one_line(const ChildProcess &p, const std::string &prefix) {
+  auto lines = p.lines_starting(prefix);
+  if (lines.size() != 1) FAIL(p.name() << ": expected one '" << prefix << "' line, got " << lines.size());
+  return parse(lines[0]);
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+bool in_ipv4_pool(const std::string &text) {  // 100.64.0.0/10, host numbers from 2
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return false;
+  const uint32_t h = ntohl(a.s_addr);
+  return (h & 0xFFC00000u) == 0x64400000u && (h & 0x003FFFFFu) >= 2;
+}
+
+bool in_ipv6_pool(const std::string &text) {  // fd00:6e74:6d::/48
+  in6_addr a{};
+  if (inet_pton(AF_INET6, text.c_str(), &a) != 1) return false;
+  static const uint8_t prefix[6] = {0xfd, 0x00, 0x6e, 0x74, 0x00, 0x6d};
+  return std::memcmp(a.s6_addr, prefix, sizeof prefix) == 0;
+}
+
+uint16_t port_of(const std::string &endpoint) {
+  auto e = Endpoint::parse(endpoint);
+  if (!e) FAIL("not an endpoint: " << endpoint);
+  return e->port;
+}
+
+std::string node_id_hex(uint64_t id) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
+// Both directions of one tcp-transfer connection carried the expected bytes. The client sends
+// stream `c2s` (its connection index), the server stream `s2c` (its accept index).
+void check_transfer(const Fields &client, const Fields &server, uint64_t bytes, int c2s, int s2c) {
+  const std::string up = stream_sha256(kClientToServerSeed + static_cast<uint64_t>(c2s), bytes);
+  const std::string down = stream_sha256(kServerToClientSeed + static_cast<uint64_t>(s2c), bytes);
+  CHECK(str(client, "sent_sha256") == up);
+  CHECK(num(server, "recv_bytes") == static_cast<long long>(bytes));
+  CHECK(str(server, "recv_sha256") == up);
+  CHECK(str(server, "sent_sha256") == down);
+  CHECK(num(client, "recv_bytes") == static_cast<long long>(bytes));
+  CHECK(str(client, "recv_sha256") == down);
+}
+
+// ---- the embedded servers ----
+
+// A temporary directory, removed (with everything in it) when destroyed.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/ntm-cp-test-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp: " + std::string(strerror(errno)));
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  fs::path path;
+};
+
+// AS + DC + RS on 127.0.0.1 (free ports), state in a temporary directory, accounts alice and bob.
+class ControlPlane {
+ public:
+  explicit ControlPlane(const std::function<void(servers::ServerOptions &)> &tweak = {}) {
+    servers::ServerOptions o;
+    o.state = dir_.path / "server-state";
+    o.domain = kDomain;
+    const Endpoint loopback = Endpoint::v4({127, 0, 0, 1}, 0);
+    o.listen_as = {loopback};
+    o.listen_dc = {loopback};
+    o.listen_rs = {loopback};
+    if (tweak) tweak(o);
+    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, kFastScrypt);
+    app_->accounts().add_password_account("alice", kAlicePassword);
+    app_->accounts().add_password_account("bob", kBobPassword);
+    app_->start();
+  }
+  ~ControlPlane() { app_->stop(); }  // then the app, then the directory
+  ControlPlane(const ControlPlane &) = delete;
+  ControlPlane &operator=(const ControlPlane &) = delete;
+
+  servers::ServerApp &app() { return *app_; }
+  const fs::path &dir() const { return dir_.path; }
+
+  // ntm-test-node tcp-transfer in control-plane mode, on the IPv4 loopback only.
+  std::vector<std::string> node_argv(const std::string &role, const std::string &account,
+                                     const std::string &password,
+                                     const std::vector<std::string> &extra = {},
+                                     const std::string &server_cert = "") const {
+    std::vector<std::string> argv = {
+        NTM_TEST_NODE_PATH, "tcp-transfer", "--role", role,
+        "--server", app_->as()->local_endpoint().to_string(),
+        "--server-cert", server_cert.empty() ? app_->tls_cert_path().string() : server_cert,
+        "--listen", "127.0.0.1:0", "--account", account, "--password", password,
+        "--port", "5000", "--timeout", "90"};
+    return argv + extra;
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<servers::ServerApp> app_;
+};
+
+// Waits for a node's READY line (it has logged in and registered; a server also listens).
+Fields wait_ready(ChildProcess &p) {
+  auto line = p.wait_for_line("READY ", seconds(30));
+  if (!line) FAIL(p.name() << " did not become ready (see its output above)");
+  return parse(*line);
+}
+
+// Waits for the client, then the server, to exit successfully without ERROR lines.
+void finish(ChildProcess &client, ChildProcess &server) {
+  int client_rc = client.wait_exit(seconds(90));
+  int server_rc = server.wait_exit(seconds(30));
+  CHECK(client.lines_starting("ERROR").empty());
+  CHECK(server.lines_starting("ERROR").empty());
+  REQUIRE(client_rc == 0);
+  REQUIRE(server_rc == 0);
+}
+
+// A node expected to fail: waits for it to exit 1 and returns its single ERROR line.
+Fields expect_failure(ChildProcess &p) {
+  int rc = p.wait_exit(seconds(60));
+  auto errors = p.lines_starting("ERROR ");
+  REQUIRE(errors.size() == 1);
+  CHECK(rc == 1);
+  return parse(errors[0]);
+}
+
+void check_address_in_pools(const Fields &ready) {
+  INFO(str(ready, "name") << ": vip4 " << str(ready, "vip4") << " vip6 " << str(ready, "vip6"));
+  CHECK(in_ipv4_pool(str(ready, "vip4")));
+  CHECK(in_ipv6_pool(str(ready, "vip6")));
+}
+
+// One transfer between a fresh bob (server) and a fresh alice (client) connecting to `target`
+// (a name or virtual address; "%4" / "%6" stand for bob's virtual IPv4 / IPv6 from READY).
+struct Round {
+  Fields bob_ready;
+  Fields alice_ready;
+  Fields path;
+};
+
+Round transfer_round(ControlPlane &cp, bool ipv6, const std::string &target, uint64_t bytes,
+                     const std::vector<std::string> &bob_extra = {}) {
+  std::vector<std::string> extra = {"--bytes", std::to_string(bytes)};
+  if (ipv6) extra.push_back("-6");
+  ChildProcess bob("bob", cp.node_argv("server", "bob", kBobPassword, extra + bob_extra));
+  Round r;
+  r.bob_ready = wait_ready(bob);
+  std::string connect = target;
+  if (target == "%4") connect = str(r.bob_ready, "vip4") + ":5000";
+  if (target == "%6") connect = "[" + str(r.bob_ready, "vip6") + "]:5000";
+  ChildProcess alice("alice", cp.node_argv("client", "alice", kAlicePassword,
+                                           extra + std::vector<std::string>{"--connect", connect}));
+  finish(alice, bob);
+  r.alice_ready = one_line(alice, "READY ");
+  check_transfer(one_line(alice, "RESULT "), one_line(bob, "RESULT "), bytes, 0, 0);
+  r.path = one_line(alice, "PATH ");
+  return r;
+}
+
+// ---- a UDP proxy between the nodes and the DC ----
+
+struct Datagram {
+  size_t index = 0;       // position in the proxy's log
+  bool to_dc = false;     // node -> DC (else DC -> node)
+  bool injected = false;  // made up by the test, not from the DC
+  uint16_t node_port = 0; // the node's 127.0.0.1 port
+  Bytes bytes;
+};
+
+// A made-up datagram for a node: from the DC's address (the proxy's), or from another one.
+struct Injection {
+  Bytes bytes;
+  bool from_stranger = false;
+};
+
+int loopback_udp_socket() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket: " + std::string(strerror(errno)));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind: " + std::string(strerror(errno)));
+  }
+  return fd;
+}
+
+sockaddr_in loopback_address(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return a;
+}
+
+// Nodes send to the proxy's "DC" socket; the proxy forwards each node's datagrams to the real DC
+// from a socket of its own per node (so the DC tells the nodes apart) and the DC's answers back
+// from the "DC" socket, the address the nodes accept control messages from. Every datagram is
+// logged. A one-shot injector, when armed, sends made-up datagrams to a node just before the
+// next DC -> node datagram of a given type (loopback delivers them to the node's socket in the
+// order they are sent, also those from the stranger socket).
+class DcProxy {
+ public:
+  using Injector = std::function<std::vector<Injection>(const Bytes &genuine)>;
+
+  DcProxy() : down_(loopback_udp_socket()), stranger_(loopback_udp_socket()) {
+    if (::pipe2(stop_, O_CLOEXEC) != 0) {
+      ::close(down_);
+      ::close(stranger_);
+      throw std::runtime_error("pipe2: " + std::string(strerror(errno)));
+    }
+  }
+  ~DcProxy() {
+    stop();
+    for (auto &[port, fd] : up_by_node_) ::close(fd);
+    ::close(down_);
+    ::close(stranger_);
+    ::close(stop_[0]);
+    ::close(stop_[1]);
+  }
+  DcProxy(const DcProxy &) = delete;
+  DcProxy &operator=(const DcProxy &) = delete;
+
+  Endpoint endpoint() const {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    ::getsockname(down_, reinterpret_cast<sockaddr *>(&a), &len);
+    return Endpoint::v4({127, 0, 0, 1}, ntohs(a.sin_port));
+  }
+
+  void start(const Endpoint &dc) {
+    REQUIRE(dc.is_v4());
+    dc_ = loopback_address(dc.port);
+    REQUIRE(std::memcmp(dc.address.data(), "\x7f\x00\x00\x01", 4) == 0);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    char c = 0;
+    while (::write(stop_[1], &c, 1) < 0 && errno == EINTR) {
+    }
+    thread_.join();
+  }
+
+  void arm(uint16_t node_port, control::MessageType type, Injector make) {
+    std::lock_guard lock(mutex_);
+    armed_port_ = node_port;
+    armed_type_ = static_cast<uint8_t>(type);
+    injector_ = std::move(make);
+  }
+
+  std::vector<Datagram> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+
+  // Waits until pred(log) holds (evaluated on every new datagram), at most `timeout`.
+  bool wait_until(const std::function<bool(const std::vector<Datagram> &)> &pred,
+                  milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(log_); });
+  }
+
+  std::string error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  void record(bool to_dc, bool injected, uint16_t port, Bytes bytes) {
+    {
+      std::lock_guard lock(mutex_);
+      log_.push_back({log_.size(), to_dc, injected, port, std::move(bytes)});
+    }
+    cv_.notify_all();
+  }
+
+  void fail(const std::string &what) {
+    std::lock_guard lock(mutex_);
+    if (error_.empty()) error_ = what;
+  }
+
+  void send_to_node(uint16_t port, const Bytes &bytes, bool from_stranger = false) {
+    sockaddr_in to = loopback_address(port);
+    if (::sendto(from_stranger ? stranger_ : down_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr *>(&to),
+                 sizeof to) < 0) {
+      fail("sendto node: " + std::string(strerror(errno)));
+    }
+  }
+
+  void run() {
+    std::vector<uint8_t> buf(65536);
+    for (;;) {
+      std::vector<pollfd> fds = {{stop_[0], POLLIN, 0}, {down_, POLLIN, 0}};
+      for (const auto &[port, fd] : up_by_node_) fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        fail("poll: " + std::string(strerror(errno)));
+        return;
+      }
+      if (fds[0].revents != 0) return;
+      if (fds[1].revents & POLLIN) {
+        sockaddr_in from{};
+        socklen_t len = sizeof from;
+        ssize_t n = ::recvfrom(down_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&from), &len);
+        if (n >= 0 && from.sin_family == AF_INET) {
+          const uint16_t port = ntohs(from.sin_port);
+          auto it = up_by_node_.find(port);
+          if (it == up_by_node_.end()) {
+            it = up_by_node_.emplace(port, loopback_udp_socket()).first;
+            node_by_up_[it->second] = port;
+          }
+          Bytes bytes(buf.data(), buf.data() + n);
+          if (::sendto(it->second, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr *>(&dc_),
+                       sizeof dc_) < 0) {
+            fail("sendto DC: " + std::string(strerror(errno)));
+          }
+          record(true, false, port, std::move(bytes));
+        }
+      }
+      for (size_t i = 2; i < fds.size(); ++i) {
+        if (!(fds[i].revents & POLLIN)) continue;
+        sockaddr_in from{};
+        socklen_t len = sizeof from;
+        ssize_t n = ::recvfrom(fds[i].fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&from), &len);
+        // Only the DC's answers go back; peers probing a node's observed (proxy) endpoint are
+        // dropped, so tunnels use the private candidates.
+        if (n <= 0 || from.sin_port != dc_.sin_port || from.sin_addr.s_addr != dc_.sin_addr.s_addr) {
+          continue;
+        }
+        const uint16_t port = node_by_up_.at(fds[i].fd);
+        Bytes bytes(buf.data(), buf.data() + n);
+        Injector make;
+        {
+          std::lock_guard lock(mutex_);
+          if (injector_ && armed_port_ == port && bytes[0] == armed_type_) {
+            make = std::move(injector_);  // one shot
+            injector_ = nullptr;
+          }
+        }
+        if (make) {
+          std::vector<Injection> extra;
+          try {
+            extra = make(bytes);
+          } catch (const std::exception &e) {
+            fail(std::string("injector: ") + e.what());
+          }
+          for (auto &x : extra) {
+            send_to_node(port, x.bytes, x.from_stranger);
+            record(false, true, port, std::move(x.bytes));
+          }
+        }
+        send_to_node(port, bytes);
+        record(false, false, port, std::move(bytes));
+      }
+    }
+  }
+
+  int down_;
+  int stranger_;  // another local address, which is not the DC
+  int stop_[2] = {-1, -1};
+  sockaddr_in dc_{};
+  std::map<uint16_t, int> up_by_node_;  // proxy thread only (and the destructor, after it)
+  std::map<int, uint16_t> node_by_up_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Datagram> log_;
+  std::string error_;
+  uint16_t armed_port_ = 0;
+  uint8_t armed_type_ = 0;
+  Injector injector_;
+};
+
+// ---- reading node <-> DC traffic the way the DC does ----
+
+struct Session {
+  uint64_t node_id = 0;
+  control::Key32 key{};
+};
+
+// The node's DC session, from the ticket in its Register (opened with the DC's ticket key).
+std::optional<Session> session_of(const std::vector<Datagram> &log, uint16_t port,
+                                  const control::Key32 &ticket_key) {
+  for (const auto &d : log) {
+    if (!d.to_dc || d.node_port != port || d.bytes.empty() ||
+        d.bytes[0] != static_cast<uint8_t>(control::MessageType::register_node)) {
+      continue;
+    }
+    auto envelope = control::decode_dc_envelope(d.bytes);
+    if (!envelope) continue;
+    auto ticket = control::open_ticket(ticket_key, envelope->ticket);
+    if (ticket) return Session{ticket->node_id, ticket->session_key};
+  }
+  return std::nullopt;
+}
+
+struct Seen {
+  size_t index = 0;
+  uint32_t direction_id = 0;
+  Bytes bytes;
+};
+
+// The DirectionAcks the node sent (authenticated with its session key), in order.
+std::vector<Seen> direction_acks(const std::vector<Datagram> &log, uint16_t port, const Session &s) {
+  control::DcChannel dc(control::DcRole::dc, s.node_id, s.key);
+  std::vector<Seen> out;
+  for (const auto &d : log) {
+    if (!d.to_dc || d.node_port != port) continue;
+    auto opened = dc.open(d.bytes);
+    if (!opened || opened->type != control::MessageType::direction_ack) continue;
+    auto ack = control::decode_direction_ack(opened->plaintext);
+    if (ack) out.push_back({d.index, ack->direction_id, d.bytes});
+  }
+  return out;
+}
+
+// The genuine Directions the DC sent the node, in order.
+std::vector<Seen> directions_to(const std::vector<Datagram> &log, uint16_t port, const Session &s) {
+  control::DcChannel node(control::DcRole::node, s.node_id, s.key);
+  std::vector<Seen> out;
+  for (const auto &d : log) {
+    if (d.to_dc || d.injected || d.node_port != port) continue;
+    auto opened = node.open(d.bytes);
+    if (!opened || opened->type != control::MessageType::direction) continue;
+    auto direction = control::decode_direction(opened->plaintext);
+    if (direction) out.push_back({d.index, direction->direction_id, d.bytes});
+  }
+  return out;
+}
+
+size_t first_injected(const std::vector<Datagram> &log) {
+  for (const auto &d : log)
+    if (d.injected) return d.index;
+  return log.size();
+}
+
+constexpr uint32_t kForgedWrongKeyId = 0xF0F00001;
+constexpr uint32_t kForgedOtherNodeId = 0xF0F00002;
+constexpr uint32_t kFromStrangerId = 0xF0F00003;
+
+// What the test sends the node just before the genuine Direction `d2`:
+// - the earlier Direction `d1`, replayed (twice);
+// - `d2` with one byte flipped in each part of the envelope; the counter stays `d2`'s, so a node
+//   that recorded the counter before checking the tag would then drop the genuine `d2`;
+// - `d2`'s content with another direction_id, sealed with a wrong key, or with the right key but
+//   for another node_id;
+// - `d2`'s content with another direction_id, correctly sealed with the session key (as only the
+//   DC could) but sent from an address that is not the DC's.
+// Each made-up Direction carries its own direction_id, so acting on it shows in the node's acks.
+std::vector<Injection> forgeries(const Session &s, const Bytes &d1, const Bytes &d2) {
+  std::vector<Injection> out = {{d1}, {d1}};
+  auto flipped = [&](size_t at, uint8_t mask) {
+    Bytes b = d2;
+    b.at(at) ^= mask;
+    return Injection{std::move(b)};
+  };
+  const size_t h = control::kDcHeaderSize;
+  out.push_back(flipped(0, 0x03));              // type: Direction -> ResolveReply
+  out.push_back(flipped(1, 0x01));              // flags
+  out.push_back(flipped(3, 0x01));              // reserved
+  out.push_back(flipped(11, 0x01));             // node_id
+  out.push_back(flipped(h - 1, 0x01));          // counter
+  out.push_back(flipped(h + 3, 0x01));          // ciphertext of direction_id
+  out.push_back(flipped(d2.size() / 2, 0x80));  // ciphertext (the certificate)
+  out.push_back(flipped(d2.size() - 1, 0x01));  // tag
+
+  control::DcChannel reader(control::DcRole::node, s.node_id, s.key);
+  auto opened = reader.open(d2);
+  if (!opened) throw std::runtime_error("the genuine Direction does not open");
+  auto decoded = control::decode_direction(opened->plaintext);
+  if (!decoded) throw std::runtime_error("the genuine Direction does not decode");
+  control::Direction forged = decoded.value();
+  auto seal = [&](uint32_t id, uint64_t node_id, const control::Key32 &key, uint64_t counter) {
+    forged.direction_id = id;
+    control::DcChannel channel(control::DcRole::dc, node_id, key, counter);
+    return channel.seal(control::MessageType::direction, control::encode(forged));
+  };
+  control::Key32 wrong_key;
+  wrong_key.fill(0x5a);
+  out.push_back({seal(kForgedWrongKeyId, s.node_id, wrong_key, opened->counter + 1)});
+  out.push_back({seal(kForgedOtherNodeId, s.node_id ^ 1, s.key, opened->counter + 2)});
+  out.push_back({seal(kFromStrangerId, s.node_id, s.key, opened->counter + 3), true});
+  return out;
+}
+constexpr size_t kForgeries = 13;
+
+}  // namespace
+
+// ---- 1. login, resolve by name, direct tunnel, stable addresses ----
+
+TEST_CASE("two nodes log in, resolve each other by FQDN and exchange 4 MiB each way directly "
+          "over virtual IPv4 and IPv6, keeping their pool addresses when they log in again",
+          "[control-plane][tcp]") {
+  ControlPlane cp;
+  const std::vector<std::string> bob_state = {"--state", (cp.dir() / "bob-node").string()};
+  std::vector<Round> rounds;
+  for (bool ipv6 : {false, true}) {
+    INFO("virtual " << (ipv6 ? "IPv6" : "IPv4"));
+    Round r = transfer_round(cp, ipv6, std::string("bob.") + kDomain + ":5000", kTransfer, bob_state);
+    CHECK(str(r.bob_ready, "name") == std::string("bob.") + kDomain);
+    CHECK(str(r.alice_ready, "name") == std::string("alice.") + kDomain);
+    check_address_in_pools(r.bob_ready);
+    check_address_in_pools(r.alice_ready);
+    CHECK(str(r.alice_ready, "vip4") != str(r.bob_ready, "vip4"));
+    CHECK(str(r.alice_ready, "vip6") != str(r.bob_ready, "vip6"));
+    CHECK(str(r.alice_ready, "node_id") != str(r.bob_ready, "node_id"));
+    // Both on one host: the DC directs them end to end, to bob's own socket.
+    CHECK(str(r.path, "peer") == std::string("bob.") + kDomain);
+    CHECK(str(r.path, "path") == "direct");
+    CHECK(str(r.path, "endpoint") == str(r.bob_ready, "endpoint_v4"));
+    rounds.push_back(std::move(r));
+  }
+  REQUIRE(rounds.size() == 2);
+  // Logging in again (bob with the same key from its state dir, alice with a new key) keeps the
+  // NodeID and the virtual addresses.
+  for (const char *key : {"node_id", "vip4", "vip6"}) {
+    INFO(key);
+    CHECK(str(rounds[0].bob_ready, key) == str(rounds[1].bob_ready, key));
+    CHECK(str(rounds[0].alice_ready, key) == str(rounds[1].alice_ready, key));
+  }
+}
+
+// ---- 2. connect by virtual address ----
+
+TEST_CASE("a node connects to a registered peer by its virtual IPv4 or IPv6 address alone and "
+          "the DC directs the tunnel",
+          "[control-plane][tcp]") {
+  ControlPlane cp;
+  for (bool ipv6 : {false, true}) {
+    INFO("virtual " << (ipv6 ? "IPv6" : "IPv4"));
+    // No name is resolved: ntm_getaddrinfo passes the numeric address through and ntm_connect
+    // asks the DC who owns it.
+    Round r = transfer_round(cp, ipv6, ipv6 ? "%6" : "%4", 1u << 20);
+    CHECK(str(r.path, "peer") == std::string("bob.") + kDomain);
+    CHECK(str(r.path, "path") == "direct");
+  }
+}
+
+// ---- 3. refusals ----
+
+TEST_CASE("a wrong password or an unknown account is refused with NTM_EAUTH and 'wrong account "
+          "or password'",
+          "[control-plane][errors]") {
+  ControlPlane cp;
+  const std::pair<const char *, const char *> attempts[] = {{"alice", "not-alices-password"},
+                                                            {"mallory", kAlicePassword}};
+  for (const auto &[account, password] : attempts) {
+    INFO("account " << account);
+    ChildProcess node("node", cp.node_argv("client", account, password,
+                                           {"--connect", std::string("bob.") + kDomain + ":5000"}));
+    Fields e = expect_failure(node);
+    CHECK(str(e, "what") == "ntm_start");
+    CHECK(num(e, "rc") == NTM_EAUTH);
+    CHECK_THAT(str(e, "msg"), Catch::Matchers::Contains("wrong account or password"));
+    CHECK(node.lines_starting("READY").empty());
+  }
+}
+
+TEST_CASE("a disabled account is refused with NTM_EAUTH and a message saying it is disabled, "
+          "and logs in again once enabled",
+          "[control-plane][errors]") {
+  ControlPlane cp;
+  REQUIRE(cp.app().accounts().set_disabled("bob", true));
+  {
+    ChildProcess node("bob", cp.node_argv("server", "bob", kBobPassword));
+    Fields e = expect_failure(node);
+    CHECK(str(e, "what") == "ntm_start");
+    CHECK(num(e, "rc") == NTM_EAUTH);
+    CHECK_THAT(str(e, "msg"), Catch::Matchers::Contains("disabled"));
+  }
+  // The same credentials work once the account is enabled: the refusal was the flag.
+  REQUIRE(cp.app().accounts().set_disabled("bob", false));
+  ChildProcess node("bob", cp.node_argv("server", "bob", kBobPassword));
+  Fields ready = wait_ready(node);
+  CHECK(str(ready, "name") == std::string("bob.") + kDomain);
+}
+
+TEST_CASE("resolving an FQDN that no account owns gives EAI_NONAME from ntm_getaddrinfo",
+          "[control-plane][errors]") {
+  ControlPlane cp;
+  ChildProcess node("alice", cp.node_argv("client", "alice", kAlicePassword,
+                                          {"--connect", std::string("nobody.") + kDomain + ":5000"}));
+  Fields e = expect_failure(node);
+  REQUIRE(node.lines_starting("READY ").size() == 1);  // logged in and registered first
+  CHECK(str(e, "what") == "ntm_getaddrinfo");
+  CHECK(num(e, "rc") == EAI_NONAME);
+}
+
+TEST_CASE("an AS certificate other than the pinned one makes ntm_start fail with "
+          "NTM_EUNREACHABLE and a message naming the certificate",
+          "[control-plane][errors]") {
+  ControlPlane cp;
+  // Another self-signed identity with the same name: only the pin tells them apart.
+  const fs::path other_pem = cp.dir() / "other-as-tls.pem";
+  servers::tls::ensure_identity(other_pem, cp.dir() / "other-as-tls.key", "as.example");
+  ChildProcess node("alice", cp.node_argv("client", "alice", kAlicePassword,
+                                          {"--connect", std::string("bob.") + kDomain + ":5000"},
+                                          other_pem.string()));
+  Fields e = expect_failure(node);
+  CHECK(str(e, "what") == "ntm_start");
+  // The library classes a TLS failure with the AS as "could not be reached" (not EAUTH).
+  CHECK(num(e, "rc") == NTM_EUNREACHABLE);
+  CHECK_THAT(str(e, "msg"),
+             Catch::Matchers::Contains("the AS certificate does not match the pinned one"));
+}
+
+// ---- 4. forged and replayed control messages ----
+
+TEST_CASE("a replayed, tampered or forged DC message is dropped by the node, which still "
+          "accepts the genuine message that follows",
+          "[control-plane][security]") {
+  DcProxy proxy;
+  ControlPlane cp([&](servers::ServerOptions &o) { o.dc_public = {proxy.endpoint()}; });
+  proxy.start(cp.app().dc()->local_endpoints().at(0));
+  const control::Key32 ticket_key = cp.app().state().load_or_create_key(servers::kTicketKeyFile);
+  const uint64_t bytes = 1u << 20;
+  const std::vector<std::string> size = {"--bytes", std::to_string(bytes)};
+  const std::vector<std::string> connect = {"--connect", std::string("bob.") + kDomain + ":5000"};
+
+  // bob serves two connections; the first alice makes the DC send bob Direction d1.
+  ChildProcess bob("bob", cp.node_argv("server", "bob", kBobPassword,
+                                       size + std::vector<std::string>{"--count", "2"}));
+  const Fields bob_ready = wait_ready(bob);
+  const uint16_t bob_port = port_of(str(bob_ready, "endpoint_v4"));
+  {
+    ChildProcess alice("alice", cp.node_argv("client", "alice", kAlicePassword, size + connect));
+    REQUIRE(alice.wait_exit(seconds(90)) == 0);
+    CHECK(alice.lines_starting("ERROR").empty());
+    REQUIRE(bob.wait_for_line("RESULT conn=0", seconds(30)));
+    check_transfer(one_line(alice, "RESULT "), one_line(bob, "RESULT conn=0"), bytes, 0, 0);
+  }
+  const auto before = proxy.snapshot();
+  const auto session = session_of(before, bob_port, ticket_key);
+  REQUIRE(session);
+  CHECK(node_id_hex(session->node_id) == str(bob_ready, "node_id"));
+  const auto d1s = directions_to(before, bob_port, *session);
+  REQUIRE(!d1s.empty());
+  const Seen d1 = d1s.front();
+  // The observation works: bob acknowledged the genuine d1.
+  {
+    auto acks = direction_acks(before, bob_port, *session);
+    CHECK(std::count_if(acks.begin(), acks.end(),
+                        [&](const Seen &a) { return a.direction_id == d1.direction_id; }) >= 1);
+  }
+
+  // The second alice makes the DC send bob Direction d2; the forgeries go just before it.
+  proxy.arm(bob_port, control::MessageType::direction,
+            [s = *session, d1_bytes = d1.bytes](const Bytes &d2) {
+              return forgeries(s, d1_bytes, d2);
+            });
+  ChildProcess alice("alice", cp.node_argv("client", "alice", kAlicePassword, size + connect));
+  // Barrier: bob acknowledges the genuine d2. It came after the forgeries over the same socket
+  // pair and bob handles control datagrams in order, so anything bob did about them is logged.
+  uint32_t d2_id = 0;
+  const bool d2_acked = proxy.wait_until(
+      [&](const std::vector<Datagram> &log) {
+        const size_t from = first_injected(log);
+        if (from == log.size()) return false;  // nothing injected yet
+        const auto directions = directions_to(log, bob_port, *session);
+        auto d2 = std::find_if(directions.begin(), directions.end(),
+                               [&](const Seen &d) { return d.index > from; });
+        if (d2 == directions.end()) return false;
+        d2_id = d2->direction_id;
+        const auto acks = direction_acks(log, bob_port, *session);
+        return std::any_of(acks.begin(), acks.end(), [&](const Seen &a) {
+          return a.index > d2->index && a.direction_id == d2_id;
+        });
+      },
+      seconds(30));
+  CHECK(d2_acked);
+  REQUIRE(alice.wait_exit(seconds(90)) == 0);
+  REQUIRE(bob.wait_exit(seconds(30)) == 0);
+  CHECK(alice.lines_starting("ERROR").empty());
+  CHECK(bob.lines_starting("ERROR").empty());
+  // bob still works: the second transfer is intact.
+  check_transfer(one_line(alice, "RESULT "), one_line(bob, "RESULT conn=1"), bytes, 0, 1);
+  proxy.stop();
+  REQUIRE(proxy.error().empty());
+
+  const auto log = proxy.snapshot();
+  const size_t injected_at = first_injected(log);
+  const auto injected =
+      std::count_if(log.begin(), log.end(), [](const Datagram &d) { return d.injected; });
+  CHECK(injected == static_cast<std::ptrdiff_t>(kForgeries));
+  REQUIRE(injected_at < log.size());
+  REQUIRE(d2_acked);
+  CHECK(d2_id != d1.direction_id);
+  // After the forgeries bob acknowledged exactly the genuine copies of d2 the DC sent (a first
+  // copy and any retransmissions) and nothing else: not d1 again, not the forged ids (nor the
+  // well-sealed one from a stranger), not a tampered d2 (whose flipped direction_id would show
+  // as another id). A node that acts on a Direction (adds or updates the peer, starts hole
+  // punching) always acknowledges it, so no ack means it was not acted on.
+  size_t genuine_d2 = 0;
+  for (const auto &d : directions_to(log, bob_port, *session)) {
+    if (d.index < injected_at) continue;
+    CHECK(d.direction_id == d2_id);
+    ++genuine_d2;
+  }
+  size_t acked_d2 = 0;
+  for (const auto &a : direction_acks(log, bob_port, *session)) {
+    if (a.index < injected_at) continue;
+    INFO("bob acknowledged direction " << a.direction_id << " after the forgeries (d1 "
+                                       << d1.direction_id << ", d2 " << d2_id << ")");
+    CHECK(a.direction_id == d2_id);
+    acked_d2 += a.direction_id == d2_id;
+  }
+  CHECK(genuine_d2 >= 1);
+  CHECK(acked_d2 == genuine_d2);
+}
