@@ -222,7 +222,11 @@ typedef struct ntm_options {
   ntm_cipher cipher;           /**< Tunnel AEAD; default NTM_CIPHER_AES_256_GCM. */
   unsigned int mtu;            /**< Virtual MTU; 0 for the default 1420 (fits 1500-byte paths). */
   unsigned int idle_timeout_ms; /**< Idle tunnels older than this are dropped (and rebuilt on
-                                    demand); 0 for the default 180000. */
+                                    demand); 0 for the default 180000. It also bounds the grace
+                                    period when the host loses every address: the tunnel keeps
+                                    its peer and retries its path update until an address
+                                    returns (tested with 2 s offline); TCP sessions on virtual
+                                    addresses last as long as TCP keeps retransmitting. */
   ntm_log_level log_level;     /**< Logging to stderr; default NTM_LOG_WARN. */
   ntm_event_cb event_cb;       /**< Optional event handler. */
   void *event_user_data;       /**< Passed to event_cb unchanged. */
