@@ -8,6 +8,7 @@
 #include <ntm.h>
 
 #include "child_process.h"
+#include "report_fields.h"
 #include "test_data.h"
 
 #include <cstdlib>
@@ -20,49 +21,13 @@ namespace {
 using namespace ntm_test;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Fields = std::map<std::string, std::string>;
 
 constexpr uint64_t kBigTransfer = 16u << 20;  // 16 MiB each way
 
-// "KIND a=1 b=2 msg=free text" -> {"": KIND, a: 1, b: 2, msg: "free text"}.
-Fields parse(const std::string &line) {
-  Fields f;
-  std::istringstream in(line);
-  std::string token;
-  in >> f[""];
-  while (in >> token) {
-    auto eq = token.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = token.substr(0, eq);
-    if (key == "msg") {
-      std::string rest;
-      std::getline(in, rest);
-      f[key] = token.substr(eq + 1) + rest;
-      break;
-    }
-    f[key] = token.substr(eq + 1);
-  }
-  return f;
-}
-
-// The integer value of a field; a missing or non-numeric field fails the test.
-long long num(const Fields &f, const std::string &key) {
-  auto it = f.find(key);
-  long long value = 0;
-  bool ok = it != f.end() && !it->second.empty();
-  if (ok) {
-    char *end = nullptr;
-    value = std::strtoll(it->second.c_str(), &end, 10);
-    ok = *end == '\0';
-  }
-  if (!ok) FAIL("field " << key << " missing or not a number: " << (it == f.end() ? "" : it->second));
-  return value;
-}
-
-std::string str(const Fields &f, const std::string &key) {
-  auto it = f.find(key);
-  return it == f.end() ? std::string("<missing>") : it->second;
-}
+using ntm::test::Fields;
+using ntm::test::num;
+using ntm::test::parse;
+using ntm::test::str;
 
 struct NodeId {
   std::string name;
