@@ -10,8 +10,8 @@ namespace ntm::crypto {
 using X25519Key = std::array<uint8_t, 32>;
 
 struct X25519KeyPair {
-  X25519Key private_key;  // the raw scalar as RFC 7748 encodes it (clamped when used)
-  X25519Key public_key;
+  X25519Key private_key{};  // the raw scalar as RFC 7748 encodes it (clamped when used)
+  X25519Key public_key{};
 };
 
 // A fresh key pair from OpenSSL's CSPRNG. Throws CryptoError.

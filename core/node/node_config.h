@@ -53,7 +53,7 @@ struct ControlPlaneConfig {
 
 struct NodeConfig {
   std::string name;
-  crypto::X25519KeyPair key;
+  crypto::X25519KeyPair key{};  // all zero: none given (control-plane mode makes one)
   std::optional<std::array<uint8_t, 4>> vip4;
   std::optional<std::array<uint8_t, 16>> vip6;
   std::optional<Endpoint> listen_v4 = Endpoint::parse("0.0.0.0:0");

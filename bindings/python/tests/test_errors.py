@@ -141,6 +141,7 @@ def test_errors_without_a_running_node():
         expect(ntmobile.NodeStateError, ntmobile.node_info)
         expect(ntmobile.NodeStateError, ntmobile.tunnels)
         expect(ntmobile.NodeStateError, ntmobile.stop)
+        expect(ntmobile.NodeStateError, ntmobile.notify_network_change)
         expect(ntmobile.InvalidArgumentError,
                lambda: ntmobile.start("x.example", "bad key", virtual_ipv4="100.64.0.1"),
                lambda e: e.code == -2 and "private_key" in str(e))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import ntmobile
 from conftest import ECHO_PORT, PEER_NAME, PEER_V4, PEER_V6, SELF_NAME, SELF_V4, SELF_V6
@@ -140,3 +141,19 @@ def test_package_ships_its_library_and_type_information():
     with open(f"/proc/{os.getpid()}/maps") as maps:
         loaded = {line.split()[-1] for line in maps if "libntm.so" in line}
     assert loaded == {os.path.join(folder, "libntm.so.%d" % native.HEADER_VERSION[0])}, loaded
+
+
+def test_a_network_change_keeps_an_open_connection_working(env):
+    """ntm_notify_network_change: path updates go out, and the TCP session carries on."""
+    with ntmobile.create_connection((PEER_V4, ECHO_PORT), timeout=10) as sock:
+        sock.sendall(b"before")
+        assert sock.recv(100) == b"before"
+        handshakes = env.node.stats().handshakes_completed
+        ntmobile.notify_network_change()
+        sock.sendall(b"after the change")
+        assert sock.recv(100) == b"after the change"
+        # The path update is a new handshake from (here: the same) address; wait for it, bounded.
+        deadline = time.monotonic() + 5
+        while env.node.stats().handshakes_completed <= handshakes:
+            assert time.monotonic() < deadline, "no path-update handshake completed"
+            time.sleep(0.01)

@@ -252,6 +252,13 @@ void register_node(py::module_& m) {
         py::arg("direct_timeout_ms") = 0, "ntm_start() with these options.");
   m.def("stop", &stop, "ntm_stop(): blocks (without the GIL) until the node is down.");
   m.def("is_running", [] { return ntm_is_running() != 0; });
+  m.def(
+      "notify_network_change",
+      [] {
+        int rc = ntm_notify_network_change();
+        if (rc != NTM_OK) raise_ntm(rc, ntm_last_error());
+      },
+      "ntm_notify_network_change(): the host's network changed; move the tunnels.");
   m.def("node_info", &node_info);
   m.def("tunnels", &tunnels);
   m.def("stats", &stats);

@@ -29,6 +29,7 @@ __all__ = [
     "start",
     "stop",
     "is_running",
+    "notify_network_change",
     "node_info",
     "tunnels",
     "stats",
@@ -196,6 +197,15 @@ def version() -> str:
 def is_running() -> bool:
     """True while this process's node runs."""
     return _ntm.is_running()
+
+
+def notify_network_change() -> None:
+    """Tell the node the host's network changed (the OS told the application first).
+
+    The node sends path updates from its new address, registers again with the DC and makes TCP
+    retransmit at once; on Linux it also notices changes by itself (netlink). Raises NTMError
+    when no node runs."""
+    _ntm.notify_network_change()
 
 
 def node_info() -> NodeInfo:
