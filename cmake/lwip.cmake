@@ -13,6 +13,27 @@ file(GLOB _lwip_core CONFIGURE_DEPENDS
   "${_lwip}/src/core/*.c" "${_lwip}/src/core/ipv4/*.c" "${_lwip}/src/core/ipv6/*.c")
 file(GLOB _lwip_api CONFIGURE_DEPENDS "${_lwip}/src/api/*.c")
 
+# Our fixes to lwIP 2.1.3, applied to copies in the build tree (the source tree is never touched).
+# api_msg.c: shutting down the receive side after our FIN went out and the peer's arrived
+# (LAST_ACK, TIME_WAIT) must also hand the pcb back to lwIP, as in newer lwIP; otherwise lwIP
+# frees the pcb later while the netconn still points at it (a use-after-free on close, seen with
+# the real-fd bridge: our FIN first, then the peer's).
+set(_lwip_patched "${CMAKE_CURRENT_BINARY_DIR}/lwip-patched")
+file(READ "${_lwip}/src/api/api_msg.c" _api_msg)
+set(_needle "(tpcb->state == CLOSING)))")
+string(FIND "${_api_msg}" "${_needle}" _at)
+if(_at EQUAL -1)
+  message(FATAL_ERROR "lwIP api_msg.c does not look like 2.1.3: cannot apply ntmobile's close fix")
+endif()
+string(REPLACE "${_needle}"
+  "(tpcb->state == CLOSING) || (tpcb->state == LAST_ACK) || (tpcb->state == TIME_WAIT)))"
+  _api_msg "${_api_msg}")
+file(WRITE "${_lwip_patched}/api_msg.c.new" "${_api_msg}")
+configure_file("${_lwip_patched}/api_msg.c.new" "${_lwip_patched}/api_msg.c" COPYONLY)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_lwip}/src/api/api_msg.c")
+list(FILTER _lwip_api EXCLUDE REGEX "/api_msg\\.c$")
+list(APPEND _lwip_api "${_lwip_patched}/api_msg.c")
+
 add_library(ntm_lwip STATIC ${_lwip_core} ${_lwip_api})
 target_include_directories(ntm_lwip SYSTEM PUBLIC
   "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/include"
