@@ -7,7 +7,8 @@
 #
 # Where ntm.h and libntm.so are looked for, first match wins:
 #   --with-ntm-include=DIR / --with-ntm-lib=DIR (or --with-ntm-dir=PREFIX)
-#   $NTM_BUILD_DIR/c-api (libntm.so) and the repository's c-api/include (ntm.h)
+#   $NTM_BUILD_DIR/c-api (libntm.so) and the repository's c-api/include (ntm.h), or the source
+#   tree named in $NTM_BUILD_DIR/CMakeCache.txt (for a gem installed outside the repository)
 #   <repository>/build/c-api
 # The library directory is recorded as an rpath, so nothing needs LD_LIBRARY_PATH.
 require "mkmf"
@@ -15,7 +16,14 @@ require "mkmf"
 repo_root = File.expand_path("../../../..", __dir__)
 include_dirs = [File.join(repo_root, "c-api", "include")]
 lib_dirs = []
-lib_dirs << File.join(ENV["NTM_BUILD_DIR"], "c-api") if ENV["NTM_BUILD_DIR"] && !ENV["NTM_BUILD_DIR"].empty?
+build_dir = ENV.fetch("NTM_BUILD_DIR", "")
+unless build_dir.empty?
+  lib_dirs << File.join(build_dir, "c-api")
+  # An installed gem is not inside the repository: find ntm.h through the build's CMake cache.
+  cache = File.join(build_dir, "CMakeCache.txt")
+  source = File.exist?(cache) && File.read(cache)[/^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/, 1]
+  include_dirs << File.join(source, "c-api", "include") if source
+end
 lib_dirs << File.join(repo_root, "build", "c-api")
 
 user_include, user_lib = dir_config("ntm")

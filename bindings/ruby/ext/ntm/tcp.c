@@ -296,7 +296,6 @@ static VALUE native_connect_start(VALUE self, VALUE family, VALUE ip, VALUE port
   r->refs = 2;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
   rc = pthread_create(&thread, &attr, connect_worker, r);
   pthread_attr_destroy(&attr);
   if (rc != 0) {

@@ -230,7 +230,6 @@ static void start_pump_locked(datagram *d) {
   d->pump_running = 1;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
   rc = pthread_create(&thread, &attr, pump, d);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
