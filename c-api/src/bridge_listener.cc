@@ -117,6 +117,9 @@ void accept_loop(Listener l) {
     ntm::capi::start_pumps(conn, os_fd);
   }
   ntm_close(l.ntm_fd);
+  // The node stopped while the application still listens: wake its accept() (it then fails)
+  // instead of leaving it blocked forever. Only if the descriptor is still that listener.
+  if (listener_alive(l)) ::shutdown(l.os_fd, SHUT_RDWR);
 }
 
 std::atomic<unsigned> g_listener_count{0};
