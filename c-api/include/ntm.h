@@ -257,8 +257,12 @@ NTM_EXTERN(int) ntm_options_init(ntm_options *options, unsigned int version);
  * Starts this process's node: binds the UDP sockets, brings up the virtual interface with the
  * virtual addresses and loads the peers. Returns once the node is usable. A process runs one
  * node at a time; after ntm_stop() it may start again, with other options.
+ * In control-plane mode it first logs in to the AS and registers with the DC (each step bounded
+ * by 5 seconds). Blocks.
  * @return NTM_OK; NTM_EINVAL naming a bad option; NTM_ESTATE if already running; NTM_EIO if a
- *         UDP address cannot be bound.
+ *         UDP address cannot be bound or the state directory cannot be used; NTM_EAUTH if the
+ *         AS refuses the account (wrong password, unknown account, disabled); NTM_EUNREACHABLE
+ *         if the AS or DC cannot be reached or the AS certificate is not the pinned one.
  */
 NTM_EXTERN(int) ntm_start(const ntm_options *options);
 
