@@ -3,10 +3,11 @@
 # the interop suite, the examples' tests), against the libntm of a finished build:
 #   Python  pip-installs the ntmobile package, linked to $NTM_BUILD_DIR/c-api/libntm.so
 #   Ruby    compiles the C extension into bindings/ruby/tmp (where the examples look for it)
-#   Java    packages bindings/java/target/ntmobile-<version>.jar (JNA included)
+#   Java    packages bindings/java/target/ntmobile-<version>.jar, carrying this build's libntm
+#           (JNA sits next to it in target/lib, named in the jar's manifest)
 # Usage: ci/bindings.sh [python] [ruby] [java]   (none given: all three)
-# Then run programs with NTM_LIBRARY=$NTM_BUILD_DIR/c-api (Java finds libntm there) and, for
-# Ruby, -I bindings/ruby/lib -I bindings/ruby/tmp/lib (the examples add these themselves).
+# Ruby programs then run with -I bindings/ruby/lib -I bindings/ruby/tmp/lib (the examples add
+# these themselves); Java ones with -cp bindings/java/target/ntmobile-<version>.jar.
 # Each step is incremental (pip, make and Maven reuse their build folders). Exits non-zero, naming
 # the binding, when one fails.
 set -euo pipefail
@@ -41,7 +42,7 @@ ruby_binding() {
 
 java_binding() {
   say "java: mvn package (bindings/java/target)"
-  (cd "$root/bindings/java" && mvn -q -B -ntp package -DskipTests) || fail "java: mvn package failed"
+  (cd "$root/bindings/java" && mvn -q -B -ntp package -DskipTests -Dntm.native.dir="$build/c-api") || fail "java: mvn package failed"
   ls "$root"/bindings/java/target/ntmobile-*.jar >/dev/null 2>&1 || fail "java: no jar in bindings/java/target"
 }
 
