@@ -186,6 +186,9 @@ void Node::register_with_dc(control::LoginGrant grant) {
 }
 
 bool Node::ensure_peer_for(const Endpoint& virtual_address) {
+  // Our own addresses are delivered by the virtual interface itself: asking the DC who owns
+  // them would only block the caller until the server timeout.
+  if (is_own_address(virtual_address)) return true;
   if (virtual_address.is_v4()) {
     std::array<uint8_t, 4> a;
     std::memcpy(a.data(), virtual_address.address.data(), 4);
@@ -195,6 +198,13 @@ bool Node::ensure_peer_for(const Endpoint& virtual_address) {
   }
   if (!control_) return false;
   return control_->resolve_address(virtual_address, kServerTimeout).has_value();
+}
+
+bool Node::is_own_address(const Endpoint& address) const {
+  if (address.is_v4()) {
+    return config_.vip4 && std::memcmp(config_.vip4->data(), address.address.data(), 4) == 0;
+  }
+  return config_.vip6 && std::memcmp(config_.vip6->data(), address.address.data(), 16) == 0;
 }
 
 // --- mobility ---

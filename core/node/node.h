@@ -88,6 +88,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
 
  private:
   explicit Node(NodeConfig config);
+  bool is_own_address(const Endpoint& address) const;
   void run_receiver();
   void handle_network_change(tunnel::TimePoint now);
   void kick_tcp();

@@ -635,6 +635,26 @@ TEST_CASE("a node connects to a registered peer by its virtual IPv4 or IPv6 addr
   }
 }
 
+TEST_CASE("a datagram to the node's own virtual IPv4 or IPv6 address is delivered at once, "
+          "without asking the DC who owns it",
+          "[control-plane][udp]") {
+  ControlPlane cp;
+  auto argv = cp.node_argv("server", "alice", kAlicePassword, {"--port", "5100"});
+  argv[1] = "self-udp";
+  ChildProcess node("alice", argv);
+  REQUIRE(node.wait_exit(seconds(60)) == 0);
+  auto results = node.lines_starting("RESULT ");
+  REQUIRE(results.size() == 2);
+  for (const auto &line : results) {
+    Fields r = parse(line);
+    INFO(line);
+    CHECK(num(r, "delivered") == 1);
+    // A DC lookup would block the send for the 5 s server timeout; local delivery takes
+    // milliseconds. The bound sits far from both.
+    CHECK(num(r, "elapsed_ms") < 2000);
+  }
+}
+
 // ---- 3. refusals ----
 
 TEST_CASE("a wrong password or an unknown account is refused with NTM_EAUTH and 'wrong account "

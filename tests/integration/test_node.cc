@@ -730,6 +730,41 @@ int unreachable(Config &cfg) {
   return 0;
 }
 
+// ---- self-udp: a datagram to the node's own virtual address comes back at once (in control-
+// plane mode too, where an address no tunnel knows is otherwise looked up at the DC). ----
+
+int self_udp(Config &cfg) {
+  start_node(cfg);
+  print_ready();
+  ntm_node_info info = node_info();
+  for (int family : {AF_INET, AF_INET6}) {
+    const char *own = family == AF_INET ? info.virtual_ipv4 : info.virtual_ipv6;
+    if (own[0] == '\0') continue;
+    int fd = bound_socket(family, SOCK_DGRAM, cfg.port);
+    sockaddr_storage to{};
+    socklen_t len = any_address(family, cfg.port, &to);
+    void *raw = family == AF_INET
+                    ? static_cast<void *>(&reinterpret_cast<sockaddr_in &>(to).sin_addr)
+                    : static_cast<void *>(&reinterpret_cast<sockaddr_in6 &>(to).sin6_addr);
+    inet_pton(family, own, raw);
+    const char message[] = "to myself";
+    auto start = Clock::now();
+    if (ntm_sendto(fd, message, sizeof message, 0, reinterpret_cast<sockaddr *>(&to), len) < 0) {
+      die_errno("ntm_sendto", errno);
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ntm_poll(&p, 1, 10000);
+    char buf[64];
+    ssize_t n = ready == 1 ? ntm_recv(fd, buf, sizeof buf, 0) : -1;
+    emit("RESULT family=%d delivered=%d elapsed_ms=%lld", family == AF_INET ? 4 : 6,
+         n == static_cast<ssize_t>(sizeof message) && std::memcmp(buf, message, sizeof message) == 0,
+         ms_since(start));
+    ntm_close(fd);
+  }
+  stop_node();
+  return 0;
+}
+
 // ---- restart: exchange, ntm_stop(), ntm_start() again, exchange again, in one process. ----
 
 int restart(Config &cfg) {
@@ -1517,7 +1552,7 @@ void usage(FILE *out) {
         "       mobile-transfer: [--rate-mbps R] [--udp-interval-ms N] [--progress-ms N]\n"
         "         [--stall-timeout SECONDS]\n"
         "scenarios: tcp-transfer duplex tcp-many udp close-wakes unreachable restart node-api "
-        "errors mobile-transfer\n\n",
+        "errors mobile-transfer self-udp\n\n",
         out);
   fputs(node_args_usage(), out);
 }
@@ -1582,7 +1617,7 @@ int main(int argc, char **argv) {
       {"tcp-transfer", tcp_transfer}, {"duplex", duplex},   {"tcp-many", tcp_many},
       {"udp", udp},                   {"close-wakes", close_wakes}, {"unreachable", unreachable},
       {"restart", restart},           {"node-api", node_api}, {"errors", errors},
-      {"mobile-transfer", mobile_transfer}};
+      {"mobile-transfer", mobile_transfer}, {"self-udp", self_udp}};
   for (const auto &[name, run] : scenarios) {
     if (cfg.scenario == name) {
       int rc = run(cfg);
