@@ -1,63 +1,63 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, and runs a small NTMobile
-# network on loopback - two nodes in static-peer mode exchanging messages over their virtual
-# IPv4 and IPv6 addresses - then cleans up. Needs no root once dependencies are installed.
+# The README's main command: a local NTMobile network with apps in three languages talking.
+#   bash ci/demo.sh            loopback; needs no root once the dependencies are installed
+#   sudo bash ci/demo.sh --netns   the same across network namespaces: the Java node behind an
+#                              IPv4 NAT, the Ruby node on an IPv6-only network (through the relay)
+# It installs what is missing (as root), builds, starts the all-in-one ntm-server (AS + DC + RS)
+# with its SQLite state in a temporary directory, creates three accounts, and starts
+#   bob.demo    the Python chat server   (examples/python/chat_server.py)
+#   alice.demo  a Java chat client       (examples/java/ChatClient.java)
+#   carol.demo  a Ruby chat client       (examples/ruby/chat_client.rb)
+# The clients find bob by name through the DC and exchange messages over virtual IPv4 (alice) and
+# virtual IPv6 (carol); each node prints its tunnel table (peer, virtual addresses, path
+# direct/relay, real endpoint, bytes). Everything is stopped and removed at the end, also on
+# failure or Ctrl-C.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-build="${NTM_BUILD_DIR:-$root/build}"
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-
-say "installing dependencies (ci/deps.sh)"
-if [ "$(id -u)" -eq 0 ]; then bash ci/deps.sh; else echo "(not root: assuming dependencies are installed)"; fi
-
-say "building into $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target ntm-keygen ntm-echo-server ntm-echo-client
-
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-say "making a key pair per node"
-read -r BOB_PRIV BOB_PUB < <("$build/examples/c/ntm-keygen")
-read -r ALICE_PRIV ALICE_PUB < <("$build/examples/c/ntm-keygen")
-echo "bob.demo   public key $BOB_PUB"
-echo "alice.demo public key $ALICE_PUB"
-
-# A free UDP port for bob's real endpoint on loopback.
-port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-
-say "starting bob.demo (virtual 100.64.0.2 / fd00:6e74:6d::2, real 127.0.0.1:$port), echoing TCP port 7000"
-"$build/examples/c/ntm-echo-server" --name bob.demo --key "$BOB_PRIV" \
-  --vip4 100.64.0.2 --vip6 fd00:6e74:6d::2 --listen "127.0.0.1:$port" \
-  --peer "alice.demo,$ALICE_PUB,,100.64.0.1,fd00:6e74:6d::1" --port 7000 \
-  2>"$work/server.log" &
-server_pid=$!
-
-client() {
-  "$build/examples/c/ntm-echo-client" --name alice.demo --key "$ALICE_PRIV" \
-    --vip4 100.64.0.1 --vip6 fd00:6e74:6d::1 --listen 127.0.0.1:0 \
-    --peer "bob.demo,$BOB_PUB,127.0.0.1:$port,100.64.0.2,fd00:6e74:6d::2" \
-    --connect bob.demo:7000 --show-tunnels "$@"
-}
-
-say "alice.demo -> bob.demo over virtual IPv4"
-for attempt in 1 2 3 4 5; do
-  if client "hello bob, this is alice over virtual IPv4"; then break; fi
-  [ "$attempt" -eq 5 ] && { echo "demo failed; server log:"; cat "$work/server.log"; exit 1; }
-  echo "(server not ready yet, retrying)"
-  sleep 0.5
+export NTM_BUILD_DIR="${NTM_BUILD_DIR:-$root/build}"
+build="$NTM_BUILD_DIR"
+netns=0
+for arg in "$@"; do
+  case "$arg" in
+    --netns) netns=1 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
 done
+steps=4
+step=0
+say() { step=$((step + 1)); printf '\n\033[1m[%d/%d] %s\033[0m\n' "$step" "$steps" "$*"; }
+die() { printf '\ndemo: %s\n' "$*" >&2; exit 1; }
 
-say "alice.demo -> bob.demo over virtual IPv6"
-client -6 "hello bob, this is alice over virtual IPv6"
+if [ "$netns" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
+  die "--netns creates network namespaces and needs root (run: sudo bash ci/demo.sh --netns)"
+fi
 
-say "done: both messages went through encrypted tunnels over UDP on loopback"
+say "dependencies"
+if [ "$(id -u)" -eq 0 ]; then
+  bash ci/deps.sh
+else
+  missing=()
+  for tool in cmake ninja g++ python3 java mvn ruby rake; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run as root once (sudo bash ci/demo.sh) to install them"
+  [ -d "${NTM_LWIP_SOURCE_DIR:-$root/.deps/lwip-2.1.3}" ] ||
+    die "lwIP source missing: run as root once (sudo bash ci/demo.sh) or bash ci/deps.sh"
+  echo "not root: using the installed tools (cmake, a C++ compiler, Python, Java, Maven, Ruby)"
+fi
+
+say "building libntm, ntm-server and the C examples into $build"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target ntm ntm-server
+
+say "preparing the Python, Ruby and Java bindings"
+bash ci/bindings.sh python ruby java
+
+if [ "$netns" -eq 1 ]; then
+  say "running the demo across network namespaces"
+  exec python3 ci/demo/netns.py
+fi
+say "running the demo on loopback"
+exec python3 ci/demo/loopback.py

@@ -1,130 +1,97 @@
 // EchoClient: a node that connects to NAME:PORT through org.ntmobile.NTMSocket - a
 // java.net.Socket - resolving NAME through the node, sends a message (or each line of standard
-// input) and prints the echo. Takes the same options as the C examples (ntm-echo-client), so it
-// talks to the Java or the C echo server. See README.md here.
+// input) and prints the echo. Takes the node options of every example (NodeArgs.java:
+// static-peer or control-plane mode), so it talks to the echo server of any language. See
+// README.md here.
 //
-//   java -cp bindings/java/target/ntmobile-0.1.0.jar examples/java/EchoClient.java \
-//     --name alice.example --key PRIVATE --vip4 100.64.0.1 --listen 127.0.0.1:0 \
-//     --peer "bob.example,BOB_PUBLIC,127.0.0.1:47001,100.64.0.2,fd00:6e74:6d::2" \
-//     --connect bob.example:7000 [-6] "hello"
+//   java -cp $JAR:/tmp/ntm-examples EchoClient NODE-OPTIONS --connect NAME:PORT [-6]
+//       [--show-tunnels] [MESSAGE]
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.PrintWriter;
-import java.net.InetAddress;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
-import org.ntmobile.LogLevel;
+import java.time.Duration;
+import org.ntmobile.NTMException;
 import org.ntmobile.NTMNode;
-import org.ntmobile.NTMResolver;
-import org.ntmobile.NTMSocket;
 import org.ntmobile.NodeOptions;
-import org.ntmobile.StaticPeer;
 
 public class EchoClient {
-  public static void main(String[] args) throws Exception {
-    String target = null;
-    boolean ipv6 = false;
-    String message = null;
-    NodeOptions.Builder options = NodeOptions.builder();
-    List<String> listen = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String value = i + 1 < args.length ? args[i + 1] : null;
-      switch (args[i]) {
-        case "-6" -> {
-          ipv6 = true;
-          continue;
-        }
-        case "--connect" -> target = need(args[i], value);
-        case "--name" -> options.name(need(args[i], value));
-        case "--key" -> options.privateKey(need(args[i], value));
-        case "--vip4" -> options.virtualIPv4(need(args[i], value));
-        case "--vip6" -> options.virtualIPv6(need(args[i], value));
-        case "--listen" -> listen.add(need(args[i], value));
-        case "--peer" -> options.staticPeer(peer(need(args[i], value)));
-        case "--log" -> options.logLevel(LogLevel.valueOf(need(args[i], value).toUpperCase()));
-        default -> {
-          if (args[i].startsWith("-") || message != null) {
-            usage("unknown argument " + args[i]);
-          }
-          message = args[i];
-          continue;
-        }
-      }
-      i++;
+  private static final String USAGE =
+      """
+      usage: EchoClient NODE-OPTIONS --connect NAME:PORT [-6] [--show-tunnels] [MESSAGE]
+      Sends MESSAGE (or each line of standard input) to the echo server over virtual IPv4
+      (IPv6 with -6) and prints the echo; --show-tunnels prints the tunnel table at the end.""";
+
+  private static String connect;
+  private static boolean ipv6;
+  private static boolean showTunnels;
+  private static String message;
+
+  public static void main(String[] argv) {
+    NodeArgs args = new NodeArgs("EchoClient", USAGE);
+    NodeOptions options =
+        args.parse(
+            argv,
+            (argument, values) -> {
+              switch (argument) {
+                case "--connect" -> connect = values.next(argument);
+                case "-6" -> ipv6 = true;
+                case "--show-tunnels" -> showTunnels = true;
+                default -> {
+                  if (argument.startsWith("-") || message != null) {
+                    return false;
+                  }
+                  message = argument;
+                }
+              }
+              return true;
+            });
+    ExampleNet.Target target = connect == null ? null : ExampleNet.Target.parse(connect).orElse(null);
+    if (target == null) {
+      args.fail("--connect NAME:PORT is required (port 1-65535)");
     }
-    if (target == null || target.lastIndexOf(':') < 0) {
-      usage("--connect NAME:PORT is required");
+
+    NTMNode node;
+    try {
+      node = NTMNode.start(options);
+    } catch (NTMException e) {
+      System.err.println("EchoClient: cannot start the node: " + e.getMessage());
+      System.exit(1);
+      return;
     }
-    if (!listen.isEmpty()) {
-      options.listen(listen.toArray(new String[0]));
-    }
-    String host = target.substring(0, target.lastIndexOf(':'));
-    int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
-    try (NTMNode node = NTMNode.start(options.build())) {
-      InetAddress address = null;
-      for (InetAddress a : NTMResolver.getAllByName(host)) {
-        if ((a.getAddress().length == 16) == ipv6) {
-          address = a;
+    int status = 0;
+    try (Socket s = ExampleNet.connect(target, ipv6, Duration.ofSeconds(30))) {
+      System.err.printf(
+          "EchoClient: connected %s -> %s (%s)%n",
+          ExampleNet.text(s.getLocalAddress()), ExampleNet.text(s.getInetAddress()), target);
+      OutputStream out = s.getOutputStream();
+      LineReader in = new LineReader(s.getInputStream());
+      BufferedReader stdin =
+          new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+      for (String line = message != null ? message : stdin.readLine();
+          line != null;
+          line = message != null ? null : stdin.readLine()) {
+        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        String echo = in.readLine();
+        if (echo == null) {
+          System.err.println("EchoClient: the server closed the connection");
+          status = 1;
           break;
         }
+        ExampleNet.OUT.println(echo);
       }
-      if (address == null) {
-        throw new java.net.UnknownHostException(host + " has no virtual IPv" + (ipv6 ? 6 : 4));
-      }
-      try (Socket s = new NTMSocket(address, port)) {
-        System.err.printf(
-            "EchoClient: connected %s -> %s (%s)%n",
-            s.getLocalAddress().getHostAddress(), address.getHostAddress(), host);
-        PrintWriter out =
-            new PrintWriter(new OutputStreamWriter(s.getOutputStream(), StandardCharsets.UTF_8), true);
-        BufferedReader in =
-            new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
-        BufferedReader lines =
-            new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        for (String line = message != null ? message : lines.readLine();
-            line != null;
-            line = message != null ? null : lines.readLine()) {
-          out.println(line);
-          String echo = in.readLine();
-          if (echo == null) {
-            System.err.println("EchoClient: the server closed the connection");
-            System.exit(1);
-          }
-          System.out.println(echo);
-        }
-      }
+    } catch (IOException e) {
+      System.err.println("EchoClient: cannot talk to " + target + ": " + e.getMessage());
+      status = 1;
     }
-  }
-
-  /** NAME,PUBLIC_KEY,ENDPOINT,VIP4,VIP6 (ENDPOINT, VIP4 or VIP6 may be empty). */
-  static StaticPeer peer(String spec) {
-    String[] f = spec.split(",", -1);
-    if (f.length != 5) {
-      usage("--peer takes NAME,PUBLIC_KEY,ENDPOINT,VIP4,VIP6");
+    if (showTunnels) {
+      ExampleNet.printTunnels(node, ExampleNet.OUT);
     }
-    return StaticPeer.builder(f[0], f[1])
-        .endpoint(f[2])
-        .virtualIPv4(f[3].isEmpty() ? null : f[3])
-        .virtualIPv6(f[4].isEmpty() ? null : f[4])
-        .build();
-  }
-
-  static String need(String option, String value) {
-    if (value == null) {
-      usage(option + " needs a value");
-    }
-    return value;
-  }
-
-  static void usage(String problem) {
-    System.err.println("EchoClient: " + problem);
-    System.err.println(
-        "usage: EchoClient --name NAME --key PRIVATE_KEY [--vip4 A] [--vip6 A] [--listen HOST:PORT]..."
-            + " [--peer NAME,PUBLIC_KEY,ENDPOINT,VIP4,VIP6]... --connect NAME:PORT [-6] [MESSAGE]");
-    System.exit(2);
+    node.close();
+    System.exit(status);
   }
 }

@@ -57,6 +57,18 @@ class TestNode < Minitest::Test
     assert_operator stats.handshakes_completed, :>, 0
   end
 
+  def test_a_network_change_keeps_a_connection_working_and_sends_path_updates
+    socket = line_connection
+    socket.puts "PING"
+    refute_nil socket.gets
+    handshakes = NTM.stats.handshakes_completed
+    assert_nil NTM.notify_network_change
+    socket.puts "PING"
+    refute_nil socket.gets
+    # The path update is a new handshake from (here: the same) address.
+    wait_until(5, "a path-update handshake") { NTM.stats.handshakes_completed > handshakes }
+  end
+
   def test_keys
     private_key, public_key = NTM.generate_keypair
     assert_equal 44, private_key.size

@@ -375,6 +375,15 @@ static VALUE native_stats(VALUE self) {
   return hash;
 }
 
+/* The host's network changed: the node moves its tunnels (returns at once). */
+static VALUE native_notify_network_change(VALUE self) {
+  int rc;
+  (void)self;
+  rc = ntm_notify_network_change();
+  if (rc != NTM_OK) ntm_rb_raise_code(rc, "ntm_notify_network_change");
+  return Qnil;
+}
+
 void ntm_rb_init_node(void) {
   VALUE m = ntm_rb_mNative;
   rb_define_module_function(m, "start", native_start, 1);
@@ -384,6 +393,7 @@ void ntm_rb_init_node(void) {
   rb_define_module_function(m, "node_info", native_node_info, 0);
   rb_define_module_function(m, "tunnels", native_tunnels, 0);
   rb_define_module_function(m, "stats", native_stats, 0);
+  rb_define_module_function(m, "notify_network_change", native_notify_network_change, 0);
 
   /* The ntm_options version compiled in: 2 and later know the control-plane options. */
   rb_define_const(m, "OPTIONS_VERSION", INT2FIX(NTM_OPTIONS_VERSION));

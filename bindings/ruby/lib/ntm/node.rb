@@ -156,6 +156,16 @@ module NTM
       Stats.new(**Native.stats)
     end
 
+    # Tells the node that the host's network changed (a new Wi-Fi or mobile network, an address
+    # came or went), for applications that hear it first; on Linux the node also watches the
+    # host's addresses itself. The node sends an authenticated path update to each peer from its
+    # new address, registers again with the DC and makes TCP connections retransmit at once;
+    # connections on virtual addresses survive. Returns at once; raises NTM::Error when no node
+    # is running.
+    def notify_network_change
+      Native.notify_network_change
+    end
+
     # Resolves a node name (or numeric virtual address) to virtual addresses, like
     # Addrinfo.getaddrinfo: an Array of Addrinfo. Raises SocketError for an unknown name.
     def getaddrinfo(host, port = 0, family = nil, socktype = :STREAM)

@@ -205,6 +205,19 @@ public final class NTMNode implements AutoCloseable {
     return running;
   }
 
+  /**
+   * Tells the node that the host's network changed (a new Wi-Fi or mobile network, an address
+   * came or went), for applications that hear it first; on Linux the node also watches the
+   * host's addresses itself. The node sends an authenticated path update to each peer from its
+   * new address, registers again with the DC and makes TCP connections retransmit at once;
+   * connections on virtual addresses survive. Returns at once.
+   *
+   * @throws NTMException if the node is not running
+   */
+  public void notifyNetworkChange() throws NTMException {
+    check(API.ntm_notify_network_change(), "ntm_notify_network_change");
+  }
+
   /** This node's identity, addresses and bound UDP endpoints. */
   public NodeInfo info() throws NTMException {
     NtmStructs.NodeInfo i = new NtmStructs.NodeInfo();

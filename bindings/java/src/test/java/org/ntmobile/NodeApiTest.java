@@ -102,4 +102,23 @@ class NodeApiTest {
     assertTrue(stats.handshakesCompleted() >= 1, stats.toString());
     assertEquals(0, stats.droppedAuth(), stats.toString());
   }
+
+  @Test
+  void aNetworkChangeKeepsAnOpenConnectionWorkingAndSendsPathUpdates() throws Exception {
+    NTMNode node = TwoNodes.get().node;
+    try (java.net.Socket s = new NTMSocket(PEER, org.ntmobile.testpeer.TestPeer.ECHO_PORT)) {
+      s.getOutputStream().write(7);
+      assertEquals(7, s.getInputStream().read());
+      long handshakes = node.stats().handshakesCompleted();
+      node.notifyNetworkChange();
+      s.getOutputStream().write(8);
+      assertEquals(8, s.getInputStream().read());
+      // The path update is a new handshake from (here: the same) address; bounded wait for it.
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (node.stats().handshakesCompleted() <= handshakes) {
+        assertTrue(System.nanoTime() < deadline, "no path-update handshake completed");
+        Thread.sleep(10);
+      }
+    }
+  }
 }

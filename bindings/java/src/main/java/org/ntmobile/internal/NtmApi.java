@@ -53,6 +53,8 @@ public interface NtmApi extends Library {
 
   int ntm_get_node_info(NtmStructs.NodeInfo info);
 
+  int ntm_notify_network_change();
+
   int ntm_tunnels_snapshot(PointerByReference tunnels, LongByReference count);
 
   void ntm_tunnels_free(Pointer tunnels);
