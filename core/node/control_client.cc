@@ -19,6 +19,10 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kRegisterRetry = 500ms;
+// An unanswered keepalive is repeated after this long, and after kKeepalivesBeforeRegister
+// unanswered ones in a row the node registers again (the DC restarted or lost our session).
+constexpr auto kKeepaliveRetry = 1s;
+constexpr int kKeepalivesBeforeRegister = 3;
 constexpr auto kResolveRetry = 500ms;
 constexpr int kResolveAttempts = 8;
 
@@ -189,12 +193,16 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
           registration_.observed = ack.value().observed;
           registered_ = true;
           needs_register_ = false;
+          keepalives_unanswered_ = 0;
         }
         break;
       }
       case control::MessageType::keepalive_ack: {
         auto ack = control::decode_keepalive_ack(opened->plaintext);
-        if (ack) registration_.observed = ack.value().observed;
+        if (ack) {
+          registration_.observed = ack.value().observed;
+          keepalives_unanswered_ = 0;
+        }
         break;
       }
       case control::MessageType::resolve_reply: {
@@ -325,8 +333,16 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
     last_register_sent_ = now;
   }
   if (registered_ && now >= next_keepalive_) {
+    if (keepalives_unanswered_ >= kKeepalivesBeforeRegister && !needs_register_) {
+      NTM_LOG_WARN("the DC at %s answered none of %d keepalives: registering again",
+                   dc_.to_string().c_str(), keepalives_unanswered_);
+      needs_register_ = true;
+      last_register_sent_ = {};
+      keepalives_unanswered_ = 0;
+    }
     send_to_dc(control::MessageType::keepalive,
                control::encode(control::Keepalive{private_endpoints()}));
+    ++keepalives_unanswered_;
     const uint64_t unix_now = now_unix();
     for (auto it = relay_bindings_.begin(); it != relay_bindings_.end();) {
       if (it->second.bind.expires_unix <= unix_now) {
@@ -336,7 +352,9 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
       send_raw(it->second.server, control::encode(it->second.bind));
       ++it;
     }
-    next_keepalive_ = now + keepalive_interval_;
+    // While the DC is silent, ask again soon rather than a whole interval later.
+    next_keepalive_ =
+        keepalives_unanswered_ > 1 ? now + kKeepaliveRetry : now + keepalive_interval_;
   }
   std::erase_if(resolves_, [](const auto& kv) {
     return kv.second.detached && kv.second.attempts >= kResolveAttempts;

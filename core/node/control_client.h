@@ -111,6 +111,9 @@ class ControlClient {
   bool needs_register_ = false;
   std::chrono::seconds keepalive_interval_{15};
   tunnel::TimePoint next_keepalive_{};
+  // Keepalives sent since the DC last answered one. A DC that restarted has forgotten our
+  // session and drops them silently: after a few, the node registers again with its ticket.
+  int keepalives_unanswered_ = 0;
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;
   size_t register_attempt_ = 0;

@@ -2,6 +2,7 @@
  * ntm-echo-server: a node that echoes every TCP connection on its virtual addresses, one thread
  * per connection, until SIGINT or SIGTERM (then ntm_stop() and exit 0).
  */
+#include "example_net.h"
 #include "node_args.h"
 
 #include <errno.h>
@@ -75,41 +76,6 @@ static void *accept_loop(void *arg) {
   }
 }
 
-/* Opens a listening socket on the wildcard virtual address of `family`, or returns -1. */
-static int listen_on(int family, unsigned short port) {
-  struct sockaddr_storage addr;
-  socklen_t len;
-  int one = 1;
-  int fd = ntm_socket(family, SOCK_STREAM, 0);
-  if (fd < 0) {
-    fprintf(stderr, "%s: ntm_socket: %s\n", program, strerror(errno));
-    return -1;
-  }
-  memset(&addr, 0, sizeof addr);
-  if (family == AF_INET) {
-    struct sockaddr_in *a = (struct sockaddr_in *)&addr;
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_ANY);
-    len = sizeof *a;
-  } else {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_any;
-    len = sizeof *a;
-    ntm_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  }
-  ntm_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (ntm_bind(fd, (struct sockaddr *)&addr, len) != 0 || ntm_listen(fd, 64) != 0) {
-    fprintf(stderr, "%s: cannot listen on port %u (IPv%d): %s\n", program, port,
-            family == AF_INET ? 4 : 6, strerror(errno));
-    ntm_close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 int main(int argc, char **argv) {
   node_args args;
   unsigned long port = 7000;
@@ -167,12 +133,8 @@ int main(int argc, char **argv) {
     node_args_free(&args);
     return 1;
   }
-  if (args.options.virtual_ipv4 != NULL) {
-    listeners[0] = listen_on(AF_INET, (unsigned short)port);
-  }
-  if (args.options.virtual_ipv6 != NULL) {
-    listeners[1] = listen_on(AF_INET6, (unsigned short)port);
-  }
+  /* On the virtual addresses the node has (in control-plane mode the DC assigned them). */
+  example_listen_all(program, (unsigned short)port, listeners);
   for (i = 0; i < 2; ++i) {
     if (listeners[i] >= 0 &&
         pthread_create(&threads[thread_count], NULL, accept_loop, (void *)(intptr_t)listeners[i]) == 0) {

@@ -101,13 +101,14 @@ final class ChatRoom {
   static final class Member {
     /** Lines a member may fall behind by before it counts as gone. */
     private static final int OUTBOX_LINES = 1000;
-    /** Marks the end of the outbox: the writer flushes and stops. */
+    /** Marks the end of the outbox (compared by identity): the writer flushes and stops. */
     private static final String END = new String("end of outbox");
 
     final String nick;
     private final Socket socket;
     private final BlockingQueue<String> outbox = new ArrayBlockingQueue<>(OUTBOX_LINES + 1);
     private final Thread writer;
+    private volatile boolean disconnected;
 
     private Member(String nick, Socket socket) {
       this.nick = nick;
@@ -119,6 +120,9 @@ final class ChatRoom {
 
     /** Queues a line; a member that has stopped reading (full outbox) is disconnected. */
     void send(String line) {
+      if (disconnected) {
+        return; // its reader thread is about to take it out of the room
+      }
       if (outbox.size() >= OUTBOX_LINES || !outbox.offer(line)) {
         System.err.println("ChatServer: " + nick + " stopped reading, disconnecting");
         disconnect();
@@ -137,6 +141,7 @@ final class ChatRoom {
 
     /** Closes the connection at once: its reader and writer threads fail and end. */
     void disconnect() {
+      disconnected = true;
       try {
         socket.close();
       } catch (IOException e) {

@@ -25,12 +25,15 @@ class ChatRoom
       @nick = nick
       @socket = socket
       @outbox = SizedQueue.new(OUTBOX_LINES + 1) # one slot kept for FINISHED
+      @disconnected = false
       @writer = Thread.new { write_outbox }
     end
 
     # Queues a line; a member that has stopped reading (full outbox) is disconnected.
     def send_line(line)
-      if @outbox.size < OUTBOX_LINES
+      if @disconnected
+        nil # its reader thread is about to take it out of the room
+      elsif @outbox.size < OUTBOX_LINES
         @outbox.push(line)
       else
         warn "chat_server.rb: #{@nick} stopped reading, disconnecting"
@@ -48,6 +51,7 @@ class ChatRoom
 
     # Closes the connection at once: its reader and writer threads fail and end.
     def disconnect
+      @disconnected = true
       @socket.close unless @socket.closed?
     rescue IOError
       nil

@@ -110,7 +110,7 @@ def serve(socket, dir)
   socket.binmode
   peer = socket.peeraddr(false)[3]
   line = socket.wait_readable(IDLE_TIMEOUT) && ExampleNet.read_line(socket)
-  return if line.nil? || line == false # closed (or silent) without a request
+  return unless line # closed (or silent) without a request
 
   name, size = parse_request(line)
   started = ExampleNet.clock

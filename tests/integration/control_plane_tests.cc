@@ -46,6 +46,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -161,6 +163,19 @@ class ControlPlane {
     app_->start();
   }
   ~ControlPlane() { app_->stop(); }  // then the app, then the directory
+
+  // Stops every server and starts them again on the same addresses and state directory (the
+  // DC forgets its sessions and registrations; keys, accounts and address leases persist).
+  void restart() {
+    servers::ServerOptions o = app_->options();
+    o.listen_as = {app_->as()->local_endpoint()};
+    o.listen_dc = app_->dc()->local_endpoints();
+    o.listen_rs = app_->rs()->local_endpoints();
+    app_->stop();
+    app_.reset();
+    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, kFastScrypt);
+    app_->start();
+  }
   ControlPlane(const ControlPlane &) = delete;
   ControlPlane &operator=(const ControlPlane &) = delete;
 
@@ -653,6 +668,37 @@ TEST_CASE("a datagram to the node's own virtual IPv4 or IPv6 address is delivere
     // milliseconds. The bound sits far from both.
     CHECK(num(r, "elapsed_ms") < 2000);
   }
+}
+
+TEST_CASE("after the servers restart, a node registered before re-registers by itself (its "
+          "keepalives go unanswered) and a new node finds it by name",
+          "[control-plane][tcp]") {
+  ControlPlane cp([](servers::ServerOptions &o) { o.keepalive_s = 1; });
+  ChildProcess bob("bob", cp.node_argv("server", "bob", kBobPassword, {"--bytes", "65536"}));
+  wait_ready(bob);
+  cp.restart();
+  // bob's next keepalives go unanswered; it registers again (bounded by the client's retries:
+  // ntm-test-node resolves with ntm_getaddrinfo, which fails at once while bob is unknown).
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  std::optional<Fields> result;
+  for (int attempt = 0; !result && std::chrono::steady_clock::now() < deadline; ++attempt) {
+    ChildProcess alice("alice", cp.node_argv("client", "alice", kAlicePassword,
+                                             {"--bytes", "65536", "--connect",
+                                              std::string("bob.") + kDomain + ":5000"}));
+    if (alice.wait_exit(seconds(60)) == 0) {
+      result = one_line(alice, "RESULT ");
+    } else {
+      auto errors = alice.lines_starting("ERROR ");
+      REQUIRE(errors.size() == 1);
+      Fields e = parse(errors[0]);
+      REQUIRE(str(e, "what") == "ntm_getaddrinfo");  // only "bob is not known (yet)" is expected
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // between bounded attempts
+    }
+  }
+  REQUIRE(result);
+  CHECK(num(*result, "recv_bytes") == 65536);
+  REQUIRE(bob.wait_exit(seconds(30)) == 0);
+  CHECK(!bob.lines_starting("RESULT ").empty());
 }
 
 // ---- 3. refusals ----
