@@ -45,6 +45,7 @@ struct Runtime {
   std::mutex fds_mutex;  // guards `fds`
   std::vector<bool> fds;  // open ntm sockets, by descriptor
   std::vector<bool> ended;  // streams whose end was already reported, by descriptor
+  std::vector<bool> connecting;  // non-blocking connects whose outcome SO_ERROR has not told
   bool stopping = false;    // guarded by `mutex`: ntm_stop() is tearing the node down
 
   void add_fd(int fd);
@@ -54,6 +55,8 @@ struct Runtime {
   bool is_open(int fd);
   void mark_end_of_stream(int fd);
   bool end_of_stream(int fd);
+  void set_connecting(int fd, bool connecting);
+  bool is_connecting(int fd);
 };
 
 Runtime& runtime();

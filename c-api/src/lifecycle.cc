@@ -21,9 +21,24 @@ void Runtime::add_fd(int fd) {
   if (static_cast<size_t>(fd) >= fds.size()) {
     fds.resize(static_cast<size_t>(fd) + 1, false);
     ended.resize(fds.size(), false);
+    connecting.resize(fds.size(), false);
   }
   fds[static_cast<size_t>(fd)] = true;
   ended[static_cast<size_t>(fd)] = false;
+  connecting[static_cast<size_t>(fd)] = false;
+}
+
+void Runtime::set_connecting(int fd, bool on) {
+  std::lock_guard lock(fds_mutex);
+  if (fd >= 0 && static_cast<size_t>(fd) < connecting.size()) {
+    connecting[static_cast<size_t>(fd)] = on;
+  }
+}
+
+bool Runtime::is_connecting(int fd) {
+  std::lock_guard lock(fds_mutex);
+  return fd >= 0 && static_cast<size_t>(fd) < connecting.size() &&
+         connecting[static_cast<size_t>(fd)];
 }
 
 void Runtime::mark_end_of_stream(int fd) {

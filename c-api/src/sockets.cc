@@ -177,15 +177,54 @@ extern "C" NTM_EXTERN(int) ntm_accept(int fd, struct sockaddr *addr, socklen_t *
   return client;
 }
 
+namespace {
+
+// The BSD errno for a failed connection attempt. lwIP reports the RST answering our SYN as a
+// reset, and a SYN that was never answered (retries exhausted) as an abort; BSD sockets call
+// them a refusal and a timeout. An abort while the node stops stays an abort.
+int connect_errno(int error) {
+  if (error == ECONNRESET) return ECONNREFUSED;
+  if (error == ECONNABORTED && node_running()) return ETIMEDOUT;
+  return error;
+}
+
+}  // namespace
+
 extern "C" NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
   sock::Address a;
   if (!to_address(addr, addrlen, a)) return -1;
   capi::ensure_peer(a.family, a.bytes);
-  if (sock::connect(fd, a) == 0) return 0;
-  // lwIP reports the RST answering our SYN as a reset; BSD sockets call it a refusal.
-  if (errno == ECONNRESET) errno = ECONNREFUSED;
+  auto &rt = capi::runtime();
+  if (sock::connect(fd, a) == 0) {
+    rt.set_connecting(fd, false);
+    return 0;
+  }
+  const int error = errno;
+  if (error == EINPROGRESS) {
+    rt.set_connecting(fd, true);  // the outcome comes through SO_ERROR: map it there too
+  } else if (error != EALREADY) {
+    rt.set_connecting(fd, false);
+  }
+  errno = connect_errno(error);
   return -1;
 }
+
+namespace {
+
+// SO_ERROR of a socket whose non-blocking connect has not been reported yet: the connect's
+// errno (mapped as ntm_connect maps it). 0 with the socket writable means it is connected.
+int connect_outcome(int fd, int error) {
+  auto &rt = capi::runtime();
+  if (error != 0) {
+    rt.set_connecting(fd, false);
+    return connect_errno(error);
+  }
+  sock::PollEntry entry{fd, POLLOUT, 0};
+  if (sock::poll(&entry, 1, 0) == 1 && (entry.revents & POLLOUT) != 0) rt.set_connecting(fd, false);
+  return 0;
+}
+
+}  // namespace
 
 extern "C" NTM_EXTERN(ssize_t) ntm_send(int fd, const void *buf, size_t len, int flags) {
   int f = to_flags(flags);
@@ -271,6 +310,9 @@ extern "C" NTM_EXTERN(int) ntm_getsockopt(int fd, int level, int optname, void *
   if (optval == nullptr || optlen == nullptr) return fail_errno(EFAULT);
   int value = 0;
   if (sock::get_option(fd, option, &value) != 0) return -1;
+  if (option == sock::Option::error && capi::runtime().is_connecting(fd)) {
+    value = connect_outcome(fd, value);
+  }
   if (is_timeout(option)) {
     if (*optlen < static_cast<socklen_t>(sizeof(timeval))) return fail_errno(EINVAL);
     timeval tv{value / 1000, static_cast<suseconds_t>((value % 1000) * 1000)};

@@ -249,6 +249,7 @@ void send_family(int fd, Endpoint::Family family, std::span<const OutgoingDatagr
     for (size_t m = 0; m < messages; ++m) {
       msghdr& h = scratch.messages[m].msg_hdr;
       if (h.msg_iovlen < 2) continue;
+      scratch.control[m].fill(0);  // the padding after the segment size goes to the kernel too
       h.msg_control = scratch.control[m].data();
       h.msg_controllen = SendScratch::kControlBytes;
       cmsghdr* c = CMSG_FIRSTHDR(&h);

@@ -283,6 +283,24 @@ TEST_CASE("connecting to a virtual address no peer owns fails with EHOSTUNREACH 
   }
 }
 
+TEST_CASE("connecting to a port nobody listens on is refused with ECONNREFUSED, blocking and "
+          "non-blocking (SO_ERROR)",
+          "[errors][refused]") {
+  NodePair pair;
+  pair.start_server("tcp-transfer", {"--bytes", "1024"});
+  pair.start_client("refused", {"--bytes", "1024"});
+  pair.finish();
+  auto results = pair.client_proc->lines_starting("RESULT mode=");
+  REQUIRE(results.size() == 2);
+  Fields blocking = parse(results[0]);
+  CHECK(str(blocking, "ret") == "-1");
+  CHECK(str(blocking, "errno") == "ECONNREFUSED");
+  Fields nonblocking = parse(results[1]);
+  CHECK(str(nonblocking, "connect_errno") == "EINPROGRESS");
+  CHECK(str(nonblocking, "ready") == "1");
+  CHECK(str(nonblocking, "so_error") == "ECONNREFUSED");
+}
+
 TEST_CASE("a node stops and starts again in one process and exchanges data both times",
           "[lifecycle]") {
   const uint64_t bytes = 1u << 20;

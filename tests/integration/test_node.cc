@@ -16,6 +16,7 @@
 #include "test_data.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -726,6 +727,40 @@ int unreachable(Config &cfg) {
          ms_since(start));
     ntm_close(fd);
   }
+  stop_node();
+  return 0;
+}
+
+// ---- refused: connecting to the peer's port P + 1, where nothing listens, fails with
+// ECONNREFUSED both blocking and non-blocking (SO_ERROR); then the usual transfer on port P. ----
+
+int refused(Config &cfg) {
+  start_node(cfg);
+  sockaddr_storage addr{};
+  socklen_t len = resolve(cfg, &addr);
+  auto &port = addr.ss_family == AF_INET ? reinterpret_cast<sockaddr_in &>(addr).sin_port
+                                         : reinterpret_cast<sockaddr_in6 &>(addr).sin6_port;
+  port = htons(static_cast<uint16_t>(ntohs(port) + 1));
+  int fd = ntm_socket(addr.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) die_errno("ntm_socket", errno);
+  int rc = ntm_connect(fd, reinterpret_cast<sockaddr *>(&addr), len);
+  emit("RESULT mode=blocking ret=%d errno=%s", rc, rc < 0 ? errno_name(errno) : "-");
+  ntm_close(fd);
+
+  fd = ntm_socket(addr.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) die_errno("ntm_socket", errno);
+  ntm_fcntl(fd, F_SETFL, O_NONBLOCK);
+  rc = ntm_connect(fd, reinterpret_cast<sockaddr *>(&addr), len);
+  int first = rc < 0 ? errno : 0;
+  pollfd p{fd, POLLOUT, 0};
+  int ready = ntm_poll(&p, 1, 10000);
+  int so_error = 0;
+  socklen_t so_len = sizeof so_error;
+  ntm_getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len);
+  emit("RESULT mode=nonblocking connect_errno=%s ready=%d so_error=%s", errno_name(first), ready,
+       so_error != 0 ? errno_name(so_error) : "0");
+  ntm_close(fd);
+  transfer_client(cfg, 0, "conn=0");
   stop_node();
   return 0;
 }
@@ -1552,7 +1587,7 @@ void usage(FILE *out) {
         "       mobile-transfer: [--rate-mbps R] [--udp-interval-ms N] [--progress-ms N]\n"
         "         [--stall-timeout SECONDS]\n"
         "scenarios: tcp-transfer duplex tcp-many udp close-wakes unreachable restart node-api "
-        "errors mobile-transfer self-udp\n\n",
+        "errors mobile-transfer self-udp refused\n\n",
         out);
   fputs(node_args_usage(), out);
 }
@@ -1617,7 +1652,8 @@ int main(int argc, char **argv) {
       {"tcp-transfer", tcp_transfer}, {"duplex", duplex},   {"tcp-many", tcp_many},
       {"udp", udp},                   {"close-wakes", close_wakes}, {"unreachable", unreachable},
       {"restart", restart},           {"node-api", node_api}, {"errors", errors},
-      {"mobile-transfer", mobile_transfer}, {"self-udp", self_udp}};
+      {"mobile-transfer", mobile_transfer}, {"self-udp", self_udp},
+      {"refused", refused}};
   for (const auto &[name, run] : scenarios) {
     if (cfg.scenario == name) {
       int rc = run(cfg);
