@@ -103,9 +103,7 @@ static int connect_within(int fd, const struct sockaddr *addr, socklen_t len, in
       return -1;
     }
     if (error != 0) {
-      /* As ntm_connect() does for a blocking connect: lwIP calls the RST that answers a SYN a
-       * reset, BSD sockets call it a refusal. */
-      errno = error == ECONNRESET ? ECONNREFUSED : error;
+      errno = error; /* e.g. ECONNREFUSED, ETIMEDOUT, as from a blocking ntm_connect() */
       return -1;
     }
   }
