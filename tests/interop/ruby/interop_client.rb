@@ -21,7 +21,6 @@ module Interop
       @deadline = Deadline.new(deadline_at)
       @over = false # the run printed FAIL or DONE: the watchdog no longer acts
       @over_lock = Mutex.new
-      @udp_sockets = [] # see #pings
     end
 
     # Returns the exit status.
@@ -203,18 +202,15 @@ module Interop
       expect_digest(io, sha)
     end
 
-    # --udp-count PINGs, each retried until its PONG arrives. The socket is kept open (and
-    # referenced, so the garbage collector does not close it) until the node stops: closing an
-    # NTMUDPSocket while a control-plane node runs takes 5 s, because the binding wakes its
-    # receive pump with a datagram to the node's own virtual address, for which libntm first
-    # asks the DC for a peer and waits for the answer that never comes.
+    # --udp-count PINGs, each retried until its PONG arrives.
     def pings(ip)
       socket = NTMUDPSocket.new(@family == 6 ? :INET6 : :INET)
-      @udp_sockets << socket
       (1..@config.udp_count).each do |i|
         tag = "#{LANG}-#{@family}-#{i}"
         expect(ping(socket, ip, "PING #{tag}", "PONG #{tag}".b), "no-pong-for-ping-#{i}")
       end
+    ensure
+      socket&.close
     end
 
     # Sends the request datagram until the reply comes back; whether it did within PING_TRIES.

@@ -54,8 +54,7 @@ module Interop
                               vip6: @info.virtual_ipv6.to_s)
       Interop.warn("#{serve_until_stopped(listener)}, stopping")
       # Stopping the node closes the connections, whose threads then print SERVED and end, and
-      # the UDP socket, whose thread then sees the end of its stream. (The UDP socket is not
-      # closed first: see Client#pings for why that takes 5 s in control-plane mode.)
+      # the UDP socket, whose thread then sees the end of its stream.
       @stopping = true
       listener.close
       NTM.stop
