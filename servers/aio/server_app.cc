@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -302,7 +303,11 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
 int cli_main(int argc, char** argv, Roles roles, const char* program) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    // Help wherever it is asked for ("ntm-server run --help" too), before any other parsing.
+    const bool wants_help = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+      return a == "--help" || a == "-h";
+    });
+    if (args.empty() || args[0] == "help" || wants_help) {
       print_help(program, roles);
       return args.empty() ? 2 : 0;
     }

@@ -76,6 +76,15 @@ TEST_CASE("cli: usage errors exit 2 with a message", "[servers][cli]") {
   CHECK_THAT(no_state.output, Catch::Contains("no state directory"));
 }
 
+TEST_CASE("cli: --help after a command prints the usage and exits 0", "[servers][cli]") {
+  for (const char* args : {"run --help", "accounts add -h", "--help"}) {
+    INFO(args);
+    auto help = run(args);
+    CHECK(help.code == 0);
+    CHECK_THAT(help.output, Catch::Contains("ntm-server run [--config FILE]"));
+  }
+}
+
 TEST_CASE("cli: a bad config file exits non-zero naming the line", "[servers][cli]") {
   test::TempDir dir;
   const auto conf = dir.path / "bad.conf";

@@ -23,8 +23,14 @@ public class NTMException extends IOException {
   public static final int ENOTFOUND = -6;
   /** NTM_EVERSION: a struct's version is not one this library knows (libntm too old). */
   public static final int EVERSION = -7;
+  /** NTM_EBUFS: a buffer passed to the library is too small. */
+  public static final int EBUFS = -8;
   /** NTM_EUNSUPPORTED: not supported by this build or platform. */
   public static final int EUNSUPPORTED = -9;
+  /** NTM_EAUTH: the Account Server refused the credentials (or the account is disabled). */
+  public static final int EAUTH = -10;
+  /** NTM_EUNREACHABLE: a server (AS, DC) could not be reached or did not answer. */
+  public static final int EUNREACHABLE = -11;
 
   private final int code;
 

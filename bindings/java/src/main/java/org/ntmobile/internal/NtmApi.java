@@ -30,6 +30,8 @@ public interface NtmApi extends Library {
   int NTM_EVERSION = -7;
   int NTM_EBUFS = -8;
   int NTM_EUNSUPPORTED = -9;
+  int NTM_EAUTH = -10;
+  int NTM_EUNREACHABLE = -11;
 
   String ntm_version();
 
