@@ -63,12 +63,14 @@ std::vector<Endpoint> usable_dcs(const std::vector<Endpoint>& dcs,
 ControlClient::ControlClient(const ControlPlaneConfig& config, control::LoginGrant grant,
                              tunnel::Engine& engine, tunnel::TunnelTable& table,
                              io::Transport& transport,
-                             std::function<control::LoginGrant()> relogin)
+                             std::function<control::LoginGrant()> relogin,
+                             std::function<void()> registered_again)
     : config_(config),
       engine_(engine),
       table_(table),
       transport_(transport),
       relogin_(std::move(relogin)),
+      registered_again_(std::move(registered_again)),
       grant_(std::move(grant)),
       channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
       dcs_(usable_dcs(grant_.dc, transport.local_endpoints())),
@@ -178,6 +180,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
     return;  // binds are refreshed with keepalives; the ack only confirms what we assume
   }
   std::optional<control::Direction> direction;
+  bool registered_again = false;
   {
     std::lock_guard lock(mutex_);
     // Only the DC speaks this protocol to us (any of its endpoints: after a move the answer may
@@ -191,6 +194,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
         if (ack) {
           dc_ = from;  // the DC endpoint that works from where we are now
           registration_.observed = ack.value().observed;
+          registered_again = needs_register_;  // not a duplicate ack of the same registration
           registered_ = true;
           needs_register_ = false;
           keepalives_unanswered_ = 0;
@@ -235,6 +239,10 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
     }
   }
   if (direction) on_direction(*direction, sink, now);
+  if (registered_again) {
+    NTM_LOG_INFO("registered with the DC at %s again", from.to_string().c_str());
+    if (registered_again_) registered_again_();
+  }
 }
 
 void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink& sink,

@@ -33,10 +33,13 @@ struct Registration {
 class ControlClient {
  public:
   // `relogin` is called (from the receiver thread) when the DC says the session expired; it
-  // returns a fresh grant or throws.
+  // returns a fresh grant or throws. `registered_again` is called (receiver thread, no lock
+  // held) when the DC acknowledged a registration after the first one (after a network change,
+  // a restarted DC, a new session).
   ControlClient(const ControlPlaneConfig& config, control::LoginGrant grant,
                 tunnel::Engine& engine, tunnel::TunnelTable& table, io::Transport& transport,
-                std::function<control::LoginGrant()> relogin);
+                std::function<control::LoginGrant()> relogin,
+                std::function<void()> registered_again = {});
 
   // Registers with the DC, waiting up to `timeout`. Used before the receiver thread runs: it
   // reads the transport itself. Throws std::runtime_error naming the problem.
@@ -99,6 +102,7 @@ class ControlClient {
   tunnel::TunnelTable& table_;
   io::Transport& transport_;
   std::function<control::LoginGrant()> relogin_;
+  std::function<void()> registered_again_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;

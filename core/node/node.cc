@@ -170,8 +170,13 @@ void Node::register_with_dc(control::LoginGrant grant) {
   const ControlPlaneConfig cp = *config_.control;
   const crypto::X25519Key key = config_.key.public_key;
   control_ = std::make_unique<ControlClient>(cp, std::move(grant), *engine_, table_,
-                                             *transport_, [cp, key] {
-                                               return login(cp, key, kServerTimeout);
+                                             *transport_,
+                                             [cp, key] { return login(cp, key, kServerTimeout); },
+                                             [this] {
+                                               events_->post({NodeEvent::Type::registered, "", "",
+                                                              "", 0,
+                                                              "registered again as " +
+                                                                  config_.name + " with the DC"});
                                              });
   try {
     auto reg = control_->register_blocking(kServerTimeout);

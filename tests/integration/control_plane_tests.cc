@@ -674,8 +674,19 @@ TEST_CASE("after the servers restart, a node registered before re-registers by i
           "keepalives go unanswered) and a new node finds it by name",
           "[control-plane][tcp]") {
   ControlPlane cp([](servers::ServerOptions &o) { o.keepalive_s = 1; });
-  ChildProcess bob("bob", cp.node_argv("server", "bob", kBobPassword, {"--bytes", "65536"}));
+  ChildProcess bob("bob", cp.node_argv("server", "bob", kBobPassword,
+                                       {"--bytes", "65536", "--print-events"}));
   wait_ready(bob);
+  const auto registered = [&bob] {
+    size_t n = 0;
+    for (const auto &line : bob.lines_starting("EVENT ")) {
+      if (num(parse(line), "type") == NTM_EVENT_REGISTERED) ++n;
+    }
+    return n;
+  };
+  // The first registration, during ntm_start (events arrive on their own thread).
+  REQUIRE(bob.wait_for_line("EVENT type=" + std::to_string(NTM_EVENT_REGISTERED), seconds(10)));
+  REQUIRE(registered() == 1);
   cp.restart();
   // bob's next keepalives go unanswered; it registers again (bounded by the client's retries:
   // ntm-test-node resolves with ntm_getaddrinfo, which fails at once while bob is unknown).
@@ -698,6 +709,7 @@ TEST_CASE("after the servers restart, a node registered before re-registers by i
   REQUIRE(result);
   CHECK(num(*result, "recv_bytes") == 65536);
   REQUIRE(bob.wait_exit(seconds(30)) == 0);
+  CHECK(registered() == 2);  // NTM_EVENT_REGISTERED again after the restart
   CHECK(!bob.lines_starting("RESULT ").empty());
 }
 

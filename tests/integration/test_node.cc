@@ -55,6 +55,8 @@ struct Config {
   std::string bridge = "none";
   std::string restart_cipher;
   unsigned timeout_s = 120;
+  bool print_events = false;  // --print-events: "EVENT type=N msg=..." lines (scenarios without
+                              // their own event handler)
 };
 
 const char *errno_name(int err) {
@@ -154,7 +156,15 @@ Received recv_stream(const Conn &c) {
   return {sha.bytes(), sha.hex()};
 }
 
+void print_event(const ntm_event *e, void *) {
+  emit("EVENT type=%d msg=%s", static_cast<int>(e->type),
+       e->message != nullptr && *e->message != '\0' ? e->message : "-");
+}
+
 void start_node(Config &cfg) {
+  if (cfg.print_events && cfg.node.options.event_cb == nullptr) {
+    cfg.node.options.event_cb = print_event;
+  }
   int rc = ntm_start(&cfg.node.options);
   if (rc != NTM_OK) die_ntm("ntm_start", rc);
 }
@@ -1583,7 +1593,7 @@ int mobile_transfer(Config &cfg) {
 void usage(FILE *out) {
   fputs("usage: ntm-test-node SCENARIO [--role server|client] NODE-OPTIONS [--connect NAME:PORT]\n"
         "         [-6] [--port N] [--bytes N] [--count N] [--bridge none|connect|socket|listen]\n"
-        "         [--restart-cipher aes|chacha] [--timeout SECONDS]\n"
+        "         [--restart-cipher aes|chacha] [--timeout SECONDS] [--print-events]\n"
         "       mobile-transfer: [--rate-mbps R] [--udp-interval-ms N] [--progress-ms N]\n"
         "         [--stall-timeout SECONDS]\n"
         "scenarios: tcp-transfer duplex tcp-many udp close-wakes unreachable restart node-api "
@@ -1610,6 +1620,11 @@ int main(int argc, char **argv) {
     std::string opt = argv[i];
     if (opt == "-6") {
       cfg.family = AF_INET6;
+      ++i;
+      continue;
+    }
+    if (opt == "--print-events") {
+      cfg.print_events = true;
       ++i;
       continue;
     }
