@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,9 @@ from typing import Callable, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "netns"))
+sys.path.insert(0, str(ROOT / "tests" / "interop"))
 from topology import NsProcess  # noqa: E402  (the shared process harness)
+from loopback_servers import free_ports, port_free_on_both  # noqa: E402
 
 BUILD = Path(os.environ.get("NTM_BUILD_DIR", ROOT / "build"))
 SERVER = BUILD / "servers" / "ntm-server"
@@ -110,29 +111,38 @@ def server_argv(state: str, listen: Sequence[str], ports: Sequence[int]) -> list
     return argv
 
 
-def _port_free(port: int) -> bool:
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            with socket.socket(family, kind) as s:
-                try:
-                    s.bind((host, port))
-                except OSError:
-                    return False
-    return True
-
-
 def loopback_ports() -> tuple[int, int, int]:
     """The default ports when they are free on 127.0.0.1 and ::1 (TCP and UDP), else others."""
-    wanted = [AS_PORT, DC_PORT, RS_PORT]
-    if all(_port_free(p) for p in wanted):
+    if all(port_free_on_both(p) for p in (AS_PORT, DC_PORT, RS_PORT)):
         return AS_PORT, DC_PORT, RS_PORT
-    found: list[int] = []
-    for port in range(47800, 48800):
-        if _port_free(port):
-            found.append(port)
-            if len(found) == 3:
-                return found[0], found[1], found[2]
-    raise DemoError("no free ports for ntm-server on loopback")
+    try:
+        as_port, dc_port, rs_port = free_ports(3)
+    except RuntimeError as e:
+        raise DemoError(str(e)) from None
+    return as_port, dc_port, rs_port
+
+
+def run_demo(body: Callable[["Echo"], str], cleanup: Callable[[], None], cleaned: str) -> int:
+    """Runs `body` (which returns the closing line) with an Echo, then `cleanup` whatever
+    happened; prints `cleaned` after it. 0 on success, 1 on failure or Ctrl-C."""
+    echo = Echo()
+    try:
+        done = body(echo)
+        echo.close()
+        heading(done)
+        return 0
+    except (DemoError, TimeoutError, RuntimeError) as e:
+        echo.close()
+        print(f"\ndemo failed: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        echo.close()
+        print("\ndemo interrupted", file=sys.stderr)
+        return 1
+    finally:
+        heading("cleaning up")
+        cleanup()
+        print(f"  {cleaned}")
 
 
 def wait_server_ready(server: NsProcess, listeners: int) -> None:

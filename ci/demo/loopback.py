@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from common import (BUILD, SERVER, DemoError, Echo, NsProcess, Programs, create_accounts,
-                    heading, loopback_ports, remove_state, run_chat, server_argv, temp_state,
+from common import (BUILD, SERVER, Echo, NsProcess, Programs, create_accounts, heading,
+                    loopback_ports, remove_state, run_chat, run_demo, server_argv, temp_state,
                     wait_server_ready)
 
 
@@ -16,8 +16,13 @@ def main() -> int:
         return 1
     state = temp_state()
     procs: list[NsProcess] = []
-    echo = Echo()
-    try:
+
+    def start(node: str, lang: str, label: str, argv: list[str]) -> NsProcess:
+        p = NsProcess(label, argv, env=Programs.env())
+        procs.append(p)
+        return p
+
+    def body(echo: Echo) -> str:
         ports = loopback_ports()
         heading(f"ntm-server (AS :{ports[0]} TLS, DC :{ports[1]}, RS :{ports[2]}) on 127.0.0.1 "
                 f"and [::1]; SQLite state in {state}")
@@ -27,34 +32,19 @@ def main() -> int:
         wait_server_ready(server, listeners=2)
         print("  listening")
         programs = Programs.prepare(state)
-
-        def start(node: str, lang: str, label: str, argv: list[str]) -> NsProcess:
-            p = NsProcess(label, argv, env=Programs.env())
-            procs.append(p)
-            return p
-
         endpoint = f"127.0.0.1:{ports[0]}"
         # Loopback only: the nodes' tunnels use 127.0.0.1 and ::1, not the host's other addresses.
         run_chat(start, {n: endpoint for n in ("bob", "alice", "carol")}, state, programs, echo,
                  listen=["127.0.0.1:0", "[::1]:0"])
-        echo.close()
-        heading("done: Java and Ruby talked to Python by name over virtual IPv4 and IPv6, "
+        return ("done: Java and Ruby talked to Python by name over virtual IPv4 and IPv6, "
                 "through encrypted UDP tunnels on loopback")
-        return 0
-    except (DemoError, TimeoutError) as e:
-        echo.close()
-        print(f"\ndemo failed: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        echo.close()
-        print("\ndemo interrupted", file=sys.stderr)
-        return 1
-    finally:
-        heading("cleaning up")
+
+    def cleanup() -> None:
         for p in reversed(procs):
             p.stop()
         remove_state(state)
-        print("  stopped every process, removed the temporary state")
+
+    return run_demo(body, cleanup, "stopped every process, removed the temporary state")
 
 
 if __name__ == "__main__":

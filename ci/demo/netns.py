@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import sys
 
-from common import (AS_PORT, DC_PORT, RS_PORT, BUILD, SERVER, DemoError, Echo, NsProcess,
-                    Programs, create_accounts, heading, remove_state, run_chat, server_argv,
+from common import (AS_PORT, DC_PORT, RS_PORT, BUILD, SERVER, Echo, NsProcess, Programs,
+                    create_accounts, heading, remove_state, run_chat, run_demo, server_argv,
                     temp_state, wait_server_ready)
-from topology import SERVERS_IPV4, SERVERS_IPV6, Topology, TopologyError
+from topology import SERVERS_IPV4, SERVERS_IPV6, Topology
 
 
 def main() -> int:
@@ -26,9 +26,9 @@ def main() -> int:
         print(f"demo: {SERVER} not found (build first; NTM_BUILD_DIR={BUILD})", file=sys.stderr)
         return 1
     state = temp_state()
-    echo = Echo()
     topo = Topology(prefix=f"ntmdemo{os.getpid()}")
-    try:
+
+    def body(echo: Echo) -> str:
         heading("building the namespace network")
         topo.build()
         nodes = {"bob": topo.add_node("bob", "nat4", nat=topo.add_nat("home")),
@@ -52,23 +52,15 @@ def main() -> int:
                                else f"[{SERVERS_IPV6}]:{AS_PORT}")
                         for name, node in nodes.items()}
         run_chat(start, as_endpoints, state, programs, echo)
-        echo.close()
-        heading("done: Java (behind a NAT, direct) and Ruby (IPv6-only, through the relay) "
+        return ("done: Java (behind a NAT, direct) and Ruby (IPv6-only, through the relay) "
                 "talked to Python (behind another NAT) by name")
-        return 0
-    except (DemoError, TimeoutError, TopologyError) as e:
-        echo.close()
-        print(f"\ndemo failed: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        echo.close()
-        print("\ndemo interrupted", file=sys.stderr)
-        return 1
-    finally:
-        heading("cleaning up")
+
+    def cleanup() -> None:
         topo.cleanup()
         remove_state(state)
-        print("  stopped every process, removed the namespaces and the temporary state")
+
+    return run_demo(body, cleanup,
+                    "stopped every process, removed the namespaces and the temporary state")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def server_program() -> str:
     return os.path.join(build_dir(), "servers", "ntm-server")
 
 
-def _port_free_on_both(port: int) -> bool:
+def port_free_on_both(port: int) -> bool:
     """True if `port` can be bound for TCP and UDP on 127.0.0.1 and ::1 right now."""
     for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
@@ -55,7 +55,7 @@ def free_ports(count: int) -> list[int]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in ports and _port_free_on_both(port):
+        if port not in ports and port_free_on_both(port):
             ports.append(port)
             if len(ports) == count:
                 return ports
