@@ -270,8 +270,7 @@ NTM_EXTERN(int) ntm_start(const ntm_options *options);
  * Stops the node. First it gives connections the application already closed up to 2 seconds
  * to deliver their last bytes (lwIP, like the kernel, keeps sending after close); then it closes
  * every ntm socket (calls blocked on them return -1 with EBADF), tears down the tunnels and
- * releases the UDP sockets. Blocks until done (at most about 2 seconds). The limitation of
- * ntm_close() applies: no thread may be inside a blocking ntm_connect() or ntm_poll() then.
+ * releases the UDP sockets. Blocks until done (at most about 2 seconds).
  * @return NTM_OK, or NTM_ESTATE if not running (or called from the event callback).
  */
 NTM_EXTERN(int) ntm_stop(void);
@@ -417,10 +416,9 @@ NTM_EXTERN(ssize_t) ntm_recvfrom(int fd, void *buf, size_t len, int flags, struc
 NTM_EXTERN(int) ntm_shutdown(int fd, int how);
 
 /**
- * Closes the socket. Safe from another thread: ntm_recv/ntm_recvfrom/ntm_accept/ntm_send blocked
- * on it return promptly with -1 and EBADF. Known limitation (lwIP): do not close a socket while
- * another thread is inside a blocking ntm_connect() or ntm_poll() on it - use a non-blocking
- * connect (or poll with a timeout) where another thread may close the socket.
+ * Closes the socket. Safe from another thread: a blocking ntm_connect, ntm_recv, ntm_recvfrom,
+ * ntm_accept or ntm_send on it returns promptly with -1 and EBADF, and an ntm_poll waiting on it
+ * returns with POLLNVAL in that entry's revents.
  */
 NTM_EXTERN(int) ntm_close(int fd);
 

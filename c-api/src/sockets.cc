@@ -200,6 +200,7 @@ extern "C" NTM_EXTERN(int) ntm_connect(int fd, const struct sockaddr *addr, sock
     return 0;
   }
   const int error = errno;
+  if (!rt.is_open(fd)) return fail_errno(EBADF);  // closed by another thread meanwhile
   if (error == EINPROGRESS) {
     rt.set_connecting(fd, true);  // the outcome comes through SO_ERROR: map it there too
   } else if (error != EALREADY) {
@@ -358,7 +359,22 @@ extern "C" NTM_EXTERN(int) ntm_poll(struct pollfd *fds, nfds_t nfds, int timeout
     index.push_back(i);
   }
   int rc = sock::poll(entries.data(), entries.size(), timeout_ms);
-  if (rc < 0) return -1;
+  if (rc < 0) {
+    // lwIP gives up with -1 (and no errno) when a socket is closed while it waits; poll(2)
+    // reports such a descriptor as POLLNVAL instead.
+    const int error = errno;
+    auto &rt = capi::runtime();
+    int closed = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!rt.is_open(entries[i].fd)) {
+        fds[index[i]].revents = POLLNVAL;
+        ++closed;
+      }
+    }
+    if (closed > 0) return closed;
+    errno = error != 0 ? error : EBADF;
+    return -1;
+  }
   int ready = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     short r = 0, e = entries[i].revents;

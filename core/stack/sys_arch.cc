@@ -1,6 +1,9 @@
 // lwIP's operating-system port for ntmobile, on C++ threads: semaphores, mutexes, mailboxes,
 // threads, time and the critical section. Application threads are not lwIP threads, so each
 // gets its own netconn semaphore on first use (LWIP_NETCONN_SEM_PER_THREAD).
+#include <execinfo.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -246,7 +249,9 @@ sys_sem_t *ntm_sys_thread_sem(void) {
 // --- platform ---
 void ntm_lwip_platform_assert(const char *message, const char *file, int line) {
   std::fprintf(stderr, "ntmobile: lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-  std::fflush(stderr);
+  // The raw call stack (addr2line -e libntm.so turns it into lines) for the bug report.
+  void* frames[32];
+  backtrace_symbols_fd(frames, backtrace(frames, 32), STDERR_FILENO);
   std::abort();
 }
 

@@ -685,7 +685,9 @@ void blocked_call_woken_by_close(const char *kind, int fd, const std::function<s
 int close_wakes(Config &cfg) {
   start_node(cfg);
   if (cfg.role == "server") {
-    int listen_fd = listen_socket(cfg.family, cfg.port, 4);
+    // Backlog 1: the client's second connection waits in it (never accepted), so its third
+    // connection attempt gets no answer and stays blocked in ntm_connect.
+    int listen_fd = listen_socket(cfg.family, cfg.port, 1);
     print_ready();
     int fd = ntm_accept(listen_fd, nullptr, nullptr);
     if (fd < 0) die_errno("ntm_accept", errno);
@@ -699,6 +701,24 @@ int close_wakes(Config &cfg) {
   }
   Conn c = connect_conn(cfg);
   char buf[64];
+  Conn polled = connect_conn(cfg);
+  blocked_call_woken_by_close("tcp-poll", polled.fd, [&] {
+    pollfd p{polled.fd, POLLIN, 0};
+    return static_cast<ssize_t>(ntm_poll(&p, 1, -1));
+  });
+  int udp_polled = bound_socket(cfg.family, SOCK_DGRAM, 0);
+  blocked_call_woken_by_close("udp-poll", udp_polled, [&] {
+    pollfd p{udp_polled, POLLIN, 0};
+    return static_cast<ssize_t>(ntm_poll(&p, 1, -1));
+  });
+  sockaddr_storage server_addr{};
+  socklen_t server_len = resolve(cfg, &server_addr);
+  int unanswered = ntm_socket(cfg.family, SOCK_STREAM, 0);
+  if (unanswered < 0) die_errno("ntm_socket", errno);
+  blocked_call_woken_by_close("connect", unanswered, [&] {
+    return static_cast<ssize_t>(
+        ntm_connect(unanswered, reinterpret_cast<sockaddr *>(&server_addr), server_len));
+  });
   blocked_call_woken_by_close("tcp-recv", c.fd, [&] { return ntm_recv(c.fd, buf, sizeof buf, 0); });
   int udp_fd = bound_socket(cfg.family, SOCK_DGRAM, 0);
   blocked_call_woken_by_close("udp-recvfrom", udp_fd, [&] {
