@@ -15,6 +15,7 @@
  * waits for the server and for stdin together.
  */
 #include "example_net.h"
+#include "example_program.h"
 #include "line_io.h"
 #include "node_args.h"
 
@@ -327,9 +328,7 @@ int main(int argc, char **argv) {
   c->deadline = example_now() + c->timeout;
   c->stdin_open = c->say_count == 0;
 
-  rc = ntm_start(&args.options);
-  if (rc != NTM_OK) {
-    fprintf(stderr, "%s: ntm_start failed: %s (%s)\n", program, ntm_strerror(rc), ntm_last_error());
+  if (example_start_node(program, &args.options) != 0) {
     node_args_free(&args);
     return 1;
   }
@@ -345,10 +344,7 @@ int main(int argc, char **argv) {
       close(c->sock);
     }
   }
-  if (tunnels) {
-    example_print_tunnels(program, stdout);
-  }
-  ntm_stop();
+  example_stop_node(program, tunnels, -1); /* the bridged socket is closed already */
   node_args_free(&args);
   free(c->says);
   free(c->waits);

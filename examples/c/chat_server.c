@@ -11,6 +11,7 @@
  * join are atomic with respect to other messages. Runs until SIGINT/SIGTERM.
  */
 #include "example_net.h"
+#include "example_program.h"
 #include "line_io.h"
 #include "node_args.h"
 
@@ -198,137 +199,57 @@ static void leave(client *self) {
   pthread_mutex_unlock(&room.lock);
 }
 
-static void *serve_client(void *arg) {
-  client *self = arg;
+/* One client, in its own thread: NICK, then its lines until /quit, the end or shutdown. */
+static void serve_client(int fd, const struct sockaddr_storage *peer) {
+  client *self = calloc(1, sizeof *self);
   line_reader *reader = malloc(sizeof *reader);
   struct timeval send_timeout = {SEND_TIMEOUT_SECONDS, 0};
-  ntm_setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  if (reader != NULL) {
-    line_reader_init(reader, self->fd, ntm_recv);
+  (void)peer;
+  ntm_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  if (self != NULL && reader != NULL) {
+    self->fd = fd;
+    line_reader_init(reader, fd, ntm_recv);
     if (join(self, reader) == 0) {
       converse(self, reader);
       leave(self);
     }
   }
-  ntm_close(self->fd);
   free(reader);
   free(self);
-  return NULL;
 }
 
-static void *accept_loop(void *arg) {
-  int listen_fd = (int)(intptr_t)arg;
-  for (;;) {
-    pthread_t thread;
-    client *c;
-    int fd = ntm_accept(listen_fd, NULL, NULL);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) {
-        continue;
-      }
-      return NULL; /* EBADF once the listener is closed at shutdown */
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL) {
-      ntm_close(fd);
-      continue;
-    }
-    c->fd = fd;
-    if (pthread_create(&thread, NULL, serve_client, c) != 0) {
-      fprintf(stderr, "%s: pthread_create failed\n", program);
-      ntm_close(fd);
-      free(c);
-      continue;
-    }
-    pthread_detach(thread);
-  }
+static unsigned short port = 7100;
+
+static int parse_option(int argc, char **argv, int *i) {
+  return example_port_option(program, argc, argv, i, &port);
 }
 
-int main(int argc, char **argv) {
-  node_args args;
-  unsigned short port = 7100;
-  int i = 1;
-  int rc;
-  sigset_t signals;
-  int signal_number = 0;
-  int listeners[2];
-  pthread_t threads[2];
-  int thread_count = 0;
-  ntm_node_info info;
-
-  if (node_args_init(&args) != 0) {
-    return 1;
-  }
-  while (i < argc) {
-    int used = node_args_consume(&args, program, argc, argv, &i);
-    if (used < 0) {
-      return 2;
-    }
-    if (used > 0) {
-      continue;
-    }
-    if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-      if (example_parse_port(program, argv[i + 1], &port) != 0) {
-        return 2;
-      }
-      i += 2;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "%s: unknown argument '%s'\n\n", program, argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (node_args_check(&args, program) != 0) {
-    return 2;
-  }
-
-  example_block_stop_signals(&signals);
-  rc = ntm_start(&args.options);
-  if (rc != NTM_OK) {
-    fprintf(stderr, "%s: ntm_start failed: %s (%s)\n", program, ntm_strerror(rc), ntm_last_error());
-    node_args_free(&args);
-    return 1;
-  }
-  example_listen_all(program, port, listeners);
-  for (i = 0; i < 2; ++i) {
-    if (listeners[i] >= 0 && pthread_create(&threads[thread_count], NULL, accept_loop,
-                                            (void *)(intptr_t)listeners[i]) == 0) {
-      ++thread_count;
-    }
-  }
-  if (thread_count == 0) {
-    fprintf(stderr, "%s: nothing to listen on\n", program);
-    ntm_stop();
-    node_args_free(&args);
-    return 1;
-  }
-  memset(&info, 0, sizeof info);
-  info.version = NTM_NODE_INFO_VERSION;
-  ntm_get_node_info(&info);
-  printf("chat server %s listening on port %u (vip4 %s, vip6 %s)\n", info.name, port,
-         info.virtual_ipv4[0] ? info.virtual_ipv4 : "-",
-         info.virtual_ipv6[0] ? info.virtual_ipv6 : "-");
+static void print_ready(const ntm_node_info *info, unsigned short listen_port) {
+  printf("chat server %s listening on port %u (vip4 %s, vip6 %s)\n", info->name, listen_port,
+         info->virtual_ipv4[0] ? info->virtual_ipv4 : "-",
+         info->virtual_ipv6[0] ? info->virtual_ipv6 : "-");
   fflush(stdout);
+}
 
-  sigwait(&signals, &signal_number);
-  fprintf(stderr, "%s: signal %d, stopping\n", program, signal_number);
+/* From now on connections close without "left" announcements (see leave). */
+static void stop_room(void) {
   pthread_mutex_lock(&room.lock);
   room.stopping = 1;
   pthread_mutex_unlock(&room.lock);
-  /* Closing the listeners ends the accept loops; ntm_stop() then closes every connection, which
-   * wakes the client threads (their reads fail) - they exit without touching the room. */
-  for (i = 0; i < 2; ++i) {
-    if (listeners[i] >= 0) {
-      ntm_close(listeners[i]);
-    }
+}
+
+int main(int argc, char **argv) {
+  const example_command_line command = {program, usage, parse_option, "unknown"};
+  example_service service = {0, serve_client, print_ready, stop_room, 0};
+  node_args args;
+  int status;
+
+  status = example_parse_command_line(&command, argc, argv, &args);
+  if (status != 0) {
+    return status < 0 ? 0 : status;
   }
-  for (i = 0; i < thread_count; ++i) {
-    pthread_join(threads[i], NULL);
-  }
-  ntm_stop();
+  service.port = port;
+  status = example_serve_until_signal(program, &args.options, &service);
   node_args_free(&args);
-  return 0;
+  return status;
 }

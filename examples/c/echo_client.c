@@ -2,6 +2,8 @@
  * ntm-echo-client: starts a node, connects to NAME:PORT on a peer's virtual address (resolved
  * with ntm_getaddrinfo), sends a message (or each line of stdin) and prints what comes back.
  */
+#include "example_net.h"
+#include "example_program.h"
 #include "node_args.h"
 
 #include <errno.h>
@@ -10,6 +12,9 @@
 #include <string.h>
 
 static const char *program = "ntm-echo-client";
+
+/* A peer that never answers costs this long, not lwIP's full SYN retry schedule. */
+#define CONNECT_TIMEOUT_MS 30000
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -49,133 +54,34 @@ static int exchange(int fd, const char *data, size_t len, char *echo) {
   return 0;
 }
 
-/* Resolves and connects. Returns the ntm descriptor or -1 with a message. */
-static int connect_to(const char *target, int family) {
-  char host[256];
-  const char *port;
-  struct addrinfo hints;
-  struct addrinfo *res = NULL;
-  struct addrinfo *ai;
-  int rc;
-  int fd = -1;
-  int saved = 0;
+static const char *target = NULL;
+static const char *message = NULL;
+static int family = AF_INET;
+static int tunnels = 0;
 
-  if (node_args_split_host_port(target, host, sizeof host, &port) != 0) {
-    fprintf(stderr, "%s: --connect '%s' must be NAME:PORT\n", program, target);
-    return -1;
+static int parse_option(int argc, char **argv, int *i) {
+  if (strcmp(argv[*i], "--connect") == 0 && *i + 1 < argc) {
+    target = argv[*i + 1];
+    *i += 2;
+  } else if (strcmp(argv[*i], "--show-tunnels") == 0) {
+    tunnels = 1;
+    ++*i;
+  } else if (strcmp(argv[*i], "-6") == 0) {
+    family = AF_INET6;
+    ++*i;
+  } else if (argv[*i][0] != '-' && message == NULL) {
+    message = argv[*i];
+    ++*i;
+  } else {
+    return 0;
   }
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = family;
-  hints.ai_socktype = SOCK_STREAM;
-  rc = ntm_getaddrinfo(host, port, &hints, &res);
-  if (rc != 0) {
-    fprintf(stderr, "%s: cannot resolve %s (IPv%d): %s\n", program, host,
-            family == AF_INET ? 4 : 6, gai_strerror(rc));
-    return -1;
-  }
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    fd = ntm_socket(ai->ai_family, ai->ai_socktype, 0);
-    if (fd < 0) {
-      saved = errno;
-      continue;
-    }
-    if (ntm_connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      break;
-    }
-    saved = errno;
-    ntm_close(fd);
-    fd = -1;
-  }
-  ntm_freeaddrinfo(res);
-  if (fd < 0) {
-    fprintf(stderr, "%s: cannot connect to %s: %s\n", program, target, strerror(saved));
-  }
-  return fd;
+  return 1;
 }
 
-/* Prints this node's tunnel table: peer, virtual addresses, path, real endpoint, bytes. */
-static void show_tunnels(void) {
-  static const char *const states[] = {"idle", "handshake", "up"};
-  static const char *const paths[] = {"none", "direct", "relay"};
-  ntm_tunnel_info *rows = NULL;
-  size_t count = 0;
-  size_t i;
-  if (ntm_tunnels_snapshot(&rows, &count) != NTM_OK) {
-    fprintf(stderr, "%s: ntm_tunnels_snapshot: %s\n", program, ntm_last_error());
-    return;
-  }
-  printf("%-16s %-12s %-18s %-9s %-7s %-22s %10s %10s\n", "peer", "vIPv4", "vIPv6", "state",
-         "path", "endpoint", "sent", "received");
-  for (i = 0; i < count; ++i) {
-    const ntm_tunnel_info *t = &rows[i];
-    printf("%-16s %-12s %-18s %-9s %-7s %-22s %10llu %10llu\n", t->peer_name, t->virtual_ipv4,
-           t->virtual_ipv6, states[t->state], paths[t->path], t->endpoint,
-           (unsigned long long)t->bytes_sent, (unsigned long long)t->bytes_received);
-  }
-  ntm_tunnels_free(rows);
-}
-
-int main(int argc, char **argv) {
-  node_args args;
-  int tunnels = 0;
-  const char *target = NULL;
-  const char *message = NULL;
-  int family = AF_INET;
-  int i = 1;
-  int rc;
-  int fd;
+/* Echoes MESSAGE, or every line of stdin. Returns the exit status. */
+static int echo_all(int fd) {
   int status = 0;
-
-  if (node_args_init(&args) != 0) {
-    return 1;
-  }
-  while (i < argc) {
-    int used = node_args_consume(&args, program, argc, argv, &i);
-    if (used < 0) {
-      return 2;
-    }
-    if (used > 0) {
-      continue;
-    }
-    if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
-      target = argv[i + 1];
-      i += 2;
-    } else if (strcmp(argv[i], "--show-tunnels") == 0) {
-      tunnels = 1;
-      ++i;
-    } else if (strcmp(argv[i], "-6") == 0) {
-      family = AF_INET6;
-      ++i;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(stdout);
-      return 0;
-    } else if (argv[i][0] != '-' && message == NULL) {
-      message = argv[i];
-      ++i;
-    } else {
-      fprintf(stderr, "%s: unexpected argument '%s'\n\n", program, argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (node_args_check(&args, program) != 0) {
-    return 2;
-  }
-  if (target == NULL) {
-    fprintf(stderr, "%s: --connect NAME:PORT is required\n", program);
-    return 2;
-  }
-
-  rc = ntm_start(&args.options);
-  if (rc != NTM_OK) {
-    fprintf(stderr, "%s: ntm_start failed: %s (%s)\n", program, ntm_strerror(rc), ntm_last_error());
-    node_args_free(&args);
-    return 1;
-  }
-  fd = connect_to(target, family);
-  if (fd < 0) {
-    status = 1;
-  } else if (message != NULL) {
+  if (message != NULL) {
     size_t len = strlen(message);
     char *echo = malloc(len + 1);
     if (echo == NULL || exchange(fd, message, len, echo) != 0) {
@@ -188,7 +94,7 @@ int main(int argc, char **argv) {
   } else {
     char line[4096];
     char echo[sizeof line];
-    while (status == 0 && fgets(line, sizeof line, stdin) != NULL) {
+    while (fgets(line, sizeof line, stdin) != NULL) {
       size_t len = strlen(line);
       if (exchange(fd, line, len, echo) != 0) {
         status = 1;
@@ -198,13 +104,32 @@ int main(int argc, char **argv) {
       fflush(stdout);
     }
   }
-  if (tunnels && status == 0) {
-    show_tunnels();
+  return status;
+}
+
+int main(int argc, char **argv) {
+  const example_command_line command = {program, usage, parse_option, "unexpected"};
+  node_args args;
+  int fd;
+  int status;
+
+  status = example_parse_command_line(&command, argc, argv, &args);
+  if (status != 0) {
+    return status < 0 ? 0 : status;
   }
-  if (fd >= 0) {
-    ntm_close(fd);
+  if (target == NULL) {
+    fprintf(stderr, "%s: --connect NAME:PORT is required\n", program);
+    return 2;
   }
-  ntm_stop();
+
+  if (example_start_node(program, &args.options) != 0) {
+    node_args_free(&args);
+    return 1;
+  }
+  fd = example_connect(program, target, family, CONNECT_TIMEOUT_MS);
+  status = fd < 0 ? 1 : echo_all(fd);
+  /* The tunnel table only after a successful exchange. */
+  example_stop_node(program, tunnels && status == 0, fd);
   node_args_free(&args);
   return status;
 }

@@ -1,4 +1,4 @@
-/* example_net.c - listeners, connect-by-name, tunnel table: shared by the chat/file examples. */
+/* example_net.c - listeners, connect-by-name, tunnel table: shared by the C examples. */
 #include "example_net.h"
 
 #include "node_args.h"

@@ -1,7 +1,7 @@
 /*
- * example_net.h - the node-side plumbing the chat and file-transfer examples share: listening on
- * both virtual families, connecting by node name within a deadline, the tunnel table in the
- * examples' common one-line format, and small parsing/formatting helpers.
+ * example_net.h - the node-side plumbing the C examples share: listening on both virtual
+ * families, connecting by node name within a deadline, the tunnel table in the examples' common
+ * one-line format, and small parsing/formatting helpers.
  */
 #ifndef NTM_EXAMPLES_EXAMPLE_NET_H
 #define NTM_EXAMPLES_EXAMPLE_NET_H

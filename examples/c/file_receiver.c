@@ -12,6 +12,7 @@
  * nothing behind. One thread per connection; runs until SIGINT/SIGTERM.
  */
 #include "example_net.h"
+#include "example_program.h"
 #include "line_io.h"
 #include "node_args.h"
 #include "sha256_hex.h"
@@ -35,37 +36,6 @@ static const char *directory;
 #define NAME_MAX_BYTES 255
 /* A sender that goes silent this long is treated as gone (the .part file is removed). */
 #define IDLE_TIMEOUT_SECONDS 30
-
-/* Uploads in progress, so that shutdown can wait for them to clean up their .part files. */
-static struct {
-  pthread_mutex_t lock;
-  pthread_cond_t changed;
-  int count;
-} active = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-
-static void count_upload(int delta) {
-  pthread_mutex_lock(&active.lock);
-  active.count += delta;
-  pthread_cond_broadcast(&active.changed);
-  pthread_mutex_unlock(&active.lock);
-}
-
-/* Waits up to `seconds` for every upload thread to finish. */
-static void wait_for_uploads(int seconds) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += seconds;
-  pthread_mutex_lock(&active.lock);
-  while (active.count > 0 &&
-         pthread_cond_timedwait(&active.changed, &active.lock, &until) != ETIMEDOUT) {
-  }
-  pthread_mutex_unlock(&active.lock);
-}
-
-typedef struct upload {
-  int fd;
-  struct sockaddr_storage peer;
-} upload;
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -172,7 +142,7 @@ static int receive_body(line_reader *reader, int out, uint64_t size, sha256_hex 
 }
 
 /* Receives one file on an accepted connection, answering OK or ERROR. */
-static void receive_file(upload *u, line_reader *reader) {
+static void receive_file(int fd, const struct sockaddr_storage *from, line_reader *reader) {
   char part[4096];
   char final[4096];
   char peer[64];
@@ -185,18 +155,18 @@ static void receive_file(upload *u, line_reader *reader) {
   int out;
   line_status status = line_reader_next(reader);
 
-  example_format_address(&u->peer, peer, sizeof peer);
+  example_format_address(from, peer, sizeof peer);
   if (status != LINE_OK) {
     if (status == LINE_TOO_LONG) {
       fprintf(stderr, "%s: refused a request from %s: ERROR bad-request\n", program, peer);
-      refuse(u->fd, "ERROR bad-request");
+      refuse(fd, "ERROR bad-request");
     }
     return;
   }
   error = parse_request(reader->line, reader->length, &name, &size);
   if (error != NULL) {
     fprintf(stderr, "%s: refused a request from %s: %s\n", program, peer, error);
-    refuse(u->fd, error);
+    refuse(fd, error);
     return;
   }
   snprintf(part, sizeof part, "%s/%s.part", directory, name);
@@ -205,13 +175,13 @@ static void receive_file(upload *u, line_reader *reader) {
   out = open(part, O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (out < 0) {
     fprintf(stderr, "%s: cannot create %s: %s\n", program, part, strerror(errno));
-    refuse(u->fd, errno == EEXIST ? "ERROR busy" : "ERROR cannot-write");
+    refuse(fd, errno == EEXIST ? "ERROR busy" : "ERROR cannot-write");
     return;
   }
   if (sha256_hex_init(&hash) != 0) {
     close(out);
     unlink(part);
-    refuse(u->fd, "ERROR internal");
+    refuse(fd, "ERROR internal");
     return;
   }
   if (receive_body(reader, out, size, &hash, name) != 0 || close(out) != 0) {
@@ -223,105 +193,59 @@ static void receive_file(upload *u, line_reader *reader) {
   if (rename(part, final) != 0) {
     fprintf(stderr, "%s: cannot rename %s: %s\n", program, part, strerror(errno));
     unlink(part);
-    refuse(u->fd, "ERROR cannot-write");
+    refuse(fd, "ERROR cannot-write");
     return;
   }
   snprintf(answer, sizeof answer, "OK %s", hash.hex);
-  send_line(ntm_send, u->fd, answer);
+  send_line(ntm_send, fd, answer);
   printf("received %s %" PRIu64 " bytes sha256=%s from %s in %.2fs\n", name, size, hash.hex, peer,
          example_now() - started);
   fflush(stdout);
 }
 
-static void *serve_upload(void *arg) {
-  upload *u = arg;
+/* One upload, in its own thread. */
+static void serve_upload(int fd, const struct sockaddr_storage *peer) {
   line_reader *reader = malloc(sizeof *reader);
   struct timeval idle = {IDLE_TIMEOUT_SECONDS, 0};
-  ntm_setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
+  ntm_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
   if (reader != NULL) {
-    line_reader_init(reader, u->fd, ntm_recv);
-    receive_file(u, reader);
+    line_reader_init(reader, fd, ntm_recv);
+    receive_file(fd, peer, reader);
   }
-  ntm_close(u->fd);
   free(reader);
-  free(u);
-  count_upload(-1);
-  return NULL;
 }
 
-static void *accept_loop(void *arg) {
-  int listen_fd = (int)(intptr_t)arg;
-  for (;;) {
-    pthread_t thread;
-    upload *u = calloc(1, sizeof *u);
-    socklen_t len = sizeof u->peer;
-    if (u == NULL) {
-      return NULL;
-    }
-    u->fd = ntm_accept(listen_fd, (struct sockaddr *)&u->peer, &len);
-    if (u->fd < 0) {
-      int saved = errno;
-      free(u);
-      if (saved == EINTR || saved == ECONNABORTED) {
-        continue;
-      }
-      return NULL; /* EBADF once the listener is closed at shutdown */
-    }
-    count_upload(+1);
-    if (pthread_create(&thread, NULL, serve_upload, u) != 0) {
-      fprintf(stderr, "%s: pthread_create failed\n", program);
-      ntm_close(u->fd);
-      free(u);
-      count_upload(-1);
-      continue;
-    }
-    pthread_detach(thread);
+static unsigned short port = 7200;
+
+static int parse_option(int argc, char **argv, int *i) {
+  int used = example_port_option(program, argc, argv, i, &port);
+  if (used == 0 && strcmp(argv[*i], "--dir") == 0 && *i + 1 < argc) {
+    directory = argv[*i + 1];
+    *i += 2;
+    used = 1;
   }
+  return used;
+}
+
+static void print_ready(const ntm_node_info *info, unsigned short listen_port) {
+  printf("file receiver %s listening on port %u (vip4 %s, vip6 %s), saving to %s\n", info->name,
+         listen_port, info->virtual_ipv4[0] ? info->virtual_ipv4 : "-",
+         info->virtual_ipv6[0] ? info->virtual_ipv6 : "-", directory);
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
+  const example_command_line command = {program, usage, parse_option, "unknown"};
+  /* Uploads still running at shutdown see their connection close and remove their .part file;
+   * drain_seconds gives them the time to. */
+  example_service service = {0, serve_upload, print_ready, NULL, 5};
   node_args args;
-  unsigned short port = 7200;
-  int i = 1;
-  int rc;
-  sigset_t signals;
-  int signal_number = 0;
-  int listeners[2];
-  pthread_t threads[2];
-  int thread_count = 0;
-  ntm_node_info info;
   struct stat st;
+  int status;
 
-  if (node_args_init(&args) != 0) {
-    return 1;
-  }
-  while (i < argc) {
-    int used = node_args_consume(&args, program, argc, argv, &i);
-    if (used < 0) {
-      return 2;
-    }
-    if (used > 0) {
-      continue;
-    }
-    if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-      if (example_parse_port(program, argv[i + 1], &port) != 0) {
-        return 2;
-      }
-      i += 2;
-    } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      directory = argv[i + 1];
-      i += 2;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "%s: unknown argument '%s'\n\n", program, argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (node_args_check(&args, program) != 0) {
-    return 2;
+  status = example_parse_command_line(&command, argc, argv, &args);
+  if (status != 0) {
+    return status < 0 ? 0 : status;
   }
   if (directory == NULL) {
     fprintf(stderr, "%s: --dir DIR is required\n", program);
@@ -331,48 +255,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: --dir %s is not a directory\n", program, directory);
     return 2;
   }
-
-  example_block_stop_signals(&signals);
-  rc = ntm_start(&args.options);
-  if (rc != NTM_OK) {
-    fprintf(stderr, "%s: ntm_start failed: %s (%s)\n", program, ntm_strerror(rc), ntm_last_error());
-    node_args_free(&args);
-    return 1;
-  }
-  example_listen_all(program, port, listeners);
-  for (i = 0; i < 2; ++i) {
-    if (listeners[i] >= 0 && pthread_create(&threads[thread_count], NULL, accept_loop,
-                                            (void *)(intptr_t)listeners[i]) == 0) {
-      ++thread_count;
-    }
-  }
-  if (thread_count == 0) {
-    fprintf(stderr, "%s: nothing to listen on\n", program);
-    ntm_stop();
-    node_args_free(&args);
-    return 1;
-  }
-  memset(&info, 0, sizeof info);
-  info.version = NTM_NODE_INFO_VERSION;
-  ntm_get_node_info(&info);
-  printf("file receiver %s listening on port %u (vip4 %s, vip6 %s), saving to %s\n", info.name,
-         port, info.virtual_ipv4[0] ? info.virtual_ipv4 : "-",
-         info.virtual_ipv6[0] ? info.virtual_ipv6 : "-", directory);
-  fflush(stdout);
-
-  sigwait(&signals, &signal_number);
-  fprintf(stderr, "%s: signal %d, stopping\n", program, signal_number);
-  for (i = 0; i < 2; ++i) {
-    if (listeners[i] >= 0) {
-      ntm_close(listeners[i]);
-    }
-  }
-  for (i = 0; i < thread_count; ++i) {
-    pthread_join(threads[i], NULL);
-  }
-  /* Uploads still running see their connection close and remove their .part file. */
-  ntm_stop();
-  wait_for_uploads(5);
+  service.port = port;
+  status = example_serve_until_signal(program, &args.options, &service);
   node_args_free(&args);
-  return 0;
+  return status;
 }

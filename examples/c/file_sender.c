@@ -9,6 +9,7 @@
  * an ERROR answer or a network failure (message on stderr), 2 on bad arguments.
  */
 #include "example_net.h"
+#include "example_program.h"
 #include "line_io.h"
 #include "node_args.h"
 #include "sha256_hex.h"
@@ -115,59 +116,47 @@ static int check_answer(int fd, int complete, const char *name, uint64_t size, c
   return result;
 }
 
+static const char *target = NULL;
+static const char *path = NULL;
+static const char *name = NULL;
+static int family = AF_INET;
+static int tunnels = 0;
+
+static int parse_option(int argc, char **argv, int *i) {
+  if (strcmp(argv[*i], "--connect") == 0 && *i + 1 < argc) {
+    target = argv[*i + 1];
+    *i += 2;
+  } else if (strcmp(argv[*i], "--as") == 0 && *i + 1 < argc) {
+    name = argv[*i + 1];
+    *i += 2;
+  } else if (strcmp(argv[*i], "-6") == 0) {
+    family = AF_INET6;
+    ++*i;
+  } else if (strcmp(argv[*i], "--show-tunnels") == 0) {
+    tunnels = 1;
+    ++*i;
+  } else if (argv[*i][0] != '-' && path == NULL) {
+    path = argv[*i];
+    ++*i;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
+  const example_command_line command = {program, usage, parse_option, "unexpected"};
   node_args args;
-  const char *target = NULL;
-  const char *path = NULL;
-  const char *name = NULL;
-  int family = AF_INET;
-  int tunnels = 0;
-  int i = 1;
-  int rc;
   int fd;
   int file;
-  int status = 1;
+  int status;
   struct stat st;
   sha256_hex hash;
   double started;
 
-  if (node_args_init(&args) != 0) {
-    return 1;
-  }
-  while (i < argc) {
-    int used = node_args_consume(&args, program, argc, argv, &i);
-    if (used < 0) {
-      return 2;
-    }
-    if (used > 0) {
-      continue;
-    }
-    if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
-      target = argv[i + 1];
-      i += 2;
-    } else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
-      name = argv[i + 1];
-      i += 2;
-    } else if (strcmp(argv[i], "-6") == 0) {
-      family = AF_INET6;
-      ++i;
-    } else if (strcmp(argv[i], "--show-tunnels") == 0) {
-      tunnels = 1;
-      ++i;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(stdout);
-      return 0;
-    } else if (argv[i][0] != '-' && path == NULL) {
-      path = argv[i];
-      ++i;
-    } else {
-      fprintf(stderr, "%s: unexpected argument '%s'\n\n", program, argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (node_args_check(&args, program) != 0) {
-    return 2;
+  status = example_parse_command_line(&command, argc, argv, &args);
+  if (status != 0) {
+    return status < 0 ? 0 : status;
   }
   if (target == NULL || path == NULL) {
     fprintf(stderr, "%s: --connect NAME:PORT and FILE are required\n", program);
@@ -188,12 +177,11 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  rc = ntm_start(&args.options);
-  if (rc != NTM_OK) {
-    fprintf(stderr, "%s: ntm_start failed: %s (%s)\n", program, ntm_strerror(rc), ntm_last_error());
+  if (example_start_node(program, &args.options) != 0) {
     node_args_free(&args);
     return 1;
   }
+  status = 1;
   started = example_now();
   fd = example_connect(program, target, family, CONNECT_TIMEOUT_MS);
   if (fd >= 0 && sha256_hex_init(&hash) == 0) {
@@ -203,14 +191,8 @@ int main(int argc, char **argv) {
       status = check_answer(fd, sent == 0, name, (uint64_t)st.st_size, hash.hex, started);
     }
   }
-  if (tunnels) {
-    example_print_tunnels(program, stdout);
-  }
-  if (fd >= 0) {
-    ntm_close(fd);
-  }
+  example_stop_node(program, tunnels, fd);
   close(file);
-  ntm_stop();
   node_args_free(&args);
   return status;
 }

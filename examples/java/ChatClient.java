@@ -28,7 +28,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.ntmobile.NTMException;
 import org.ntmobile.NTMNode;
 import org.ntmobile.NodeOptions;
 
@@ -99,14 +98,7 @@ public class ChatClient {
 
     long started = System.nanoTime();
     Duration timeout = Duration.ofMillis((long) (timeoutSeconds * 1000));
-    NTMNode node;
-    try {
-      node = NTMNode.start(options);
-    } catch (NTMException e) {
-      System.err.println("ChatClient: cannot start the node: " + e.getMessage());
-      System.exit(1);
-      return;
-    }
+    NTMNode node = ExampleNet.startNode("ChatClient", options);
     int status = 1;
     try (Socket socket = ExampleNet.connect(target, ipv6, timeout)) {
       ChatClient chat = new ChatClient(socket, started + timeout.toNanos());
@@ -117,11 +109,7 @@ public class ChatClient {
     } catch (Failure e) {
       System.err.println("ChatClient: " + e.getMessage());
     }
-    if (showTunnels) {
-      ExampleNet.printTunnels(node, ExampleNet.OUT);
-    }
-    node.close();
-    System.exit(status);
+    ExampleNet.stopNode(node, showTunnels, status);
   }
 
   private static boolean takeOption(String argument, NodeArgs.Values values) {

@@ -13,13 +13,8 @@
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import org.ntmobile.NTMException;
-import org.ntmobile.NTMNode;
-import org.ntmobile.NTMServerSocket;
-import org.ntmobile.NodeInfo;
 import org.ntmobile.NodeOptions;
 
 public class ChatServer {
@@ -49,61 +44,21 @@ public class ChatServer {
               return true;
             });
 
-    StopSignal stop = new StopSignal();
-    NTMNode node = null;
-    ServerSocket server = null;
-    try {
-      node = NTMNode.start(options);
-      server = new NTMServerSocket(port); // every virtual address, IPv4 and IPv6
-    } catch (IOException e) { // NTMException (the node) or the listener
-      System.err.println("ChatServer: cannot start: " + e.getMessage());
-      if (node != null) {
-        node.close();
-      }
-      System.exit(1);
-    }
     ChatRoom room = new ChatRoom();
-    ServerSocket listener = server;
-    Thread acceptor = new Thread(() -> acceptClients(listener, room), "chat-accept");
-    acceptor.setDaemon(true);
-    acceptor.start();
-    try {
-      NodeInfo info = node.info();
-      ExampleNet.OUT.printf(
-          "chat server %s listening on port %d (%s)%n",
-          info.name(), port, ExampleNet.virtualAddresses(info));
-    } catch (NTMException e) {
-      System.err.println("ChatServer: " + e.getMessage());
-    }
+    ExampleNet.Server server =
+        ExampleNet.Server.start(
+            "ChatServer",
+            options,
+            port,
+            info ->
+                String.format(
+                    "chat server %s listening on port %d (%s)",
+                    info.name(), port, ExampleNet.virtualAddresses(info)),
+            socket -> serve(socket, room));
 
-    stop.await();
-    System.err.println("ChatServer: stopping");
-    try {
-      server.close(); // ends the accept loop
-    } catch (IOException e) {
-      // closing anyway
-    }
+    server.awaitStop();
     room.close(); // disconnects every client, without announcements
-    if (showTunnels) {
-      ExampleNet.printTunnels(node, ExampleNet.OUT);
-    }
-    node.close();
-    stop.done();
-  }
-
-  private static void acceptClients(ServerSocket server, ChatRoom room) {
-    while (!server.isClosed()) {
-      try {
-        Socket client = server.accept();
-        Thread reader = new Thread(() -> serve(client, room), "chat-client-" + client.getPort());
-        reader.setDaemon(true);
-        reader.start();
-      } catch (IOException e) {
-        if (!server.isClosed()) {
-          System.err.println("ChatServer: accept failed: " + e.getMessage());
-        }
-      }
-    }
+    server.stop(showTunnels);
   }
 
   /** One client's whole session: NICK, then its lines until /quit or the end of the stream. */

@@ -14,7 +14,6 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import org.ntmobile.NTMException;
 import org.ntmobile.NTMNode;
 import org.ntmobile.NodeOptions;
 
@@ -54,14 +53,7 @@ public class EchoClient {
       args.fail("--connect NAME:PORT is required (port 1-65535)");
     }
 
-    NTMNode node;
-    try {
-      node = NTMNode.start(options);
-    } catch (NTMException e) {
-      System.err.println("EchoClient: cannot start the node: " + e.getMessage());
-      System.exit(1);
-      return;
-    }
+    NTMNode node = ExampleNet.startNode("EchoClient", options);
     int status = 0;
     try (Socket s = ExampleNet.connect(target, ipv6, Duration.ofSeconds(30))) {
       System.err.printf(
@@ -88,10 +80,6 @@ public class EchoClient {
       System.err.println("EchoClient: cannot talk to " + target + ": " + e.getMessage());
       status = 1;
     }
-    if (showTunnels) {
-      ExampleNet.printTunnels(node, ExampleNet.OUT);
-    }
-    node.close();
-    System.exit(status);
+    ExampleNet.stopNode(node, showTunnels, status);
   }
 }

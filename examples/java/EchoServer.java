@@ -9,11 +9,7 @@
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
-import org.ntmobile.NTMNode;
-import org.ntmobile.NTMServerSocket;
-import org.ntmobile.NodeInfo;
 import org.ntmobile.NodeOptions;
 
 public class EchoServer {
@@ -38,62 +34,29 @@ public class EchoServer {
               return true;
             });
 
-    StopSignal stop = new StopSignal();
-    NTMNode node = null;
-    ServerSocket server = null;
-    try {
-      node = NTMNode.start(options);
-      server = new NTMServerSocket(port); // all virtual addresses, IPv4 and IPv6
-      NodeInfo info = node.info();
-      ExampleNet.OUT.printf(
-          "%s listening on port %d: virtual %s %s, real UDP %s %s%n",
-          info.name(),
-          port,
-          info.virtualIPv4().map(ExampleNet::text).orElse(""),
-          info.virtualIPv6().map(ExampleNet::text).orElse(""),
-          info.endpointIPv4(),
-          info.endpointIPv6());
-    } catch (IOException e) { // NTMException (the node) or the listener
-      System.err.println("EchoServer: cannot start: " + e.getMessage());
-      if (node != null) {
-        node.close();
-      }
-      System.exit(1);
-    }
-    ServerSocket listener = server;
-    Thread acceptor = new Thread(() -> acceptConnections(listener), "echo-accept");
-    acceptor.setDaemon(true);
-    acceptor.start();
+    ExampleNet.Server server =
+        ExampleNet.Server.start(
+            "EchoServer",
+            options,
+            port,
+            info ->
+                String.format(
+                    "%s listening on port %d: virtual %s %s, real UDP %s %s",
+                    info.name(),
+                    port,
+                    info.virtualIPv4().map(ExampleNet::text).orElse(""),
+                    info.virtualIPv6().map(ExampleNet::text).orElse(""),
+                    info.endpointIPv4(),
+                    info.endpointIPv6()),
+            EchoServer::echo);
 
-    stop.await();
-    System.err.println("EchoServer: stopping");
-    try {
-      server.close(); // wakes accept()
-    } catch (IOException e) {
-      // closing anyway
-    }
-    node.close(); // closes the connections still open
-    stop.done();
-  }
-
-  private static void acceptConnections(ServerSocket server) {
-    while (!server.isClosed()) {
-      try {
-        Socket s = server.accept();
-        System.err.println("EchoServer: connection from " + ExampleNet.text(s.getInetAddress()));
-        Thread t = new Thread(() -> echo(s), "echo-" + s.getPort());
-        t.setDaemon(true);
-        t.start();
-      } catch (IOException e) {
-        if (!server.isClosed()) {
-          System.err.println("EchoServer: accept failed: " + e.getMessage());
-        }
-      }
-    }
+    server.awaitStop();
+    server.stop(false); // closing the node closes the connections still open
   }
 
   private static void echo(Socket s) {
-    try (s) {
+    System.err.println("EchoServer: connection from " + ExampleNet.text(s.getInetAddress()));
+    try {
       InputStream in = s.getInputStream();
       OutputStream out = s.getOutputStream();
       in.transferTo(out);

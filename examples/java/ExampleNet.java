@@ -1,7 +1,8 @@
-// ExampleNet: the node-side plumbing the Java chat and file-transfer examples share - connecting
-// by node name within a deadline, the tunnel table in the examples' common one-line format (the
-// same as the C, Python and Ruby examples print), closing a connection without losing the last
-// answer, address formatting, and a UTF-8 stdout.
+// ExampleNet: the node-side plumbing the Java examples share - starting and stopping the node,
+// a server's listener, accept loop and orderly stop (Server), connecting by node name within a
+// deadline, the tunnel table in the examples' common one-line format (the same as the C, Python
+// and Ruby examples print), closing a connection without losing the last answer, address
+// formatting, and a UTF-8 stdout.
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -11,18 +12,25 @@ import java.io.PrintStream;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.ntmobile.NTMException;
 import org.ntmobile.NTMNode;
 import org.ntmobile.NTMResolver;
+import org.ntmobile.NTMServerSocket;
 import org.ntmobile.NTMSocket;
 import org.ntmobile.NodeInfo;
+import org.ntmobile.NodeOptions;
 import org.ntmobile.TunnelInfo;
 
 final class ExampleNet {
@@ -34,6 +42,139 @@ final class ExampleNet {
       new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
 
   private ExampleNet() {}
+
+  /** Starts a client's node, or prints "PROGRAM: cannot start the node: ..." and exits with 1. */
+  static NTMNode startNode(String program, NodeOptions options) {
+    try {
+      return NTMNode.start(options);
+    } catch (NTMException e) {
+      System.err.println(program + ": cannot start the node: " + e.getMessage());
+      System.exit(1);
+      return null; // not reached
+    }
+  }
+
+  /** The end of a client: the tunnel table if asked, then the node closes and the JVM exits. */
+  static void stopNode(NTMNode node, boolean showTunnels, int status) {
+    if (showTunnels) {
+      printTunnels(node, OUT);
+    }
+    node.close();
+    System.exit(status);
+  }
+
+  /**
+   * A server's node: a listener on one port of every virtual address (IPv4 and IPv6, through
+   * NTMServerSocket - a java.net.ServerSocket), an accept thread, and one thread per connection.
+   * The program waits in {@link #awaitStop}, closes what it owns, then calls {@link #stop}.
+   */
+  static final class Server {
+    private final String program;
+    private final StopSignal stop;
+    private final NTMNode node;
+    private final ServerSocket listener;
+    /** Connections being served and their threads, for {@link #closeConnections}. */
+    private final Map<Socket, Thread> connections = new ConcurrentHashMap<>();
+
+    private Server(String program, StopSignal stop, NTMNode node, ServerSocket listener) {
+      this.program = program;
+      this.stop = stop;
+      this.node = node;
+      this.listener = listener;
+    }
+
+    /**
+     * Starts the node, listens on {@code port}, prints {@code readyLine} of the node's info on
+     * stdout and accepts connections, each served by {@code serve} in a thread of its own (the
+     * socket is closed when it returns). Exits with status 1 after "PROGRAM: cannot start: ..."
+     * when the node or the listener cannot start.
+     */
+    static Server start(
+        String program,
+        NodeOptions options,
+        int port,
+        Function<NodeInfo, String> readyLine,
+        Consumer<Socket> serve) {
+      StopSignal stop = new StopSignal();
+      NTMNode node = null;
+      Server server = null;
+      try {
+        node = NTMNode.start(options);
+        server = new Server(program, stop, node, new NTMServerSocket(port));
+        OUT.println(readyLine.apply(node.info()));
+      } catch (IOException e) { // NTMException (the node) or the listener
+        System.err.println(program + ": cannot start: " + e.getMessage());
+        if (node != null) {
+          node.close();
+        }
+        System.exit(1);
+      }
+      Server accepting = server;
+      Thread acceptor = new Thread(() -> accepting.acceptConnections(serve), program + "-accept");
+      acceptor.setDaemon(true);
+      acceptor.start();
+      return server;
+    }
+
+    /** Blocks until SIGINT/SIGTERM, then closes the listener (no new connections). */
+    void awaitStop() {
+      stop.await();
+      System.err.println(program + ": stopping");
+      try {
+        listener.close(); // ends the accept loop
+      } catch (IOException e) {
+        // closing anyway
+      }
+    }
+
+    /** Closes every connection still served and waits up to {@code wait} for their threads. */
+    void closeConnections(Duration wait) {
+      connections.keySet().forEach(ExampleNet::closeQuietly);
+      long until = System.nanoTime() + wait.toNanos();
+      for (Thread thread : connections.values()) {
+        try {
+          thread.join(Math.max(1, (until - System.nanoTime()) / 1_000_000));
+        } catch (InterruptedException e) {
+          break;
+        }
+      }
+    }
+
+    /** Prints the tunnel table if asked, closes the node and exits with status 0. */
+    void stop(boolean showTunnels) {
+      if (showTunnels) {
+        printTunnels(node, OUT);
+      }
+      node.close(); // also closes the connections still open
+      stop.done();
+    }
+
+    private void acceptConnections(Consumer<Socket> serve) {
+      while (!listener.isClosed()) {
+        try {
+          Socket connection = listener.accept();
+          Thread thread =
+              new Thread(() -> serveOne(connection, serve), program + "-" + connection.getPort());
+          thread.setDaemon(true);
+          connections.put(connection, thread);
+          thread.start();
+        } catch (IOException e) {
+          if (!listener.isClosed()) {
+            System.err.println(program + ": accept failed: " + e.getMessage());
+          }
+        }
+      }
+    }
+
+    private void serveOne(Socket connection, Consumer<Socket> serve) {
+      try {
+        serve.accept(connection);
+      } finally {
+        closeQuietly(connection);
+        connections.remove(connection);
+      }
+    }
+  }
 
   /** A "NAME:PORT" (or "[v6]:PORT") target. */
   record Target(String host, int port) {
@@ -186,6 +327,14 @@ final class ExampleNet {
       // the peer keeps the connection open: close it now
     } catch (IOException e) {
       // already closed or reset: nothing left to protect
+    }
+  }
+
+  private static void closeQuietly(Socket socket) {
+    try {
+      socket.close();
+    } catch (IOException e) {
+      // closing anyway
     }
   }
 }

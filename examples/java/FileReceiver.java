@@ -13,7 +13,6 @@
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -27,13 +26,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import org.ntmobile.NTMNode;
-import org.ntmobile.NTMServerSocket;
-import org.ntmobile.NodeInfo;
 import org.ntmobile.NodeOptions;
 
 public class FileReceiver {
@@ -52,8 +47,6 @@ public class FileReceiver {
   private static Path directory;
   private static int port = 7200;
   private static boolean showTunnels;
-  /** Connections being served and their threads: closed and awaited at shutdown. */
-  private static final Map<Socket, Thread> active = new ConcurrentHashMap<>();
 
   /** A request that is answered with ERROR. */
   private static final class Refusal extends Exception {
@@ -88,66 +81,21 @@ public class FileReceiver {
       args.fail("--dir " + directory + " is not a directory");
     }
 
-    StopSignal stop = new StopSignal();
-    NTMNode node = null;
-    ServerSocket server = null;
-    try {
-      node = NTMNode.start(options);
-      server = new NTMServerSocket(port); // every virtual address, IPv4 and IPv6
-      NodeInfo info = node.info();
-      ExampleNet.OUT.printf(
-          "file receiver %s listening on port %d (%s), saving to %s%n",
-          info.name(), port, ExampleNet.virtualAddresses(info), directory);
-    } catch (IOException e) { // NTMException (the node) or the listener
-      System.err.println("FileReceiver: cannot start: " + e.getMessage());
-      if (node != null) {
-        node.close();
-      }
-      System.exit(1);
-    }
-    ServerSocket listener = server;
-    Thread acceptor = new Thread(() -> acceptUploads(listener), "file-accept");
-    acceptor.setDaemon(true);
-    acceptor.start();
+    ExampleNet.Server server =
+        ExampleNet.Server.start(
+            "FileReceiver",
+            options,
+            port,
+            info ->
+                String.format(
+                    "file receiver %s listening on port %d (%s), saving to %s",
+                    info.name(), port, ExampleNet.virtualAddresses(info), directory),
+            FileReceiver::serve);
 
-    stop.await();
-    System.err.println("FileReceiver: stopping");
-    try {
-      server.close();
-    } catch (IOException e) {
-      // closing anyway
-    }
+    server.awaitStop();
     // Uploads still running fail on their closed connection and remove their .part file.
-    active.keySet().forEach(FileReceiver::closeQuietly);
-    long until = System.nanoTime() + 5_000_000_000L;
-    for (Thread upload : active.values()) {
-      try {
-        upload.join(Math.max(1, (until - System.nanoTime()) / 1_000_000));
-      } catch (InterruptedException e) {
-        break;
-      }
-    }
-    if (showTunnels) {
-      ExampleNet.printTunnels(node, ExampleNet.OUT);
-    }
-    node.close();
-    stop.done();
-  }
-
-  private static void acceptUploads(ServerSocket server) {
-    while (!server.isClosed()) {
-      try {
-        Socket connection = server.accept();
-        Thread upload = new Thread(() -> serve(connection), "upload-" + connection.getPort());
-        upload.setDaemon(true);
-        active.put(connection, upload);
-        upload.start();
-      } catch (IOException e) {
-        if (!server.isClosed()) {
-          System.err.println("FileReceiver: accept failed: " + e.getMessage());
-        }
-      }
-    }
+    server.closeConnections(Duration.ofSeconds(5));
+    server.stop(showTunnels);
   }
 
   /** One connection: the request, the bytes, the answer. */
@@ -176,9 +124,6 @@ public class FileReceiver {
       refuse(connection, e.getMessage(), peer);
     } catch (IOException e) {
       System.err.println("FileReceiver: upload from " + peer + " failed: " + e.getMessage());
-    } finally {
-      closeQuietly(connection);
-      active.remove(connection);
     }
   }
 
@@ -288,13 +233,5 @@ public class FileReceiver {
       return; // the sender is gone
     }
     ExampleNet.closeGently(connection);
-  }
-
-  private static void closeQuietly(Socket socket) {
-    try {
-      socket.close();
-    } catch (IOException e) {
-      // closing anyway
-    }
   }
 }

@@ -20,7 +20,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
-import org.ntmobile.NTMException;
 import org.ntmobile.NTMNode;
 import org.ntmobile.NodeOptions;
 
@@ -79,14 +78,7 @@ public class FileSender {
       args.fail("the file name to send must be one non-empty line");
     }
 
-    NTMNode node;
-    try {
-      node = NTMNode.start(options);
-    } catch (NTMException e) {
-      System.err.println("FileSender: cannot start the node: " + e.getMessage());
-      System.exit(1);
-      return;
-    }
+    NTMNode node = ExampleNet.startNode("FileSender", options);
     int status;
     try (Socket socket = ExampleNet.connect(target, ipv6, CONNECT_TIMEOUT)) {
       status = send(socket);
@@ -94,11 +86,7 @@ public class FileSender {
       System.err.println("FileSender: cannot send to " + target + ": " + e.getMessage());
       status = 1;
     }
-    if (showTunnels) {
-      ExampleNet.printTunnels(node, ExampleNet.OUT);
-    }
-    node.close();
-    System.exit(status);
+    ExampleNet.stopNode(node, showTunnels, status);
   }
 
   /** Sends the request and the file, then judges the answer. Returns the exit status. */

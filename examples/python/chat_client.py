@@ -21,9 +21,8 @@ import socket
 import sys
 import time
 
-import ntmobile
-from example_net import LineReader, LineTooLong, connect, print_tunnels, send_line, target
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import LineReader, LineTooLong, connect, print_tunnels, send_line, start_node, target
+from node_args import add_node_arguments, check_arguments
 
 
 class ChatFailed(Exception):
@@ -133,10 +132,8 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> int:
     args = parse_arguments()
     deadline = time.monotonic() + args.timeout
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"chat_client.py: cannot start the node: {e}", file=sys.stderr)
+    node = start_node(args, "chat_client.py")
+    if node is None:
         return 1
     status = 1
     with node:

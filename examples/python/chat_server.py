@@ -20,10 +20,8 @@ import struct
 import sys
 import threading
 
-import ntmobile
-from example_net import (LineReader, LineTooLong, listen_all, print_tunnels, send_line,
-                         serve_in_threads, stop_event)
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import LineReader, LineTooLong, send_line, serve_until_signal
+from node_args import add_node_arguments, check_arguments
 
 HISTORY_LINES = 50
 NICK = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -131,29 +129,17 @@ def main() -> int:
     if not 0 < args.port < 65536:
         parser.error("--port must be 1-65535")
 
-    stop = stop_event()
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"chat_server.py: cannot start the node: {e}", file=sys.stderr)
-        return 1
-    with node:
-        room = Room()
-        servers = listen_all(args.port)
-        serve_in_threads(servers, lambda conn, _peer: handle(room, conn))
-        info = node.info()
-        print(f"chat server {info.name} listening on port {args.port} "
-              f"(vip4 {info.virtual_ipv4 or '-'}, vip6 {info.virtual_ipv6 or '-'})", flush=True)
-        stop.wait()
-        print("chat_server.py: stopping", file=sys.stderr)
+    room = Room()
+
+    def stop_room() -> None:  # from now on connections close without "left" announcements
         with room.lock:
             room.stopping = True
-        for server in servers:
-            server.close()
-        if args.show_tunnels:
-            print_tunnels()
-    return 0
 
+    return serve_until_signal(
+        "chat_server.py", args, args.port, lambda conn, _peer: handle(room, conn),
+        lambda info: f"chat server {info.name} listening on port {args.port} "
+                     f"(vip4 {info.virtual_ipv4 or '-'}, vip6 {info.virtual_ipv6 or '-'})",
+        on_stop=stop_room, show_tunnels=args.show_tunnels)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,11 +13,10 @@ socket is a plain ``socket.socket`` (ntmobile.NTMSocket): ``makefile`` gives the
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 
-import ntmobile
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import connect, start_node
+from node_args import add_node_arguments, check_arguments
 
 
 def main() -> int:
@@ -30,22 +29,16 @@ def main() -> int:
     parser.add_argument("message", nargs="?", help="what to send; without it, each line of stdin")
     args = parser.parse_args()
     check_arguments(parser, args)
-    host, _, port = args.connect.rpartition(":")
+    port = args.connect.rpartition(":")[2]
 
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"cannot start the node: {e}", file=sys.stderr)
+    node = start_node(args)
+    if node is None:
         return 1
     with node:
-        family = socket.AF_INET6 if args.ipv6 else socket.AF_INET
-        sock = ntmobile.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(args.timeout)
         try:
-            sock.connect((host, int(port)))  # a node name, resolved through the node
+            sock = connect(args.connect, args.ipv6, args.timeout)  # NAME resolved through the node
         except OSError as e:  # socket.gaierror, ConnectionRefusedError, TimeoutError ...
             print(f"cannot connect to {args.connect}: {e}", file=sys.stderr)
-            sock.close()
             return 1
         with sock, sock.makefile("rw", encoding="utf-8", newline="\n") as stream:
             print(f"connected {sock.getsockname()[0]} -> {sock.getpeername()[0]} port {port}", file=sys.stderr)

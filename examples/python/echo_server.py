@@ -11,30 +11,19 @@ thread-per-connection server, with ntmobile.create_server instead of socket.crea
 from __future__ import annotations
 
 import argparse
-import signal
 import socket
 import sys
-import threading
 
-import ntmobile
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import listen_all, serve_in_threads, start_node, stop_event
+from node_args import add_node_arguments, check_arguments
 
 
 def echo(conn: socket.socket, peer: tuple) -> None:
+    print(f"connection from {peer[0]}:{peer[1]}", flush=True)
     with conn:
         while data := conn.recv(65536):
             conn.sendall(data)
     print(f"closed {peer[0]}:{peer[1]}", flush=True)
-
-
-def serve(server: socket.socket) -> None:
-    while True:
-        try:
-            conn, peer = server.accept()
-        except OSError:  # the listener closed: shutting down
-            return
-        print(f"connection from {peer[0]}:{peer[1]}", flush=True)
-        threading.Thread(target=echo, args=(conn, peer), daemon=True).start()
 
 
 def main() -> int:
@@ -44,23 +33,17 @@ def main() -> int:
     args = parser.parse_args()
     check_arguments(parser, args)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"cannot start the node: {e}", file=sys.stderr)
+    stop = stop_event()
+    node = start_node(args)
+    if node is None:
         return 1
     with node:
         info = node.info()
-        servers = []
-        for family, address in ((socket.AF_INET, info.virtual_ipv4), (socket.AF_INET6, info.virtual_ipv6)):
+        servers = listen_all(args.port)  # ntmobile.create_server on each virtual family
+        for address in (info.virtual_ipv4, info.virtual_ipv6):
             if address:
-                servers.append(ntmobile.create_server(("", args.port), family=family))
                 print(f"echoing on {address} port {args.port}", flush=True)
-        for server in servers:
-            threading.Thread(target=serve, args=(server,), daemon=True).start()
+        serve_in_threads(servers, echo)
         print(f"node {info.name} up; real UDP endpoint {info.endpoint_ipv4 or info.endpoint_ipv6}", flush=True)
         stop.wait()
         for server in servers:

@@ -1,7 +1,7 @@
-"""What the chat and file-transfer examples share (the Python twin of examples/c/example_net.c
-and line_io.c): a line reader that also hands over the bytes after a line, listeners on both
-virtual families, connect-by-name, the tunnel table in the examples' one-line format, and the
-SIGINT/SIGTERM wait."""
+"""What the examples share (the Python twin of examples/c/example_net.c, line_io.c and
+example_program.c): a line reader that also hands over the bytes after a line, starting the node,
+listeners on both virtual families, the serve-until-a-signal loop of the servers,
+connect-by-name, the tunnel table in the examples' one-line format, and the SIGINT/SIGTERM wait."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import threading
 from typing import Callable, Optional, TextIO
 
 import ntmobile
+from node_args import node_from_arguments
 
 MAX_LINE = 4096  # longest line (without '\n') the chat and file protocols accept
 
@@ -73,6 +74,15 @@ def send_line(sock: socket.socket, text: str) -> None:
     sock.sendall(text.encode("utf-8") + b"\n")
 
 
+def start_node(args: argparse.Namespace, program: str = "") -> Optional[ntmobile.Node]:
+    """Starts the node the command line describes; None after printing why it could not."""
+    try:
+        return node_from_arguments(args).start()
+    except (ntmobile.NTMError, OSError) as e:
+        print(f"{program + ': ' if program else ''}cannot start the node: {e}", file=sys.stderr)
+        return None
+
+
 def listen_all(port: int) -> list[socket.socket]:
     """Listening sockets on ``port`` for each virtual family this node has (IPv4 and/or IPv6)."""
     info = ntmobile.node_info()
@@ -83,9 +93,17 @@ def listen_all(port: int) -> list[socket.socket]:
     return servers
 
 
-def serve_in_threads(servers: list[socket.socket], handle: Callable[[socket.socket, tuple], None]) -> None:
+def serve_in_threads(servers: list[socket.socket], handle: Callable[[socket.socket, tuple], None]) -> set[threading.Thread]:
     """Accepts on each listener in a daemon thread, handling every connection in its own thread;
-    the accept loops end when the listeners are closed."""
+    the accept loops end when the listeners are closed. Returns the set of connection threads
+    still running (each removes itself when its handler returns)."""
+    running: set[threading.Thread] = set()
+
+    def serve_one(conn: socket.socket, peer: tuple) -> None:
+        try:
+            handle(conn, peer)
+        finally:
+            running.discard(threading.current_thread())
 
     def accept_loop(server: socket.socket) -> None:
         while True:
@@ -93,10 +111,45 @@ def serve_in_threads(servers: list[socket.socket], handle: Callable[[socket.sock
                 conn, peer = server.accept()
             except OSError:  # the listener closed: shutting down
                 return
-            threading.Thread(target=handle, args=(conn, peer), daemon=True).start()
+            thread = threading.Thread(target=serve_one, args=(conn, peer), daemon=True)
+            running.add(thread)
+            thread.start()
 
     for server in servers:
         threading.Thread(target=accept_loop, args=(server,), daemon=True).start()
+    return running
+
+
+def serve_until_signal(program: str, args: argparse.Namespace, port: int,
+                       handle: Callable[[socket.socket, tuple], None],
+                       ready_line: Callable[[ntmobile.NodeInfo], str], *,
+                       on_stop: Optional[Callable[[], None]] = None, show_tunnels: bool = False,
+                       drain: float = 0.0) -> int:
+    """A server's life: starts the node, listens on ``port`` of each virtual address, handles
+    every connection in a thread of its own, prints ``ready_line(node.info())`` and waits for
+    SIGINT/SIGTERM. Then ``on_stop()``, the listeners close, the tunnel table is printed if asked
+    and the node stops (closing the connections still open); connection threads still running
+    get ``drain`` seconds to finish. Returns the exit status."""
+    stop = stop_event()
+    node = start_node(args, program)
+    if node is None:
+        return 1
+    with node:
+        servers = listen_all(port)
+        running = serve_in_threads(servers, handle)
+        print(ready_line(node.info()), flush=True)
+        stop.wait()
+        print(f"{program}: stopping", file=sys.stderr)
+        if on_stop is not None:
+            on_stop()
+        for server in servers:
+            server.close()
+        if show_tunnels:
+            print_tunnels()
+    if drain > 0:
+        for thread in list(running):
+            thread.join(drain)
+    return 0
 
 
 def target(text: str) -> str:

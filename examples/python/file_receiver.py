@@ -17,12 +17,10 @@ import hashlib
 import os
 import socket
 import sys
-import threading
 import time
 
-import ntmobile
-from example_net import LineReader, LineTooLong, listen_all, send_line, serve_in_threads, stop_event
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import LineReader, LineTooLong, send_line, serve_until_signal
+from node_args import add_node_arguments, check_arguments
 
 MAX_SIZE = 2**40
 IDLE_TIMEOUT = 30.0  # a sender silent this long is treated as gone
@@ -124,40 +122,21 @@ def main() -> int:
     if not 0 < args.port < 65536:
         parser.error("--port must be 1-65535")
 
-    stop = stop_event()
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"file_receiver.py: cannot start the node: {e}", file=sys.stderr)
-        return 1
-    uploads: set[threading.Thread] = set()
-
     def handle(conn: socket.socket, peer: tuple) -> None:
-        uploads.add(threading.current_thread())
         try:
             with conn:
                 conn.settimeout(IDLE_TIMEOUT)
                 receive_file(args.dir, conn, peer)
         except OSError as e:  # the answer could not be sent: the sender is gone
             print(f"file_receiver.py: connection from {peer[0]}: {e}", file=sys.stderr)
-        finally:
-            uploads.discard(threading.current_thread())
 
-    with node:
-        servers = listen_all(args.port)
-        serve_in_threads(servers, handle)
-        info = node.info()
-        print(f"file receiver {info.name} listening on port {args.port} "
-              f"(vip4 {info.virtual_ipv4 or '-'}, vip6 {info.virtual_ipv6 or '-'}), saving to {args.dir}", flush=True)
-        stop.wait()
-        print("file_receiver.py: stopping", file=sys.stderr)
-        for server in servers:
-            server.close()
-    # Stopping the node closed the connections: uploads still running remove their .part files.
-    for thread in list(uploads):
-        thread.join(5)
-    return 0
-
+    # Stopping the node closes the connections: uploads still running remove their .part files,
+    # given up to 5 s (drain) to do so.
+    return serve_until_signal(
+        "file_receiver.py", args, args.port, handle,
+        lambda info: f"file receiver {info.name} listening on port {args.port} "
+                     f"(vip4 {info.virtual_ipv4 or '-'}, vip6 {info.virtual_ipv6 or '-'}), saving to {args.dir}",
+        drain=5)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,9 +19,8 @@ import socket
 import sys
 import time
 
-import ntmobile
-from example_net import LineReader, LineTooLong, connect, print_tunnels, target
-from node_args import add_node_arguments, check_arguments, node_from_arguments
+from example_net import LineReader, LineTooLong, connect, print_tunnels, start_node, target
+from node_args import add_node_arguments, check_arguments
 
 CONNECT_TIMEOUT = 30.0
 ANSWER_TIMEOUT = 60.0  # how long the receiver may take to answer once everything is sent
@@ -84,10 +83,8 @@ def main() -> int:
     if not name or "\n" in name:
         parser.error("the file name to send must be one non-empty line")
 
-    try:
-        node = node_from_arguments(args).start()
-    except (ntmobile.NTMError, OSError) as e:
-        print(f"file_sender.py: cannot start the node: {e}", file=sys.stderr)
+    node = start_node(args, "file_sender.py")
+    if node is None:
         return 1
     status = 1
     with node, open(args.file, "rb") as file:

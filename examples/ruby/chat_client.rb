@@ -151,7 +151,6 @@ parser = OptionParser.new do |p|
 end
 node = NodeArgs.add_to(parser)
 ExampleNet.parse!(parser, node)
-ExampleNet.usage_error(parser, "unexpected argument #{ARGV.first}") unless ARGV.empty?
 host, port = ExampleNet.parse_target(target)
 ExampleNet.usage_error(parser, "--connect NAME:PORT and --nick NICK are required") unless host && nick
 ExampleNet.usage_error(parser, "--nick is at most 32 characters") if nick.size > 32
@@ -174,6 +173,4 @@ rescue SocketError, SystemCallError, IOError => e
 ensure
   socket&.close
 end
-ExampleNet.print_tunnels if show_tunnels
-NTM.stop
-exit status
+ExampleNet.stop_node(show_tunnels, status)

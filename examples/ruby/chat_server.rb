@@ -26,7 +26,6 @@ parser = OptionParser.new do |p|
 end
 node = NodeArgs.add_to(parser)
 ExampleNet.parse!(parser, node)
-ExampleNet.usage_error(parser, "unexpected argument #{ARGV.first}") unless ARGV.empty?
 ExampleNet.usage_error(parser, "--port must be 1-65535") unless (1..65_535).cover?(port)
 
 # Answers "ERROR <reason>" and closes the connection.
@@ -69,29 +68,9 @@ rescue IOError, SystemCallError
   socket.close unless socket.closed?
 end
 
-ExampleNet.interrupt_on_term
-$stdout.sync = true
-info = ExampleNet.start_node("chat_server.rb", node)
-begin
-  server = NTMTCPServer.new(port) # every virtual address, IPv4 and IPv6
-rescue SystemCallError => e
-  warn "chat_server.rb: cannot listen on port #{port}: #{e.message}"
-  NTM.stop
-  exit 1
-end
 room = ChatRoom.new
-puts "chat server #{info.name} listening on port #{port} (#{ExampleNet.virtual_addresses(info)})"
-begin
-  loop do
-    Thread.new(server.accept) { |socket| serve(socket, room) }
-  rescue SystemCallError => e
-    warn "chat_server.rb: accept failed: #{e.message}"
-  end
-rescue Interrupt
-  warn "chat_server.rb: stopping"
-end
-server.close
-room.close # disconnects every client, without announcements
-ExampleNet.print_tunnels if show_tunnels
-NTM.stop
-exit 0
+ExampleNet.serve_until_signal(
+  "chat_server.rb", node, port, show_tunnels: show_tunnels,
+  ready: ->(info) { "chat server #{info.name} listening on port #{port} (#{ExampleNet.virtual_addresses(info)})" },
+  on_stop: -> { room.close } # disconnects every client, without announcements
+) { |socket| serve(socket, room) }

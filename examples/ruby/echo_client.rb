@@ -9,7 +9,7 @@
 #     --connect bob.example:7000 "hello over virtual IPv4"
 #
 # The connection is an NTMTCPSocket: a TCPSocket, so puts/gets/readpartial are Ruby's own.
-require_relative "node_args"
+require_relative "example_net"
 
 target = nil
 family = :INET
@@ -35,12 +35,7 @@ unless host
   exit 2
 end
 
-begin
-  NTM.start(NodeArgs.start_options(node))
-rescue NTM::Error, ArgumentError => e
-  warn "echo_client.rb: cannot start the node: #{e.message}"
-  exit 1
-end
+ExampleNet.start_node("echo_client.rb", node)
 
 status = 0
 begin

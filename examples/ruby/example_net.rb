@@ -1,9 +1,10 @@
 # frozen_string_literal: true
 
-# The node-side plumbing the Ruby chat and file-transfer examples share: command-line parsing
-# around NodeArgs, starting the node, connecting by node name within a deadline, bounded line
-# reading, closing a connection without losing the last answer, and the tunnel table in the
-# examples' common one-line format (the same as the C, Java and Python examples print).
+# The node-side plumbing the Ruby examples share: command-line parsing around NodeArgs, starting
+# and stopping the node, the serve-until-a-signal loop of the servers, connecting by node name
+# within a deadline, bounded line reading, closing a connection without losing the last answer,
+# and the tunnel table in the examples' common one-line format (the same as the C, Java and
+# Python examples print).
 require "io/wait"
 require_relative "node_args"
 
@@ -20,14 +21,20 @@ module ExampleNet
 
   module_function
 
-  # Parses ARGV with `parser` (whose node options NodeArgs.add_to added); exits 2 with the
-  # problem on a bad option or a missing mode option.
-  def parse!(parser, node)
+  # Parses ARGV with `parser` (whose node options NodeArgs.add_to added) and returns the first
+  # `arguments` positional arguments (nil where missing); exits 2 with the problem on a bad
+  # option, a missing mode option or an argument beyond those.
+  def parse!(parser, node, arguments: 0)
     parser.program_name = File.basename($PROGRAM_NAME) # "chat_client.rb", as in other messages
-    parser.parse!
+    begin
+      parser.parse!
+    rescue OptionParser::ParseError => e
+      usage_error(parser, e.message)
+    end
     NodeArgs.check(parser, node)
-  rescue OptionParser::ParseError => e
-    usage_error(parser, e.message)
+    positional = Array.new(arguments) { ARGV.shift }
+    usage_error(parser, "unexpected argument #{ARGV.first}") unless ARGV.empty?
+    positional
   end
 
   # Prints "program: problem" and the usage line to stderr, and exits 2.
@@ -48,6 +55,62 @@ module ExampleNet
   rescue NTM::Error, ArgumentError => e
     warn "#{program}: cannot start the node: #{e.message}"
     exit 1
+  end
+
+  # The end of a client: the tunnel table if asked, then the node stops and the process exits.
+  def stop_node(show_tunnels, status)
+    print_tunnels if show_tunnels
+    NTM.stop
+    exit status
+  end
+
+  # A server's life: starts the node, listens on `port` of every virtual address (NTMTCPServer -
+  # a TCPServer), prints ready.call(node info) and hands each accepted connection to the block in
+  # a thread of its own, until Ctrl-C or SIGTERM. Then the listener closes, on_stop runs, the
+  # connections still open are closed and given `drain` seconds to finish, the tunnel table is
+  # printed if asked, the node stops and the process exits 0 (1 when the node or the listener
+  # cannot start).
+  def serve_until_signal(program, node, port, ready:, on_stop: nil, drain: 0, show_tunnels: false, &serve)
+    interrupt_on_term
+    $stdout.sync = true
+    info = start_node(program, node)
+    begin
+      server = NTMTCPServer.new(port) # every virtual address, IPv4 and IPv6
+    rescue SystemCallError => e
+      warn "#{program}: cannot listen on port #{port}: #{e.message}"
+      NTM.stop
+      exit 1
+    end
+    connections = {} # socket => thread, for the shutdown
+    lock = Mutex.new
+    puts ready.call(info)
+    begin
+      loop do
+        socket = server.accept
+        lock.synchronize do
+          connections[socket] = Thread.new do
+            serve.call(socket)
+          ensure
+            lock.synchronize { connections.delete(socket) }
+          end
+        end
+      rescue SystemCallError => e
+        warn "#{program}: accept failed: #{e.message}"
+      end
+    rescue Interrupt
+      warn "#{program}: stopping"
+    end
+    server.close
+    on_stop&.call
+    close_connections(lock.synchronize { connections.dup }, drain) if drain.positive?
+    stop_node(show_tunnels, 0)
+  end
+
+  # Closes the connections (socket => thread) and waits up to `seconds` for their threads.
+  def close_connections(connections, seconds)
+    connections.each_key { |socket| socket.close unless socket.closed? }
+    deadline = clock + seconds
+    connections.each_value { |thread| thread.join([deadline - clock, 0.1].max) }
   end
 
   # Resolves the name through the node (never the system's DNS), takes its virtual IPv4 address

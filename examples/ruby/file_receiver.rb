@@ -35,7 +35,6 @@ parser = OptionParser.new do |p|
 end
 node = NodeArgs.add_to(parser)
 ExampleNet.parse!(parser, node)
-ExampleNet.usage_error(parser, "unexpected argument #{ARGV.first}") unless ARGV.empty?
 ExampleNet.usage_error(parser, "--dir DIR is required") unless directory
 ExampleNet.usage_error(parser, "--dir #{directory} is not a directory") unless File.directory?(directory)
 ExampleNet.usage_error(parser, "--port must be 1-65535") unless (1..65_535).cover?(port)
@@ -126,42 +125,12 @@ ensure
   socket.close unless socket.closed?
 end
 
-ExampleNet.interrupt_on_term
-$stdout.sync = true
-info = ExampleNet.start_node("file_receiver.rb", node)
-begin
-  server = NTMTCPServer.new(port) # every virtual address, IPv4 and IPv6
-rescue SystemCallError => e
-  warn "file_receiver.rb: cannot listen on port #{port}: #{e.message}"
-  NTM.stop
-  exit 1
-end
-uploads = {} # socket => thread, for the shutdown
-lock = Mutex.new
-puts "file receiver #{info.name} listening on port #{port} (#{ExampleNet.virtual_addresses(info)}), " \
-     "saving to #{directory}"
-begin
-  loop do
-    socket = server.accept
-    lock.synchronize do
-      uploads[socket] = Thread.new do
-        serve(socket, directory)
-      ensure
-        lock.synchronize { uploads.delete(socket) }
-      end
-    end
-  rescue SystemCallError => e
-    warn "file_receiver.rb: accept failed: #{e.message}"
+# At the stop, uploads still running fail on their closed connection and remove their .part
+# file; drain gives them 5 s to.
+ExampleNet.serve_until_signal(
+  "file_receiver.rb", node, port, show_tunnels: show_tunnels, drain: 5,
+  ready: lambda do |info|
+    "file receiver #{info.name} listening on port #{port} (#{ExampleNet.virtual_addresses(info)}), " \
+      "saving to #{directory}"
   end
-rescue Interrupt
-  warn "file_receiver.rb: stopping"
-end
-server.close
-# Uploads still running fail on their closed connection and remove their .part file.
-running = lock.synchronize { uploads.dup }
-running.each_key { |socket| socket.close unless socket.closed? }
-deadline = ExampleNet.clock + 5
-running.each_value { |thread| thread.join([deadline - ExampleNet.clock, 0.1].max) }
-ExampleNet.print_tunnels if show_tunnels
-NTM.stop
-exit 0
+) { |socket| serve(socket, directory) }

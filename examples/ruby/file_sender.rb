@@ -29,10 +29,8 @@ parser = OptionParser.new do |p|
   p.on("--show-tunnels", "print the tunnel table before exiting") { show_tunnels = true }
 end
 node = NodeArgs.add_to(parser)
-ExampleNet.parse!(parser, node)
+path, = ExampleNet.parse!(parser, node, arguments: 1)
 host, port = ExampleNet.parse_target(target)
-path = ARGV.shift
-ExampleNet.usage_error(parser, "unexpected argument #{ARGV.first}") unless ARGV.empty?
 ExampleNet.usage_error(parser, "--connect NAME:PORT and FILE are required") unless host && path
 ExampleNet.usage_error(parser, "cannot send #{path}: not a readable file") unless File.file?(path) && File.readable?(path)
 name ||= File.basename(path)
@@ -93,6 +91,4 @@ rescue SocketError, SystemCallError, IOError => e
 ensure
   socket&.close
 end
-ExampleNet.print_tunnels if show_tunnels
-NTM.stop
-exit status
+ExampleNet.stop_node(show_tunnels, status)

@@ -1,6 +1,6 @@
 """The chat and file-transfer examples of C, Java, Python and Ruby, run as their READMEs show,
 against each other on loopback: static-peer mode for every language in every role, plus a
-control-plane scenario with ntm-server; and the Java and Ruby echo examples once (Python's are
+control-plane scenario with ntm-server; and the C, Java and Ruby echo examples (Python's are
 tested in bindings/python/tests)."""
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def test_file_transfer_in_control_plane_mode(procs, launcher, workdir, control_p
     file_transfer(procs, launcher, "python", "ruby", False, control_plane["recv"], control_plane["dave"], workdir)
 
 
-@pytest.mark.parametrize("server_lang,client_lang", [("java", "ruby"), ("ruby", "java")])
-def test_echo_examples_of_java_and_ruby(procs, launcher, server_lang, client_lang):
+@pytest.mark.parametrize("server_lang,client_lang",
+                         [("java", "ruby"), ("ruby", "java"), ("c", "java"), ("ruby", "c")])
+def test_echo_examples_of_c_java_and_ruby(procs, launcher, server_lang, client_lang):
     net = StaticNetwork(["bob", "alice"], subnet=40)
     server = procs.start(f"{server_lang} echo server",
                          launcher.command(server_lang, "echo_server", net["bob"].options + ["--port", "7000"]))
