@@ -55,8 +55,11 @@ public final class NTMNode implements AutoCloseable {
               return t;
             });
     callback = this::onNativeEvent;
+    // The library's event thread stays attached to the JVM (as a daemon) between events: one
+    // attach per node, not one per event - also fewer attaches racing a JVM that is exiting.
+    // JNA detaches it when the thread ends (ntm_stop).
     Native.setCallbackThreadInitializer(
-        callback, new CallbackThreadInitializer(true, true, "ntm-event-callback"));
+        callback, new CallbackThreadInitializer(true, false, "ntm-event-callback"));
   }
 
   /** The version of the loaded libntm, "MAJOR.MINOR.PATCH". */
