@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -117,12 +118,23 @@ inline Bytes ipv6_packet(const Ipv6& src, const Ipv6& dst, size_t payload_size, 
   return p;
 }
 
+// How a Node's engine is configured; the defaults are the engine's own.
+struct NodeOptions {
+  std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
+  std::chrono::nanoseconds direct_timeout = kDefaultDirectTimeout;
+};
+
 // One node: a static key pair, its own tunnel table and engine, and a sink.
 struct Node {
   Node(uint8_t index, std::chrono::nanoseconds idle_timeout)
+      : Node(index, NodeOptions{.idle_timeout = idle_timeout}) {}
+  explicit Node(uint8_t index, NodeOptions options = {})
       : key(crypto::x25519_generate()),
-        engine(EngineConfig{key, crypto::AeadAlgorithm::aes_256_gcm, idle_timeout}, table),
+        engine(EngineConfig{key, crypto::AeadAlgorithm::aes_256_gcm, options.idle_timeout,
+                            options.direct_timeout},
+               table),
         endpoint(Endpoint::v4({192, 0, 2, index}, static_cast<uint16_t>(51820 + index))),
+        private_endpoint(Endpoint::v4({10, 0, 0, index}, static_cast<uint16_t>(51820 + index))),
         vip4{100, 64, 0, index},
         vip6{0xfd} {
     vip6[15] = index;
@@ -140,6 +152,9 @@ struct Node {
     return id;
   }
 
+  // What the DC would hand the other end: a private address nobody reaches, then the real one.
+  std::vector<Endpoint> candidates() const { return {private_endpoint, endpoint}; }
+
   // Sends an inner packet the way the stack would: built in a sink buffer with head/tailroom.
   SendResult send(std::span<const uint8_t> inner, TimePoint now) {
     auto buffer = sink.datagram_buffer(kDatagramHeadroom + inner.size() + kDatagramTailroom);
@@ -147,22 +162,37 @@ struct Node {
     return engine.send_inner(buffer, inner.size(), sink, now);
   }
 
-  // Hands the engine a copy of `bytes` (receive() decrypts in place).
-  void receive(const Bytes& bytes, const Endpoint& from, TimePoint now) {
+  // Hands the engine a copy of `bytes` (receive() decrypts in place); `relay_id` when it came
+  // through a Relay Server.
+  void receive(const Bytes& bytes, const Endpoint& from, TimePoint now,
+               std::optional<uint32_t> relay_id = std::nullopt) {
     Bytes copy = bytes;
-    engine.receive(copy, from, sink, now);
+    engine.receive(copy, from, sink, now, relay_id);
   }
+
+  void tick(TimePoint now) { engine.tick(sink, now); }
 
   crypto::X25519KeyPair key;
   TunnelTable table;
   Engine engine;
   RecordingSink sink;
-  Endpoint endpoint;
+  Endpoint endpoint;          // where the node really is
+  Endpoint private_endpoint;  // a candidate address that leads nowhere
   Ipv4 vip4;
   Ipv6 vip6;
   std::string name;
   uint64_t node_id = 0;
 };
+
+// Runs `round` (one forwarding pass both ways, returning how many datagrams it moved) until a
+// pass moves nothing.
+template <typename Round>
+void pump_until_quiet(Round round) {
+  for (int i = 0; i < 100; ++i) {
+    if (round() == 0) return;
+  }
+  FAIL("engines kept talking");
+}
 
 struct PairOptions {
   std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
@@ -204,10 +234,12 @@ struct EnginePair {
 
   // Forwards both ways until nobody has anything left to send.
   void pump(TimePoint now) {
-    for (int round = 0; round < 100; ++round) {
-      if (a_to_b(now) + b_to_a(now) == 0) return;
-    }
-    FAIL("engines kept talking");
+    pump_until_quiet([&] { return a_to_b(now) + b_to_a(now); });
+  }
+
+  void tick(TimePoint now) {
+    a.tick(now);
+    b.tick(now);
   }
 
   // Handshake A -> B and let B confirm it; clears the sinks afterwards.
@@ -227,6 +259,12 @@ struct EnginePair {
   static Endpoint endpoint_of(const TunnelTable::Ref& peer) {
     std::lock_guard lock(peer->mutex);
     return peer->endpoint;
+  }
+  // The local path id of the peer's current session, which must exist.
+  static uint32_t current_path_id(const TunnelTable::Ref& peer) {
+    std::lock_guard lock(peer->mutex);
+    REQUIRE(peer->current);
+    return peer->current->local_path_id;
   }
 
   Bytes a_to_b_v4(size_t payload, uint32_t seed) const {

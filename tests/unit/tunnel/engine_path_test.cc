@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "engine_harness.h"
@@ -36,66 +37,6 @@ constexpr auto kJustAfterRetry = kHandshakeRetryInterval + 1ms;
 constexpr uint32_t kRelayId = 0x0a0b0c0d;
 
 const Endpoint kRelayServer = Endpoint::v4({198, 51, 100, 1}, 7802);
-
-EngineConfig path_config(const crypto::X25519KeyPair& key, std::chrono::nanoseconds idle_timeout) {
-  EngineConfig config;
-  config.static_key = key;
-  config.cipher = crypto::AeadAlgorithm::aes_256_gcm;
-  config.idle_timeout = idle_timeout;
-  config.direct_timeout = kDirectTimeout;
-  return config;
-}
-
-// One node, as the harness's Node, with EngineConfig::direct_timeout = kDirectTimeout.
-struct PathNode {
-  PathNode(uint8_t index, std::chrono::nanoseconds idle_timeout)
-      : key(crypto::x25519_generate()),
-        engine(path_config(key, idle_timeout), table),
-        endpoint(Endpoint::v4({192, 0, 2, index}, static_cast<uint16_t>(51820 + index))),
-        private_endpoint(Endpoint::v4({10, 0, 0, index}, static_cast<uint16_t>(51820 + index))),
-        vip4{100, 64, 0, index},
-        vip6{0xfd} {
-    vip6[15] = index;
-    name = "node" + std::to_string(index) + ".test";
-    node_id = index;
-  }
-
-  PeerIdentity identity() const {
-    PeerIdentity id;
-    id.node_id = node_id;
-    id.fqdn = name;
-    id.vip4 = vip4;
-    id.vip6 = vip6;
-    id.static_public = key.public_key;
-    return id;
-  }
-
-  // What the DC would hand the other end: a private address nobody reaches, then the real one.
-  std::vector<Endpoint> candidates() const { return {private_endpoint, endpoint}; }
-
-  SendResult send(std::span<const uint8_t> inner, TimePoint now) {
-    auto buffer = sink.datagram_buffer(kDatagramHeadroom + inner.size() + kDatagramTailroom);
-    std::copy(inner.begin(), inner.end(), buffer.begin() + kDatagramHeadroom);
-    return engine.send_inner(buffer, inner.size(), sink, now);
-  }
-
-  void receive(const Bytes& bytes, const Endpoint& from, TimePoint now,
-               std::optional<uint32_t> relay_id = std::nullopt) {
-    Bytes copy = bytes;
-    engine.receive(copy, from, sink, now, relay_id);
-  }
-
-  crypto::X25519KeyPair key;
-  TunnelTable table;
-  Engine engine;
-  RecordingSink sink;
-  Endpoint endpoint;          // where the node really is
-  Endpoint private_endpoint;  // a candidate that leads nowhere
-  Ipv4 vip4;
-  Ipv6 vip6;
-  std::string name;
-  uint64_t node_id = 0;
-};
 
 // Checks the relay header of a datagram sent to the Relay Server and returns what it wraps.
 Bytes unwrap(const SentDatagram& d) {
@@ -138,22 +79,30 @@ PeerState state_of(const TunnelTable::Ref& peer) {
 
 // Two nodes that know each other (pinned) but not where the other is: the control plane tells
 // them with Engine::direct(). The test is the network: a direction may be blocked for direct
-// datagrams (a NAT that does not let them through); the Relay Server always works.
+// datagrams (a NAT that does not let them through); the Relay Server always works. Both engines
+// run with EngineConfig::direct_timeout = kDirectTimeout.
 struct PathPair {
   explicit PathPair(std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout)
-      : a(1, idle_timeout), b(2, idle_timeout) {
+      : a(1, NodeOptions{idle_timeout, kDirectTimeout}),
+        b(2, NodeOptions{idle_timeout, kDirectTimeout}) {
     REQUIRE(a.table.add(b.identity(), true));
     REQUIRE(b.table.add(a.identity(), true));
   }
 
   TunnelTable::Ref b_at_a() const { return a.table.find_node_id(b.node_id); }
   TunnelTable::Ref a_at_b() const { return b.table.find_node_id(a.node_id); }
+  // Both entries at once: auto [b_at_a, a_at_b] = p.peers();
+  std::pair<TunnelTable::Ref, TunnelTable::Ref> peers() const { return {b_at_a(), a_at_b()}; }
   static std::optional<Peer::Relay> relay() { return Peer::Relay{kRelayServer, kRelayId}; }
+
+  // The control plane tells A (B) the other's candidates and the relay.
+  void a_direct(TimePoint now) { a.engine.direct(b_at_a(), b.candidates(), relay(), a.sink, now); }
+  void b_direct(TimePoint now) { b.engine.direct(a_at_b(), a.candidates(), relay(), b.sink, now); }
 
   // Delivers what `from` sent: 0x30 datagrams to the relay come out at `to` unwrapped, from the
   // relay with the relay_id; others reach `to` directly if addressed to its real endpoint and
   // the direction is open, and are lost otherwise. Returns how many arrived.
-  size_t carry(PathNode& from, PathNode& to, bool direct_open, TimePoint now) {
+  size_t carry(Node& from, Node& to, bool direct_open, TimePoint now) {
     std::vector<SentDatagram> out;
     out.swap(from.sink.sent);
     size_t n = 0;
@@ -177,10 +126,12 @@ struct PathPair {
   size_t b_to_a(TimePoint now) { return carry(b, a, open_b_to_a, now); }
 
   void pump(TimePoint now) {
-    for (int round = 0; round < 100; ++round) {
-      if (a_to_b(now) + b_to_a(now) == 0) return;
-    }
-    FAIL("engines kept talking");
+    pump_until_quiet([&] { return a_to_b(now) + b_to_a(now); });
+  }
+
+  void tick(TimePoint now) {
+    a.tick(now);
+    b.tick(now);
   }
 
   void block_direct() { open_a_to_b = open_b_to_a = false; }
@@ -206,15 +157,27 @@ struct PathPair {
     CHECK(a.sink.delivered[0] == ba);
   }
 
+  // `rounds` exchanges from `start`, `step` apart, with seeds counting up from `first_seed`;
+  // checks that every datagram of them went by `path` (direct or relay) and none was lost.
+  void exchange_via(PathKind path, uint32_t rounds, TimePoint start, std::chrono::nanoseconds step,
+                    uint32_t first_seed) {
+    reset_counts();
+    for (uint32_t i = 0; i < rounds; ++i) exchange(start + i * step, first_seed + i * 2);
+    const size_t datagrams = 2 * rounds;
+    CHECK(relayed == (path == PathKind::relay ? datagrams : 0));
+    CHECK(direct == (path == PathKind::direct ? datagrams : 0));
+    CHECK(lost == 0);
+  }
+
   // A tunnel that had to fall back to the relay: A is told B's candidates and the relay, no
   // direct datagram gets through, and after direct_timeout A goes through the relay. B hears
   // of A only through the relay. Returns the time the tunnel came up; sinks are cleared.
   TimePoint establish_relayed(TimePoint start) {
     block_direct();
-    a.engine.direct(b_at_a(), b.candidates(), relay(), a.sink, start);
+    a_direct(start);
     pump(start);
     const TimePoint fallback = start + kDirectTimeout;
-    a.engine.tick(a.sink, fallback);
+    a.tick(fallback);
     pump(fallback);
     REQUIRE(state_of(b_at_a()).has_session);
     REQUIRE(state_of(a_at_b()).has_session);
@@ -225,12 +188,45 @@ struct PathPair {
     return fallback;
   }
 
-  PathNode a;
-  PathNode b;
+  Node a;
+  Node b;
   bool open_a_to_b = true;
   bool open_b_to_a = true;
   size_t relayed = 0, direct = 0, lost = 0;
 };
+
+// Checks that `peer` has a session on the relay.
+void check_on_relay(const TunnelTable::Ref& peer) {
+  const PeerState s = state_of(peer);
+  CHECK(s.has_session);
+  CHECK(s.path == PathKind::relay);
+  CHECK(s.endpoint == kRelayServer);
+}
+
+// Checks that `sent` is one HandshakeInit to each of `candidates`, in order, all the same init.
+void check_init_to_each(const std::vector<SentDatagram>& sent,
+                        const std::vector<Endpoint>& candidates) {
+  REQUIRE(sent.size() == candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    INFO("candidate " << i);
+    CHECK(sent[i].to == candidates[i]);
+    CHECK(sent[i].bytes.size() == wire::kHandshakeInitSize);
+    CHECK(type_of(sent[i].bytes) == wire::MessageType::handshake_init);
+    CHECK(sent[i].bytes == sent[0].bytes);
+  }
+}
+
+// Calls `traffic(now)` every 5 s until well past kRejectAfterTime, after running both engines'
+// timers and delivering what they sent, so that the tunnel has to rekey several times.
+template <typename Pair, typename Traffic>
+void every_5s_past_reject_after_time(Pair& p, Traffic traffic) {
+  for (TimePoint now = kT0 + 5s; now < kT0 + 2 * kRejectAfterTime; now += 5s) {
+    INFO("at " << std::chrono::duration_cast<std::chrono::seconds>(now - kT0).count() << " s");
+    p.tick(now);
+    p.pump(now);
+    traffic(now);
+  }
+}
 
 const EngineEvent* find_event(const RecordingSink& sink, EngineEventType type) {
   for (const auto& e : sink.events) {
@@ -288,30 +284,29 @@ TEST_CASE("engine sends direct datagrams from offset kRelayHeaderRoom of the sin
           "[tunnel][path]") {
   PathPair p;
   OffsetSink sa, sb;
+  auto check_direct = [](const OffsetSink::Send& s, const Endpoint& to, size_t length) {
+    CHECK(s.to == to);
+    CHECK(s.offset == kRelayHeaderRoom);
+    CHECK(s.length == length);
+    CHECK(s.requested >= kRelayHeaderRoom + length);
+  };
   p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, PathPair::relay(), sa, kT0);
   REQUIRE(sa.sent.size() == 1);
   const auto& init = sa.sent[0];
-  CHECK(init.to == p.b.endpoint);
-  CHECK(init.offset == kRelayHeaderRoom);
-  CHECK(init.length == wire::kHandshakeInitSize);
-  CHECK(init.requested >= kRelayHeaderRoom + wire::kHandshakeInitSize);
+  check_direct(init, p.b.endpoint, wire::kHandshakeInitSize);
   CHECK(init.buffer[init.offset] == static_cast<uint8_t>(wire::MessageType::handshake_init));
 
   Bytes datagram = init.bytes();
   p.b.engine.receive(datagram, p.a.endpoint, sb, kT0);
   REQUIRE(sb.sent.size() == 1);
   const auto& response = sb.sent[0];
-  CHECK(response.to == p.a.endpoint);
-  CHECK(response.offset == kRelayHeaderRoom);
-  CHECK(response.length == wire::kHandshakeResponseSize);
-  CHECK(response.requested >= kRelayHeaderRoom + wire::kHandshakeResponseSize);
+  check_direct(response, p.a.endpoint, wire::kHandshakeResponseSize);
 
   datagram = response.bytes();
   sa.sent.clear();
   p.a.engine.receive(datagram, p.b.endpoint, sa, kT0);
   REQUIRE(sa.sent.size() == 1);  // the initiator's hello on the new session
-  CHECK(sa.sent[0].offset == kRelayHeaderRoom);
-  CHECK(sa.sent[0].length == wire::capsule_size(0));
+  check_direct(sa.sent[0], p.b.endpoint, wire::capsule_size(0));
   datagram = sa.sent[0].bytes();
   p.b.engine.receive(datagram, p.a.endpoint, sb, kT0);
 
@@ -322,9 +317,7 @@ TEST_CASE("engine sends direct datagrams from offset kRelayHeaderRoom of the sin
   REQUIRE(sa.send_inner(p.a.engine, inner, kT0) == SendResult::sent);
   REQUIRE(sa.sent.size() == 1);
   const auto& data = sa.sent[0];
-  CHECK(data.to == p.b.endpoint);
-  CHECK(data.offset == kRelayHeaderRoom);
-  CHECK(data.length == wire::capsule_size(inner.size()));
+  check_direct(data, p.b.endpoint, wire::capsule_size(inner.size()));
   CHECK(data.requested == kDatagramHeadroom + inner.size() + kDatagramTailroom);
   for (size_t i = 0; i < kRelayHeaderRoom; ++i) CHECK(data.buffer[i] == OffsetSink::kMarker);
   datagram = data.bytes();
@@ -394,15 +387,7 @@ TEST_CASE("engine sends the same HandshakeInit to every direct candidate at once
   const std::vector<Endpoint> candidates{p.b.private_endpoint, p.b.endpoint,
                                          Endpoint::v6(v6, 51822)};
   p.a.engine.direct(p.b_at_a(), candidates, PathPair::relay(), p.a.sink, kT0);
-  REQUIRE(p.a.sink.sent.size() == candidates.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    INFO("candidate " << i);
-    const auto& d = p.a.sink.sent[i];
-    CHECK(d.to == candidates[i]);
-    CHECK(d.bytes.size() == wire::kHandshakeInitSize);
-    CHECK(type_of(d.bytes) == wire::MessageType::handshake_init);
-    CHECK(d.bytes == p.a.sink.sent[0].bytes);
-  }
+  check_init_to_each(p.a.sink.sent, candidates);
   CHECK(p.a.sink.events.empty());
   CHECK(p.a.engine.stats().packets_sent == candidates.size());
   const PeerState s = state_of(p.b_at_a());
@@ -413,20 +398,15 @@ TEST_CASE("engine sends the same HandshakeInit to every direct candidate at once
 
   // Before direct_timeout an unanswered punch is retried to every candidate again.
   p.a.sink.clear();
-  p.a.engine.tick(p.a.sink, kT0 + kJustAfterRetry);
-  REQUIRE(p.a.sink.sent.size() == candidates.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    CHECK(p.a.sink.sent[i].to == candidates[i]);
-    CHECK(p.a.sink.sent[i].bytes == p.a.sink.sent[0].bytes);
-    CHECK(type_of(p.a.sink.sent[i].bytes) == wire::MessageType::handshake_init);
-  }
+  p.a.tick(kT0 + kJustAfterRetry);
+  check_init_to_each(p.a.sink.sent, candidates);
   CHECK(p.a.sink.events.empty());
 }
 
 TEST_CASE("engine answers a punched HandshakeInit to the source it came from",
           "[tunnel][path]") {
   PathPair p;
-  p.a.engine.direct(p.b_at_a(), p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
+  p.a_direct(kT0);
   REQUIRE(p.a.sink.sent.size() == 2);
   // Through a NAT: B sees A at an address nobody told it about.
   const Endpoint mapped = Endpoint::v4({203, 0, 113, 9}, 40001);
@@ -491,29 +471,22 @@ TEST_CASE("engine completes punching with the first response and fixes the peer 
   p.clear_sinks();
 
   // direct_timeout passing later does not move a working tunnel to the relay.
-  for (auto t = kT0 + 100ms; t <= kT0 + 3 * kDirectTimeout; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-    p.b.engine.tick(p.b.sink, t);
-  }
+  for (auto t = kT0 + 100ms; t <= kT0 + 3 * kDirectTimeout; t += 100ms) p.tick(t);
   CHECK(p.a.sink.events.empty());
   CHECK(p.a.sink.sent.empty());
   s = state_of(b_at_a);
   CHECK(s.path == PathKind::direct);
   CHECK(s.endpoint == p.b.endpoint);
 
-  p.reset_counts();
-  for (uint32_t i = 0; i < 10; ++i) p.exchange(kT0 + 5s + i * 1ms, i * 2);
-  CHECK(p.direct == 20);
-  CHECK(p.relayed == 0);
+  p.exchange_via(PathKind::direct, 10, kT0 + 5s, 1ms, 0);
 }
 
 TEST_CASE("engines that both call direct() at once punch through and carry data both ways",
           "[tunnel][path]") {
   PathPair p;
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
-  p.a.engine.direct(b_at_a, p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
-  p.b.engine.direct(a_at_b, p.a.candidates(), PathPair::relay(), p.b.sink, kT0);
+  auto [b_at_a, a_at_b] = p.peers();
+  p.a_direct(kT0);
+  p.b_direct(kT0);
   CHECK(p.a.sink.sent.size() == 2);
   CHECK(p.b.sink.sent.size() == 2);
   p.pump(kT0 + 1ms);
@@ -534,17 +507,13 @@ TEST_CASE("engines that both call direct() at once punch through and carry data 
   CHECK(p.b.sink.count(EngineEventType::path_changed) == 0);
   CHECK(p.relayed == 0);
   p.clear_sinks();
-  p.reset_counts();
 
   // The deadline passes without a fallback; data flows straight both ways.
-  p.a.engine.tick(p.a.sink, kT0 + kDirectTimeout + 1ms);
-  p.b.engine.tick(p.b.sink, kT0 + kDirectTimeout + 1ms);
+  p.tick(kT0 + kDirectTimeout + 1ms);
   CHECK(p.a.sink.events.empty());
   CHECK(p.b.sink.events.empty());
-  for (uint32_t i = 0; i < 20; ++i) p.exchange(kT0 + 2s, i * 2);
-  CHECK(p.direct == 40);
-  CHECK(p.relayed == 0);
-  for (const PathNode* n : {&p.a, &p.b}) {
+  p.exchange_via(PathKind::direct, 20, kT0 + 2s, 0ms, 0);
+  for (const Node* n : {&p.a, &p.b}) {
     CHECK(n->engine.stats().dropped_auth == 0);
     CHECK(n->engine.stats().dropped_unknown_path == 0);
     CHECK(n->engine.stats().dropped_replay == 0);
@@ -553,20 +522,14 @@ TEST_CASE("engines that both call direct() at once punch through and carry data 
 
 TEST_CASE("a tunnel opened by both ends at once stays up across rekeying", "[tunnel][path]") {
   PathPair p;
-  p.a.engine.direct(p.b_at_a(), p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
-  p.b.engine.direct(p.a_at_b(), p.a.candidates(), PathPair::relay(), p.b.sink, kT0);
+  p.a_direct(kT0);
+  p.b_direct(kT0);
   p.pump(kT0);
   p.clear_sinks();
 
   // Traffic both ways every 5 s, timers running, until well past kRejectAfterTime.
   uint32_t seed = 0;
-  for (TimePoint now = kT0 + 5s; now < kT0 + 2 * kRejectAfterTime; now += 5s) {
-    INFO("at " << std::chrono::duration_cast<std::chrono::seconds>(now - kT0).count() << " s");
-    p.a.engine.tick(p.a.sink, now);
-    p.b.engine.tick(p.b.sink, now);
-    p.pump(now);
-    p.exchange(now, seed += 2);
-  }
+  every_5s_past_reject_after_time(p, [&](TimePoint now) { p.exchange(now, seed += 2); });
   CHECK(p.a.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(p.b.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(p.a.sink.count(EngineEventType::path_changed) == 0);
@@ -581,16 +544,13 @@ TEST_CASE("engine falls back to the relay when no candidate answers within direc
           "[tunnel][path]") {
   PathPair p;
   p.block_direct();
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
-  p.a.engine.direct(b_at_a, p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
+  auto [b_at_a, a_at_b] = p.peers();
+  p.a_direct(kT0);
   const Bytes queued = ipv4_packet(p.a.vip4, p.b.vip4, 80, 1);
   CHECK(p.a.send(queued, kT0) == SendResult::queued);
 
   // Punching retries until direct_timeout, never through the relay.
-  for (auto t = kT0 + 100ms; t < kT0 + kDirectTimeout; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-  }
+  for (auto t = kT0 + 100ms; t < kT0 + kDirectTimeout; t += 100ms) p.a.tick(t);
   CHECK(p.a.sink.events.empty());
   for (const auto& d : p.a.sink.sent) {
     CHECK(type_of(d.bytes) == wire::MessageType::handshake_init);
@@ -601,7 +561,7 @@ TEST_CASE("engine falls back to the relay when no candidate answers within direc
 
   // At direct_timeout: path_changed to the relay, and a wrapped init to the Relay Server.
   const TimePoint fallback = kT0 + kDirectTimeout;
-  p.a.engine.tick(p.a.sink, fallback);
+  p.a.tick(fallback);
   REQUIRE(p.a.sink.events.size() == 1);
   const EngineEvent& e = p.a.sink.events[0];
   CHECK(e.type == EngineEventType::path_changed);
@@ -646,10 +606,7 @@ TEST_CASE("engine falls back to the relay when no candidate answers within direc
 
   // Both ends see the tunnel on the relay.
   for (const auto& peer : {b_at_a, a_at_b}) {
-    s = state_of(peer);
-    CHECK(s.has_session);
-    CHECK(s.path == PathKind::relay);
-    CHECK(s.endpoint == kRelayServer);
+    check_on_relay(peer);
     std::lock_guard lock(peer->mutex);
     REQUIRE(peer->relay);
     CHECK(peer->relay->server == kRelayServer);
@@ -658,11 +615,7 @@ TEST_CASE("engine falls back to the relay when no candidate answers within direc
   CHECK(to_string(state_of(b_at_a).path) == std::string("relay"));
 
   p.clear_sinks();
-  p.reset_counts();
-  for (uint32_t i = 0; i < 10; ++i) p.exchange(fallback + 1s + i * 1ms, 10 + i * 2);
-  CHECK(p.relayed == 20);
-  CHECK(p.direct == 0);
-  CHECK(p.lost == 0);
+  p.exchange_via(PathKind::relay, 10, fallback + 1s, 1ms, 10);
   CHECK(p.a.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(p.b.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(b_at_a->packets_sent == 11);
@@ -674,35 +627,25 @@ TEST_CASE("engine falls back to the relay when no candidate answers within direc
 TEST_CASE("engines that both fail to punch meet through the relay", "[tunnel][path]") {
   PathPair p;
   p.block_direct();
-  p.a.engine.direct(p.b_at_a(), p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
-  p.b.engine.direct(p.a_at_b(), p.a.candidates(), PathPair::relay(), p.b.sink, kT0);
+  p.a_direct(kT0);
+  p.b_direct(kT0);
   TimePoint now = kT0;
   for (; now <= kT0 + kDirectTimeout; now += 100ms) {
-    p.a.engine.tick(p.a.sink, now);
-    p.b.engine.tick(p.b.sink, now);
+    p.tick(now);
     p.pump(now);
   }
   CHECK(p.a.sink.count(EngineEventType::path_changed) == 1);
   CHECK(p.b.sink.count(EngineEventType::path_changed) == 1);
-  for (const auto& peer : {p.b_at_a(), p.a_at_b()}) {
-    const PeerState s = state_of(peer);
-    CHECK(s.has_session);
-    CHECK(s.path == PathKind::relay);
-    CHECK(s.endpoint == kRelayServer);
-  }
+  for (const auto& peer : {p.b_at_a(), p.a_at_b()}) check_on_relay(peer);
   p.clear_sinks();
-  p.reset_counts();
-  for (uint32_t i = 0; i < 10; ++i) p.exchange(now + i * 1ms, i * 2);
-  CHECK(p.relayed == 20);
-  CHECK(p.direct + p.lost == 0);
+  p.exchange_via(PathKind::relay, 10, now, 1ms, 0);
 }
 
 TEST_CASE("engine goes to the relay at once when direct() has no candidates", "[tunnel][path]") {
   // An IPv4-only node and an IPv6-only node: the DC has no candidates for them.
   PathPair p;
   p.block_direct();
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
+  auto [b_at_a, a_at_b] = p.peers();
   p.a.engine.direct(b_at_a, {}, PathPair::relay(), p.a.sink, kT0);
   REQUIRE(p.a.sink.events.size() == 1);
   CHECK(p.a.sink.events[0].type == EngineEventType::path_changed);
@@ -720,22 +663,14 @@ TEST_CASE("engine goes to the relay at once when direct() has no candidates", "[
 
   p.pump(kT0 + 1ms);
   CHECK(p.direct + p.lost == 0);
-  for (const auto& peer : {b_at_a, a_at_b}) {
-    const PeerState s = state_of(peer);
-    CHECK(s.has_session);
-    CHECK(s.path == PathKind::relay);
-    CHECK(s.endpoint == kRelayServer);
-  }
+  for (const auto& peer : {b_at_a, a_at_b}) check_on_relay(peer);
   p.clear_sinks();
-  p.reset_counts();
-  for (uint32_t i = 0; i < 5; ++i) p.exchange(kT0 + 1s, i * 2);
-  CHECK(p.relayed == 10);
+  p.exchange_via(PathKind::relay, 5, kT0 + 1s, 0ms, 0);
 
   // Without candidates nothing is ever probed directly.
   p.clear_sinks();
   for (auto t = kT0 + 1s; t <= kT0 + 3 * kDirectProbeInterval; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-    p.b.engine.tick(p.b.sink, t);
+    p.tick(t);
     for (const auto& d : p.a.sink.sent) CHECK(d.to == kRelayServer);
     for (const auto& d : p.b.sink.sent) CHECK(d.to == kRelayServer);
   }
@@ -744,12 +679,12 @@ TEST_CASE("engine goes to the relay at once when direct() has no candidates", "[
 
 TEST_CASE("direct() leaves a working tunnel as it is", "[tunnel][path]") {
   PathPair p;
-  p.a.engine.direct(p.b_at_a(), p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
+  p.a_direct(kT0);
   p.pump(kT0);
   p.clear_sinks();
   const PeerState before = state_of(p.b_at_a());
   REQUIRE(before.has_session);
-  p.a.engine.direct(p.b_at_a(), p.b.candidates(), PathPair::relay(), p.a.sink, kT0 + 1s);
+  p.a_direct(kT0 + 1s);
   p.a.engine.direct(p.b_at_a(), {}, PathPair::relay(), p.a.sink, kT0 + 1s);
   CHECK(p.a.sink.sent.empty());
   CHECK(p.a.sink.events.empty());
@@ -764,14 +699,11 @@ TEST_CASE("direct() leaves a working tunnel as it is", "[tunnel][path]") {
 TEST_CASE("a relayed tunnel probes its candidates directly and upgrades when one answers",
           "[tunnel][path]") {
   PathPair p;
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
+  auto [b_at_a, a_at_b] = p.peers();
   const TimePoint up = p.establish_relayed(kT0);
 
   // Nothing before kDirectProbeInterval.
-  for (auto t = up + 100ms; t < up + kDirectProbeInterval; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-  }
+  for (auto t = up + 100ms; t < up + kDirectProbeInterval; t += 100ms) p.a.tick(t);
   CHECK(p.a.sink.sent.empty());
   CHECK_FALSE(state_of(b_at_a).pending);
 
@@ -779,15 +711,9 @@ TEST_CASE("a relayed tunnel probes its candidates directly and upgrades when one
   p.open_direct();
   const TimePoint probe = up + kDirectProbeInterval;
   const uint64_t sent_before = p.a.engine.stats().packets_sent;
-  p.a.engine.tick(p.a.sink, probe);
+  p.a.tick(probe);
   const auto candidates = p.b.candidates();
-  REQUIRE(p.a.sink.sent.size() == candidates.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    CHECK(p.a.sink.sent[i].to == candidates[i]);
-    CHECK(type_of(p.a.sink.sent[i].bytes) == wire::MessageType::handshake_init);
-    CHECK(p.a.sink.sent[i].bytes.size() == wire::kHandshakeInitSize);
-    CHECK(p.a.sink.sent[i].bytes == p.a.sink.sent[0].bytes);
-  }
+  check_init_to_each(p.a.sink.sent, candidates);
   CHECK(p.a.engine.stats().packets_sent == sent_before + candidates.size());
   CHECK(p.a.sink.events.empty());
   CHECK(state_of(b_at_a).probing);
@@ -841,9 +767,7 @@ TEST_CASE("a relayed tunnel probes its candidates directly and upgrades when one
 
   // A direct tunnel does not probe.
   p.clear_sinks();
-  for (auto t = probe + 1s; t <= probe + 3 * kDirectProbeInterval; t += 500ms) {
-    p.a.engine.tick(p.a.sink, t);
-  }
+  for (auto t = probe + 1s; t <= probe + 3 * kDirectProbeInterval; t += 500ms) p.a.tick(t);
   for (const auto& d : p.a.sink.sent) CHECK(type_of(d.bytes) != wire::MessageType::handshake_init);
   CHECK(state_of(b_at_a).path == PathKind::direct);
 }
@@ -851,13 +775,12 @@ TEST_CASE("a relayed tunnel probes its candidates directly and upgrades when one
 TEST_CASE("an unanswered direct probe is dropped quietly and the relayed tunnel keeps working",
           "[tunnel][path]") {
   PathPair p;
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
+  auto [b_at_a, a_at_b] = p.peers();
   const TimePoint up = p.establish_relayed(kT0);
   const uint32_t session = state_of(b_at_a).session_path_id;
 
   const TimePoint probe = up + kDirectProbeInterval;
-  p.a.engine.tick(p.a.sink, probe);
+  p.a.tick(probe);
   REQUIRE(p.a.sink.sent.size() == 2);
   CHECK(p.a_to_b(probe) == 0);  // lost on the way
   REQUIRE(state_of(b_at_a).probing);
@@ -867,9 +790,9 @@ TEST_CASE("an unanswered direct probe is dropped quietly and the relayed tunnel 
   CHECK(p.relayed == 2);
 
   // At kHandshakeRetryInterval the probe is forgotten: no retry, no event, no failure.
-  p.a.engine.tick(p.a.sink, probe + kHandshakeRetryInterval);
+  p.a.tick(probe + kHandshakeRetryInterval);
   CHECK(state_of(b_at_a).probing);
-  p.a.engine.tick(p.a.sink, probe + kJustAfterRetry);
+  p.a.tick(probe + kJustAfterRetry);
   CHECK(p.a.sink.sent.empty());
   CHECK(p.a.sink.events.empty());
   CHECK(p.a.engine.stats().handshakes_failed == 0);
@@ -880,16 +803,12 @@ TEST_CASE("an unanswered direct probe is dropped quietly and the relayed tunnel 
   CHECK(s.path == PathKind::relay);
   CHECK(s.endpoint == kRelayServer);
 
-  p.reset_counts();
-  for (uint32_t i = 0; i < 5; ++i) p.exchange(probe + 1s, 10 + i * 2);
-  CHECK(p.relayed == 10);
-  CHECK(p.direct + p.lost == 0);
+  p.exchange_via(PathKind::relay, 5, probe + 1s, 0ms, 10);
 
   // The next probe comes kDirectProbeInterval after the last one, and again and again.
   int probes = 0;
   for (auto t = probe + 1s; t <= probe + 3 * kDirectProbeInterval; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-    p.b.engine.tick(p.b.sink, t);
+    p.tick(t);
     for (const auto& d : p.a.sink.sent) {
       if (type_of(d.bytes) == wire::MessageType::handshake_init) {
         CHECK(d.to != kRelayServer);
@@ -911,16 +830,15 @@ TEST_CASE("a direct probe that reaches the peer but is not answered leaves both 
           "[tunnel][path]") {
   // A's datagrams reach B directly, B's do not reach A: the direct path only works one way.
   PathPair p;
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
+  auto [b_at_a, a_at_b] = p.peers();
   const TimePoint up = p.establish_relayed(kT0);
   p.open_a_to_b = true;
 
   const TimePoint probe = up + kDirectProbeInterval;
-  p.a.engine.tick(p.a.sink, probe);
+  p.a.tick(probe);
   REQUIRE(p.a_to_b(probe) == 1);
   CHECK(p.b_to_a(probe) == 0);  // B's answer is lost
-  p.a.engine.tick(p.a.sink, probe + kJustAfterRetry);
+  p.a.tick(probe + kJustAfterRetry);
   CHECK(p.a.sink.events.empty());
 
   // Neither end has moved: B must not send into a path nobody proved works back to A.
@@ -931,17 +849,13 @@ TEST_CASE("a direct probe that reaches the peer but is not answered leaves both 
   CHECK(p.b.sink.count(EngineEventType::path_changed) == 0);
 
   p.clear_sinks();
-  p.reset_counts();
-  for (uint32_t i = 0; i < 5; ++i) p.exchange(probe + 1s, i * 2);
-  CHECK(p.relayed == 10);
-  CHECK(p.lost == 0);
+  p.exchange_via(PathKind::relay, 5, probe + 1s, 0ms, 0);
 }
 
 TEST_CASE("a relayed straggler after the upgrade does not pull the path back to the relay",
           "[tunnel][path]") {
   PathPair p;
-  auto b_at_a = p.b_at_a();
-  auto a_at_b = p.a_at_b();
+  auto [b_at_a, a_at_b] = p.peers();
   const TimePoint up = p.establish_relayed(kT0);
 
   // Packets still on their way through the relay when the path goes direct.
@@ -955,7 +869,7 @@ TEST_CASE("a relayed straggler after the upgrade does not pull the path back to 
 
   p.open_direct();
   const TimePoint probe = up + kDirectProbeInterval;
-  p.a.engine.tick(p.a.sink, probe);
+  p.a.tick(probe);
   p.pump(probe);
   REQUIRE(state_of(b_at_a).path == PathKind::direct);
   REQUIRE(state_of(a_at_b).path == PathKind::direct);
@@ -1004,11 +918,7 @@ TEST_CASE("a failed rekey keeps the current session usable and reports no tunnel
   EnginePair p;
   p.establish(kT0);
   auto b_at_a = p.peer_b_at_a();
-  uint32_t session;
-  {
-    std::lock_guard lock(b_at_a->mutex);
-    session = b_at_a->current->local_path_id;
-  }
+  const uint32_t session = EnginePair::current_path_id(b_at_a);
   TimePoint now = kT0 + kRekeyAfterTime + 1s;
   REQUIRE(p.a.send(p.a_to_b_v4(20, 1), now) == SendResult::sent);
   REQUIRE(p.a.sink.sent.size() == 2);
@@ -1020,8 +930,7 @@ TEST_CASE("a failed rekey keeps the current session usable and reports no tunnel
   // Every retry is lost too.
   for (int attempt = 2; attempt <= kHandshakeMaxAttempts + 1; ++attempt) {
     now += kJustAfterRetry;
-    p.a.engine.tick(p.a.sink, now);
-    p.b.engine.tick(p.b.sink, now);
+    p.tick(now);
     p.a.sink.sent.clear();
     p.b.sink.sent.clear();
   }
@@ -1049,11 +958,7 @@ TEST_CASE("a failed rekey keeps the current session usable and reports no tunnel
   p.pump(now);
   REQUIRE(p.b.sink.delivered.size() == 1);
   CHECK(p.b.sink.delivered[0] == p.a_to_b_v4(20, 3));
-  {
-    std::lock_guard lock(b_at_a->mutex);
-    REQUIRE(b_at_a->current);
-    CHECK(b_at_a->current->local_path_id != session);
-  }
+  CHECK(EnginePair::current_path_id(b_at_a) != session);
   CHECK(p.a.sink.count(EngineEventType::tunnel_down) == 0);
 }
 
@@ -1062,18 +967,14 @@ TEST_CASE("a responder that alone sends rekeys its tunnel before kRejectAfterTim
   EnginePair p(PairOptions{std::chrono::hours(1), true});
   p.establish(kT0);  // A initiated; from now on only B sends data
   uint32_t seed = 0;
-  for (TimePoint now = kT0 + 5s; now < kT0 + 2 * kRejectAfterTime; now += 5s) {
-    INFO("at " << std::chrono::duration_cast<std::chrono::seconds>(now - kT0).count() << " s");
-    p.a.engine.tick(p.a.sink, now);
-    p.b.engine.tick(p.b.sink, now);
-    p.pump(now);
+  every_5s_past_reject_after_time(p, [&](TimePoint now) {
     const Bytes packet = p.b_to_a_v4(20, ++seed);
     p.a.sink.delivered.clear();
     REQUIRE(p.b.send(packet, now) == SendResult::sent);
     p.pump(now);
     REQUIRE(p.a.sink.delivered.size() == 1);
     CHECK(p.a.sink.delivered[0] == packet);
-  }
+  });
   CHECK(p.a.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(p.b.sink.count(EngineEventType::tunnel_down) == 0);
   CHECK(p.b.engine.stats().handshakes_completed >= 3);
@@ -1083,16 +984,13 @@ TEST_CASE("a punched tunnel whose session ends does not fall back to the relay a
           "[tunnel][path]") {
   PathPair p(30s);
   auto b_at_a = p.b_at_a();
-  p.a.engine.direct(b_at_a, p.b.candidates(), PathPair::relay(), p.a.sink, kT0);
+  p.a_direct(kT0);
   p.pump(kT0);
   REQUIRE(state_of(b_at_a).path == PathKind::direct);
   p.clear_sinks();
 
   // Idle: the session goes, with one tunnel_down; the relay stays unused.
-  for (auto t = kT0; t <= kT0 + 40s; t += 100ms) {
-    p.a.engine.tick(p.a.sink, t);
-    p.b.engine.tick(p.b.sink, t);
-  }
+  for (auto t = kT0; t <= kT0 + 40s; t += 100ms) p.tick(t);
   CHECK(p.a.sink.count(EngineEventType::tunnel_down) == 1);
   CHECK(p.a.sink.count(EngineEventType::path_changed) == 0);
   CHECK(p.a.sink.sent.empty());

@@ -206,11 +206,7 @@ TEST_CASE("engine initiator rekeys after kRekeyAfterTime without losing packets"
   EnginePair p;
   p.establish(kT0);
   auto b_at_a = p.peer_b_at_a();
-  uint32_t old_path;
-  {
-    std::lock_guard lock(b_at_a->mutex);
-    old_path = b_at_a->current->local_path_id;
-  }
+  const uint32_t old_path = EnginePair::current_path_id(b_at_a);
   const TimePoint later = kT0 + kRekeyAfterTime + 1s;
   const Bytes packet = p.a_to_b_v4(64, 1);
   // The packet still goes out on the old session, after a new handshake init.
