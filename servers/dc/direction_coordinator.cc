@@ -40,7 +40,24 @@ bool serves_family(const RelayServerInfo& rs, Endpoint::Family f) {
 
 DirectionCoordinator::DirectionCoordinator(DirectionCoordinatorConfig config,
                                            AddressStore& addresses, AccountStore* accounts)
-    : config_(std::move(config)), addresses_(addresses), accounts_(accounts) {
+    : config_(std::move(config)),
+      addresses_(addresses),
+      accounts_(accounts),
+      service_(
+          UdpServiceOptions{.name = "DC",
+                            .listen = config_.listen,
+                            .socket_buffer_bytes = size_t{4} << 20,
+                            .batch = 32},
+          [this](std::span<const io::ReceiveSlot> received, Clock::time_point now) {
+            on_batch(received, now);
+          },
+          [this](Clock::time_point now) {
+            try {
+              expire_nodes(now);
+            } catch (const std::exception& e) {
+              NTM_LOG_ERROR("DC: timer error: %s", e.what());
+            }
+          }) {
   if (config_.keepalive_s == 0) config_.keepalive_s = 1;
   if (config_.direction_max_sends == 0) config_.direction_max_sends = 1;
 }
@@ -51,67 +68,31 @@ uint64_t DirectionCoordinator::now_unix() const {
   return config_.now_unix ? config_.now_unix() : static_cast<uint64_t>(std::time(nullptr));
 }
 
-void DirectionCoordinator::start() {
-  if (transport_) return;
-  io::UdpOptions opt;
-  opt.enable_v4 = false;
-  opt.enable_v6 = false;
-  for (const auto& e : config_.listen) {
-    if (e.is_v4()) {
-      opt.enable_v4 = true;
-      opt.bind_v4 = e;
-    } else if (e.is_v6()) {
-      opt.enable_v6 = true;
-      opt.bind_v6 = e;
-    }
-  }
-  opt.socket_buffer_bytes = size_t{4} << 20;
-  transport_ = io::UdpTransport::open(opt);
-  stopping_ = false;
-  next_sweep_ = Clock::now() + std::chrono::seconds(1);
-  thread_ = std::thread([this] { loop(); });
-  for (const auto& e : transport_->local_endpoints())
-    NTM_LOG_INFO("DC listening on %s (UDP)", e.to_string().c_str());
-}
+void DirectionCoordinator::start() { service_.start(); }
 
 void DirectionCoordinator::stop() {
-  if (!transport_) return;
-  stopping_ = true;
-  transport_->wake();
-  if (thread_.joinable()) thread_.join();
-  transport_.reset();
+  if (!service_.running()) return;
+  service_.stop();
   nodes_.clear();
   by_fqdn_.clear();
   directions_.clear();
   registered_ = 0;
 }
 
-std::vector<Endpoint> DirectionCoordinator::local_endpoints() const {
-  return transport_ ? transport_->local_endpoints() : std::vector<Endpoint>{};
-}
-
-void DirectionCoordinator::loop() {
-  constexpr size_t kBatch = 32;
-  std::vector<std::array<uint8_t, control::kMaxDatagramSize>> buffers(kBatch);
-  std::vector<io::ReceiveSlot> slots(kBatch);
-  while (!stopping_) {
-    for (size_t i = 0; i < kBatch; ++i) slots[i] = io::ReceiveSlot{buffers[i], 0, {}};
-    const size_t n = transport_->receive(slots, std::chrono::milliseconds(50));
-    const auto now = Clock::now();
-    for (size_t i = 0; i < n; ++i) {
-      try {
-        handle(std::span<const uint8_t>(slots[i].buffer.data(), slots[i].length), slots[i].from,
-               now);
-      } catch (const std::exception& e) {
-        NTM_LOG_ERROR("DC: error handling a datagram from %s: %s",
-                      slots[i].from.to_string().c_str(), e.what());
-      }
-    }
+void DirectionCoordinator::on_batch(std::span<const io::ReceiveSlot> received,
+                                    Clock::time_point now) {
+  for (const io::ReceiveSlot& slot : received) {
     try {
-      run_timers(now);
+      handle(std::span<const uint8_t>(slot.buffer.data(), slot.length), slot.from, now);
     } catch (const std::exception& e) {
-      NTM_LOG_ERROR("DC: timer error: %s", e.what());
+      NTM_LOG_ERROR("DC: error handling a datagram from %s: %s", slot.from.to_string().c_str(),
+                    e.what());
     }
+  }
+  try {
+    run_direction_timers(now);
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("DC: timer error: %s", e.what());
   }
 }
 
@@ -448,7 +429,7 @@ void DirectionCoordinator::reply_resolve(NodeState& node, uint32_t request_id,
   send(node, MessageType::resolve_reply, control::encode(reply));
 }
 
-void DirectionCoordinator::run_timers(Clock::time_point now) {
+void DirectionCoordinator::run_direction_timers(Clock::time_point now) {
   for (auto it = directions_.begin(); it != directions_.end();) {
     PendingDirection& p = it->second;
     if (now < p.next_send) {
@@ -463,8 +444,9 @@ void DirectionCoordinator::run_timers(Clock::time_point now) {
     send_pending(p, now);
     ++it;
   }
-  if (now < next_sweep_) return;
-  next_sweep_ = now + std::chrono::seconds(1);
+}
+
+void DirectionCoordinator::expire_nodes(Clock::time_point now) {
   const auto limit = std::chrono::seconds(uint64_t{config_.keepalive_s} * config_.expiry_keepalives);
   const uint64_t unix_now = now_unix();
   std::vector<uint64_t> gone;
@@ -484,7 +466,7 @@ void DirectionCoordinator::send(NodeState& node, MessageType type, const Bytes& 
   if (!node.channel || !node.observed.valid()) return;
   const Bytes d = node.channel->seal(type, plain);
   const io::OutgoingDatagram out{node.observed, d};
-  transport_->send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
+  service_.send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
 }
 
 void DirectionCoordinator::send_error(NodeState& node, DcErrorCode code,

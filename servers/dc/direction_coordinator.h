@@ -10,20 +10,20 @@
 // A disabled account's node is refused: the DC consults the AccountStore (same SQLite database
 // as the AS) at Register and again at most every `account_recheck` while the node keeps alive.
 //
-// A library object: start() binds and runs one thread; stop() joins it. All node state lives in
-// that thread (nothing is shared but counters).
+// A library object: start() binds and runs one thread (common/udp_service.h); stop() joins it.
+// All node state lives in that thread (nothing is shared but counters).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/udp_service.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "dc/path_decision.h"
@@ -68,13 +68,13 @@ class DirectionCoordinator {
   void start();
   void stop();  // idempotent
 
-  std::vector<Endpoint> local_endpoints() const;
+  std::vector<Endpoint> local_endpoints() const { return service_.local_endpoints(); }
   size_t registered_nodes() const { return registered_.load(); }
   // Counters for tests and logs.
   uint64_t dropped_datagrams() const { return dropped_.load(); }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using Clock = UdpService::Clock;
 
   struct NodeState {
     uint64_t node_id = 0;
@@ -104,14 +104,15 @@ class DirectionCoordinator {
     Clock::time_point next_send;
   };
 
-  void loop();
+  void on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now);
   void handle(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now);
   void on_register(std::span<const uint8_t> datagram, const control::DcEnvelopeView& env,
                    const Endpoint& from, Clock::time_point now);
   void on_keepalive(NodeState& node, const control::Bytes& plain, Clock::time_point now);
   void on_resolve(NodeState& node, const control::Bytes& plain, Clock::time_point now);
   void on_direction_ack(NodeState& node, const control::Bytes& plain);
-  void run_timers(Clock::time_point now);
+  void run_direction_timers(Clock::time_point now);  // every batch: retransmits are 250 ms apart
+  void expire_nodes(Clock::time_point now);          // once a second
   void send_pending(PendingDirection& p, Clock::time_point now);
   void finish_direction(PendingDirection& p);
   void reply_resolve(NodeState& node, uint32_t request_id, control::ResolveStatus status,
@@ -128,9 +129,6 @@ class DirectionCoordinator {
   DirectionCoordinatorConfig config_;
   AddressStore& addresses_;
   AccountStore* accounts_;
-  std::unique_ptr<io::UdpTransport> transport_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
 
@@ -138,7 +136,8 @@ class DirectionCoordinator {
   std::unordered_map<uint64_t, NodeState> nodes_;
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
-  Clock::time_point next_sweep_;
+  // Last: destroyed first, so the thread is joined before the state it uses goes away.
+  UdpService service_;
 };
 
 }  // namespace ntm::servers

@@ -7,7 +7,16 @@
 
 namespace ntm::servers {
 
-RelayServer::RelayServer(RelayServerConfig config) : config_(std::move(config)) {}
+RelayServer::RelayServer(RelayServerConfig config)
+    : config_(std::move(config)),
+      service_(
+          UdpServiceOptions{.name = "RS",
+                            .listen = config_.listen,
+                            .receive_timeout = std::chrono::milliseconds(200)},
+          [this](std::span<const io::ReceiveSlot> received, Clock::time_point now) {
+            on_batch(received, now);
+          },
+          [this](Clock::time_point now) { sweep(now); }) {}
 
 RelayServer::~RelayServer() { stop(); }
 
@@ -15,82 +24,39 @@ uint64_t RelayServer::now_unix() const {
   return config_.now_unix ? config_.now_unix() : static_cast<uint64_t>(std::time(nullptr));
 }
 
-void RelayServer::start() {
-  if (transport_) return;
-  io::UdpOptions opt;
-  opt.enable_v4 = false;
-  opt.enable_v6 = false;
-  for (const auto& e : config_.listen) {
-    if (e.is_v4()) {
-      opt.enable_v4 = true;
-      opt.bind_v4 = e;
-    } else if (e.is_v6()) {
-      opt.enable_v6 = true;
-      opt.bind_v6 = e;
-    }
-  }
-  transport_ = io::UdpTransport::open(opt);
-  stopping_ = false;
-  next_sweep_ = Clock::now() + std::chrono::seconds(1);
-  thread_ = std::thread([this] { loop(); });
-  for (const auto& e : transport_->local_endpoints())
-    NTM_LOG_INFO("RS listening on %s (UDP)", e.to_string().c_str());
-}
+void RelayServer::start() { service_.start(); }
 
 void RelayServer::stop() {
-  if (!transport_) return;
-  stopping_ = true;
-  transport_->wake();
-  if (thread_.joinable()) thread_.join();
-  transport_.reset();
+  if (!service_.running()) return;
+  service_.stop();
   relays_.clear();
   relay_count_ = 0;
 }
 
-std::vector<Endpoint> RelayServer::local_endpoints() const {
-  return transport_ ? transport_->local_endpoints() : std::vector<Endpoint>{};
-}
-
-void RelayServer::loop() {
-  constexpr size_t kBatch = io::UdpTransport::kMaxBatch;
-  std::vector<uint8_t> storage(kBatch * control::kMaxDatagramSize);
-  std::vector<io::ReceiveSlot> slots(kBatch);
-  std::vector<io::OutgoingDatagram> out;
-  std::vector<control::Bytes> replies;
-  out.reserve(kBatch);
-  while (!stopping_) {
-    for (size_t i = 0; i < kBatch; ++i)
-      slots[i] = io::ReceiveSlot{
-          std::span<uint8_t>(storage.data() + i * control::kMaxDatagramSize,
-                             control::kMaxDatagramSize),
-          0, {}};
-    const size_t n = transport_->receive(slots, std::chrono::milliseconds(200));
-    const auto now = Clock::now();
-    out.clear();
-    replies.clear();
-    replies.reserve(n);  // spans into replies must stay valid until send_batch
-    for (size_t i = 0; i < n; ++i) {
-      const std::span<const uint8_t> d(slots[i].buffer.data(), slots[i].length);
-      if (d.empty()) {
-        ++dropped_;
-        continue;
-      }
-      if (d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
-        if (const Endpoint* to = route(d, slots[i].from, now)) {
-          out.push_back({*to, d});
-          ++forwarded_;
-        } else {
-          ++dropped_;
-        }
-      } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
-        bind(d, slots[i].from, now, replies, out);
+void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now) {
+  out_.clear();
+  replies_.clear();
+  replies_.reserve(received.size());  // spans into replies_ must stay valid until send_batch
+  for (const io::ReceiveSlot& slot : received) {
+    const std::span<const uint8_t> d(slot.buffer.data(), slot.length);
+    if (d.empty()) {
+      ++dropped_;
+      continue;
+    }
+    if (d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
+      if (const Endpoint* to = route(d, slot.from, now)) {
+        out_.push_back({*to, d});
+        ++forwarded_;
       } else {
         ++dropped_;
       }
+    } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
+      bind(d, slot.from, now, replies_, out_);
+    } else {
+      ++dropped_;
     }
-    if (!out.empty()) transport_->send_batch(out);
-    if (now >= next_sweep_) sweep(now);
   }
+  if (!out_.empty()) service_.send_batch(out_);
 }
 
 const Endpoint* RelayServer::route(std::span<const uint8_t> d, const Endpoint& from,
@@ -149,7 +115,6 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
 }
 
 void RelayServer::sweep(Clock::time_point now) {
-  next_sweep_ = now + std::chrono::seconds(1);
   const uint64_t unix_now = now_unix();
   for (auto it = relays_.begin(); it != relays_.end();) {
     const Relay& r = it->second;

@@ -5,17 +5,17 @@
 // RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
 // Relays expire when idle or when their tokens expire.
 //
-// A library object: start() binds and runs one thread; stop() joins it.
+// A library object: start() binds and runs one thread (common/udp_service.h); stop() joins it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <memory>
-#include <thread>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
+#include "common/udp_service.h"
 #include "control/codec_util.h"
 #include "io/udp_transport.h"
 
@@ -45,12 +45,12 @@ class RelayServer {
   void start();  // throws std::system_error naming the address
   void stop();   // idempotent
 
-  std::vector<Endpoint> local_endpoints() const;
+  std::vector<Endpoint> local_endpoints() const { return service_.local_endpoints(); }
   size_t relay_count() const { return relay_count_.load(); }
   RelayStats stats() const { return {binds_.load(), forwarded_.load(), dropped_.load()}; }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using Clock = UdpService::Clock;
   struct End {
     uint64_t node_id = 0;
     Endpoint address;
@@ -62,7 +62,7 @@ class RelayServer {
     Clock::time_point last_activity;
   };
 
-  void loop();
+  void on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now);
   // Returns the destination to forward to, or nullptr to drop.
   const Endpoint* route(std::span<const uint8_t> datagram, const Endpoint& from,
                         Clock::time_point now);
@@ -72,13 +72,14 @@ class RelayServer {
   uint64_t now_unix() const;
 
   RelayServerConfig config_;
-  std::unique_ptr<io::UdpTransport> transport_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
   std::atomic<size_t> relay_count_{0};
   std::atomic<uint64_t> binds_{0}, forwarded_{0}, dropped_{0};
-  std::unordered_map<uint32_t, Relay> relays_;  // loop thread only
-  Clock::time_point next_sweep_;
+  // Loop-thread state.
+  std::unordered_map<uint32_t, Relay> relays_;
+  std::vector<io::OutgoingDatagram> out_;  // one batch's sends; kept to reuse its capacity
+  std::vector<control::Bytes> replies_;    // the RelayBindAcks out_ points into
+  // Last: destroyed first, so the thread is joined before the state it uses goes away.
+  UdpService service_;
 };
 
 }  // namespace ntm::servers

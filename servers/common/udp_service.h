@@ -1,0 +1,70 @@
+// The UDP server loop the DC and the RS share: it binds io::UdpTransport on the listen endpoints,
+// runs one receive thread that hands each batch of datagrams to the owner, and calls the owner's
+// sweep about once a second. The owner keeps its protocol (what a datagram means, what to answer);
+// this class only owns the socket, the thread and their start/stop order.
+//
+// All owner state touched by the handlers belongs to the receive thread, so the owner needs no
+// lock; stop() joins the thread before it returns, after which the owner may clear that state.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/udp_transport.h"
+
+namespace ntm::servers {
+
+struct UdpServiceOptions {
+  std::string name;  // who is listening, in the log line: "<name> listening on <addr> (UDP)"
+  // Local UDP addresses: at most one IPv4 and one IPv6 (port 0: any free port).
+  std::vector<Endpoint> listen;
+  size_t socket_buffer_bytes = io::UdpOptions{}.socket_buffer_bytes;
+  size_t batch = io::UdpTransport::kMaxBatch;  // receive slots per wait
+  // The longest wait for a datagram; bounds how late the owner's per-batch timers can run.
+  std::chrono::milliseconds receive_timeout{50};
+};
+
+class UdpService {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Called after every wait, also with no datagram (timeout or wake), so the owner can run its
+  // short timers (e.g. retransmits) here without a thread of its own.
+  using BatchHandler =
+      std::function<void(std::span<const io::ReceiveSlot> received, Clock::time_point now)>;
+  // Called at most once per kSweepInterval, after the batch handler: expiry of idle state.
+  using SweepHandler = std::function<void(Clock::time_point now)>;
+  static constexpr std::chrono::seconds kSweepInterval{1};
+
+  UdpService(UdpServiceOptions options, BatchHandler on_batch, SweepHandler on_sweep);
+  ~UdpService();
+  UdpService(const UdpService&) = delete;
+  UdpService& operator=(const UdpService&) = delete;
+
+  // Binds and starts the thread; a no-op while running. Throws std::system_error naming the
+  // address.
+  void start();
+  void stop();  // idempotent; joins the thread
+  bool running() const { return transport_ != nullptr; }
+
+  std::vector<Endpoint> local_endpoints() const;
+  // Only while running (from the handlers, typically); the transport is thread-safe to send on.
+  void send_batch(std::span<const io::OutgoingDatagram> datagrams);
+
+ private:
+  void loop();
+
+  UdpServiceOptions options_;
+  BatchHandler on_batch_;
+  SweepHandler on_sweep_;
+  std::unique_ptr<io::UdpTransport> transport_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace ntm::servers
