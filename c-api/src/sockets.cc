@@ -359,22 +359,7 @@ extern "C" NTM_EXTERN(int) ntm_poll(struct pollfd *fds, nfds_t nfds, int timeout
     index.push_back(i);
   }
   int rc = sock::poll(entries.data(), entries.size(), timeout_ms);
-  if (rc < 0) {
-    // lwIP gives up with -1 (and no errno) when a socket is closed while it waits; poll(2)
-    // reports such a descriptor as POLLNVAL instead.
-    const int error = errno;
-    auto &rt = capi::runtime();
-    int closed = 0;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (!rt.is_open(entries[i].fd)) {
-        fds[index[i]].revents = POLLNVAL;
-        ++closed;
-      }
-    }
-    if (closed > 0) return closed;
-    errno = error != 0 ? error : EBADF;
-    return -1;
-  }
+  if (rc < 0) return -1;  // a descriptor closed meanwhile is POLLNVAL (cmake/lwip.cmake)
   int ready = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     short r = 0, e = entries[i].revents;

@@ -147,10 +147,6 @@ void bind_(int fd, int family, py::handle address) {
 
 void listen_(int fd, int backlog) { call([&] { return ntm_listen(fd, backlog); }); }
 
-// A reset answering our SYN means nothing listens there: the kernel (and ntm.h) call that
-// ECONNREFUSED, while lwIP 2.1.3 reports ECONNRESET for it.
-int refused(int err) { return err == ECONNRESET ? ECONNREFUSED : err; }
-
 // Connects with the socket's timeout: a non-blocking connect and a wait for writability.
 void connect_(int fd, int family, py::handle address, double timeout) {
   SockAddr sa = to_sockaddr(family, address);
@@ -168,13 +164,13 @@ void connect_(int fd, int family, py::handle address, double timeout) {
     err = errno;
   }
   if (rc == 0) return;
-  if (err != EINPROGRESS && err != EALREADY && err != EWOULDBLOCK) raise_errno(refused(err));
+  if (err != EINPROGRESS && err != EALREADY && err != EWOULDBLOCK) raise_errno(err);
   if (timeout == 0) raise_errno(EINPROGRESS);
   if (!wait_ready(fd, POLLOUT, Deadline(timeout))) raise_timed_out();
   int so_error = 0;
   socklen_t len = sizeof(so_error);
   call([&] { return ntm_getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len); });
-  if (so_error != 0) raise_errno(refused(so_error));
+  if (so_error != 0) raise_errno(so_error);
 }
 
 py::tuple accept_(int fd, double timeout) {
@@ -395,7 +391,7 @@ int bridge_connect_(int family, py::handle address) {
     fd = ntm_bridge_connect(sa.get(), sa.length);
     err = errno;
   }
-  if (fd < 0) raise_errno(refused(err));
+  if (fd < 0) raise_errno(err);
   return fd;
 }
 

@@ -186,11 +186,8 @@ static void *connect_worker(void *arg) {
   }
   err = connect_counted(fd, (struct sockaddr *)&r->target, r->target_len);
   if (err != 0) {
-    /* ntm.h promises ECONNREFUSED when nothing listens and ETIMEDOUT when the peer cannot be
-     * reached; the library reports ECONNRESET (lwIP: RST in SYN-SENT) and ECONNABORTED (the
-     * tunnel gave up its handshake) for them. */
-    if (err == ECONNRESET) err = ECONNREFUSED;
-    if (err == ECONNABORTED) err = ETIMEDOUT;
+    /* libntm gives BSD errnos (ECONNREFUSED, ETIMEDOUT); a descriptor closed by NTM.stop
+     * means the network went away. */
     if (err == EBADF) err = ENETDOWN;
     finish_request(r, -1, err, "connect(2)");
     return NULL;

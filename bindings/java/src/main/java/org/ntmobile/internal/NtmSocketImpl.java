@@ -263,11 +263,7 @@ public final class NtmSocketImpl extends SocketImpl {
     if (h.isClosed()) {
       return new SocketException("Socket closed");
     }
-    if (err == Posix.ECONNRESET) {
-      // lwIP reports the peer's RST to a SYN as a reset; to the caller it is a refusal.
-      err = Posix.ECONNREFUSED;
-    }
-    return Errors.connect(target, err);
+    return Errors.connect(target, err); // libntm already gives BSD errnos (ECONNREFUSED ...)
   }
 
   // ------------------------------------------------------------------ bind, listen, accept
