@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the three language bindings usable by programs outside their own test suites (the demo,
 # the interop suite, the examples' tests), against the libntm of a finished build:
-#   Python  pip-installs the ntmobile package, linked to $NTM_BUILD_DIR/c-api/libntm.so
+#   Python  pip-installs the ntmobile package, linked to $NTM_BUILD_DIR/c-api/libntm.so (without
+#           a build, the package builds and ships its own libntm)
 #   Ruby    compiles the C extension into bindings/ruby/tmp (where the examples look for it)
 #   Java    packages bindings/java/target/ntmobile-<version>.jar, carrying this build's libntm
 #           (JNA sits next to it in target/lib, named in the jar's manifest)
@@ -17,9 +18,10 @@ py="${NTM_PYTHON:-python3}"
 say() { printf '[bindings] %s\n' "$*"; }
 fail() { printf '[bindings] %s\n' "$*" >&2; exit 1; }
 
-[ -e "$build/c-api/libntm.so" ] || fail "$build/c-api/libntm.so not found: build first (cmake --build $build)"
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(python ruby java)
+have_build() { [ -e "$build/c-api/libntm.so" ]; }
+need_build() { have_build || fail "$1: $build/c-api/libntm.so not found: build first (cmake --build $build)"; }
 
 python_binding() {
   local args=(--disable-pip-version-check --root-user-action=ignore -q)
@@ -29,18 +31,25 @@ python_binding() {
   if "$py" -c "import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['stdlib'], 'EXTERNALLY-MANAGED')))"; then
     args+=(--break-system-packages)
   fi
-  say "python: pip install bindings/python (libntm from $build)"
-  NTM_LIBNTM="$build/c-api/libntm.so" "$py" -m pip install "${args[@]}" "$root/bindings/python" ||
-    fail "python: pip install failed"
+  if have_build; then
+    say "python: pip install bindings/python (libntm from $build)"
+    export NTM_LIBNTM="$build/c-api/libntm.so"
+  else
+    say "python: pip install bindings/python (no $build: the package builds libntm itself)"
+    unset NTM_LIBNTM
+  fi
+  "$py" -m pip install "${args[@]}" "$root/bindings/python" || fail "python: pip install failed"
 }
 
 ruby_binding() {
+  need_build ruby
   say "ruby: compiling the extension into bindings/ruby/tmp"
   (cd "$root/bindings/ruby" && NTM_BUILD_DIR="$build" NTM_RUBY_BUILD_DIR="$root/bindings/ruby/tmp" \
     rake compile >/dev/null) || fail "ruby: rake compile failed"
 }
 
 java_binding() {
+  need_build java
   say "java: mvn package (bindings/java/target)"
   (cd "$root/bindings/java" && mvn -q -B -ntp package -DskipTests -Dntm.native.dir="$build/c-api") || fail "java: mvn package failed"
   ls "$root"/bindings/java/target/ntmobile-*.jar >/dev/null 2>&1 || fail "java: no jar in bindings/java/target"
