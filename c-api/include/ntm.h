@@ -49,7 +49,7 @@ extern "C" {
 /** Major version of this header. A library with another major version is not compatible. */
 #define NTM_VERSION_MAJOR 0
 /** Minor version of this header: grows when functions or struct fields are added. */
-#define NTM_VERSION_MINOR 2
+#define NTM_VERSION_MINOR 3
 /** Patch version of this header. */
 #define NTM_VERSION_PATCH 0
 
@@ -160,7 +160,15 @@ typedef enum ntm_event_type {
   NTM_EVENT_TUNNEL_UP = 3,    /**< A tunnel to a peer completed its handshake. */
   NTM_EVENT_TUNNEL_DOWN = 4,  /**< A tunnel expired or failed. */
   NTM_EVENT_PATH_CHANGED = 5, /**< A peer's real endpoint (or direct/relay path) changed. */
-  NTM_EVENT_REGISTERED = 6    /**< Control-plane mode: registered with the DC (again). */
+  NTM_EVENT_REGISTERED = 6,   /**< Control-plane mode: registered with the DC (again). */
+  NTM_EVENT_PEER_REVOKED = 7, /**< A peer's account was disabled or deleted: its tunnel was torn
+                                   down and it can no longer reach this node (peer_name says
+                                   which). */
+  NTM_EVENT_REVOKED = 8,      /**< Control-plane mode: this node's own account was disabled or
+                                   deleted, or its password changed; the node stopped registering
+                                   and its tunnels are gone. message says why. Stop the node. */
+  NTM_EVENT_SERVER_UNREACHABLE = 9 /**< Control-plane mode: the DC stopped answering. The node
+                                   keeps retrying; NTM_EVENT_REGISTERED follows when it is back. */
 } ntm_event_type;
 
 /** How a tunnel reaches its peer. */
@@ -188,9 +196,11 @@ typedef void (*ntm_event_cb)(const ntm_event *event, void *user_data);
 
 /**
  * Version of ntm_options this header describes. Version 1 is static-peer mode only; version 2
- * appends the control-plane fields (server ... direct_timeout_ms). The library accepts both.
+ * appends the control-plane fields (server ... direct_timeout_ms); version 3 appends limits,
+ * timers and the local control API (memory_limit ... control_socket). The library accepts all
+ * three.
  */
-#define NTM_OPTIONS_VERSION 2
+#define NTM_OPTIONS_VERSION 3
 
 /**
  * How to start a node. Fill with ntm_options_init(), then set what you need.
@@ -241,6 +251,33 @@ typedef struct ntm_options {
                                     restarts; NULL to keep nothing on disk. */
   unsigned int direct_timeout_ms; /**< How long hole punching may take before the tunnel falls
                                     back to a Relay Server; 0 for the default 1000. */
+  /* ---- version 3: limits, timers, the local control API ---- */
+  size_t memory_limit;         /**< The node's memory budget in bytes: socket buffers, queued
+                                    packets and connection state. Near it, receive windows shrink;
+                                    at it, new connections are refused (ENOBUFS). 0 for the
+                                    default 256 MiB. */
+  unsigned int max_sockets;    /**< Size of the socket table: ntm descriptors open at once
+                                    (listeners and accepted connections included). Beyond it
+                                    ntm_socket() and ntm_accept() fail with EMFILE. 0 for the
+                                    default 16384. */
+  unsigned int max_connections_per_peer; /**< TCP connections one peer may hold open to this
+                                    node at once; its further connection attempts are refused.
+                                    0 for the default 1024. */
+  size_t max_socket_buffer;    /**< Upper bound of a TCP socket's send and receive buffers,
+                                    which grow with the path's bandwidth-delay product
+                                    (SO_SNDBUF/SO_RCVBUF set a fixed size instead). 0 for the
+                                    default 16 MiB. */
+  unsigned int keepalive_interval_ms; /**< Interval of keepalives on idle tunnels, which keep
+                                    NAT mappings open. Raise it to save battery where NATs keep
+                                    mappings longer. 0 for the default 25000. */
+  unsigned int start_timeout_ms; /**< Control-plane mode: how long ntm_start() keeps retrying an
+                                    AS or DC that is busy or does not answer (jittered backoff)
+                                    before it fails with NTM_EUNREACHABLE. A refused login fails
+                                    at once. 0 for the default 30000. */
+  const char *control_socket;  /**< Path of a Unix socket on which the node serves its local
+                                    control API (JSON: info, tunnels, stats, recent events) to
+                                    the same user (mode 0600), as `ntm status` reads it; NULL for
+                                    none. */
 } ntm_options;
 
 /**
@@ -334,6 +371,10 @@ typedef struct ntm_tunnel_info {
   uint64_t packets_received;  /**< Inner packets received. */
   int64_t last_activity_ms;   /**< Milliseconds since the last packet either way; -1 if never. */
   int64_t session_age_ms;     /**< Milliseconds since the current session's handshake; -1. */
+  int64_t rtt_us;             /**< Smoothed round-trip time of the tunnel in microseconds,
+                                   measured from handshakes and keepalives; -1 if unknown. */
+  unsigned int path_mtu;      /**< Largest inner packet known to reach the peer on the current
+                                   path, in bytes; 0 while not yet measured. */
 } ntm_tunnel_info;
 
 /**
@@ -346,8 +387,11 @@ NTM_EXTERN(int) ntm_tunnels_snapshot(ntm_tunnel_info **tunnels, size_t *count);
 /** Frees an array from ntm_tunnels_snapshot(). NULL is allowed. */
 NTM_EXTERN(void) ntm_tunnels_free(ntm_tunnel_info *tunnels);
 
-/** Version of ntm_stats this header describes. */
-#define NTM_STATS_VERSION 1
+/**
+ * Version of ntm_stats this header describes. Version 2 appends dropped_spoofed ...
+ * memory_used; the library fills version 1 structs too.
+ */
+#define NTM_STATS_VERSION 2
 
 /** Node-wide counters since ntm_start(). */
 typedef struct ntm_stats {
@@ -363,6 +407,27 @@ typedef struct ntm_stats {
   uint64_t dropped_no_tunnel;      /**< Inner packets for a virtual address without a peer. */
   uint64_t handshakes_completed;   /**< Sessions established (either side). */
   uint64_t handshakes_failed;      /**< Handshakes that timed out or were rejected. */
+  /* ---- version 2 ---- */
+  uint64_t dropped_spoofed;        /**< Authenticated packets whose inner source address is not a
+                                        virtual address of the peer that sent them. */
+  uint64_t dropped_policy;         /**< Packets and connections refused by the access policy. */
+  uint64_t dropped_limit;          /**< Connections and packets refused by a limit (memory
+                                        budget, socket table, connections per peer, a full
+                                        queue). */
+  uint64_t handshakes_initiated;   /**< Handshake initiations sent, retries included. */
+  uint64_t logins;                 /**< Successful logins at the AS, the first one included. */
+  uint64_t registrations;          /**< Registrations the DC acknowledged, the first included. */
+  uint64_t network_changes;        /**< Changes of the host's usable addresses or default routes
+                                        that the node acted on. */
+  uint64_t resolves_sent;          /**< Resolve requests sent to the DC, retransmissions
+                                        included. */
+  uint64_t directions_received;    /**< Directions received from the DC. */
+  uint64_t dc_keepalives_sent;     /**< Keepalives sent to the DC. */
+  uint64_t dc_keepalives_missed;   /**< Keepalives the DC left unanswered. */
+  uint64_t relay_fallbacks;        /**< Times a tunnel moved from a direct path to a relay. */
+  uint64_t direct_upgrades;        /**< Times a relayed tunnel moved to a direct path. */
+  uint64_t tcp_connections;        /**< TCP connections open now (a gauge). */
+  uint64_t memory_used;            /**< Bytes of the memory budget in use now (a gauge). */
 } ntm_stats;
 
 /**

@@ -26,7 +26,8 @@ namespace {
 // smaller struct, so nothing past its end may be touched.
 size_t options_size(unsigned int version) {
   if (version == 1) return offsetof(ntm_options, server);
-  if (version == 2) return sizeof(ntm_options);
+  if (version == 2) return offsetof(ntm_options, memory_limit);
+  if (version == 3) return sizeof(ntm_options);
   return 0;
 }
 }  // namespace
@@ -96,14 +97,59 @@ node::ControlPlaneConfig control_config(const ntm_options* o) {
   cp.password = o->password;
   if (o->state_dir != nullptr) cp.state_dir = o->state_dir;
   if (o->direct_timeout_ms != 0) cp.direct_timeout = std::chrono::milliseconds(o->direct_timeout_ms);
+  if (o->version >= 3 && o->start_timeout_ms != 0) {
+    cp.start_timeout = std::chrono::milliseconds(o->start_timeout_ms);
+  }
   return cp;
+}
+
+// ntm_options version 3: the node's limits, keepalive interval and control socket.
+void limits_and_timers(const ntm_options* o, node::NodeConfig& c) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (o->memory_limit != 0) {
+    if (o->memory_limit < 4 * kMiB) {
+      throw OptionError("options.memory_limit: " + std::to_string(o->memory_limit) +
+                        " bytes is below the minimum of 4 MiB");
+    }
+    c.memory_limit = o->memory_limit;
+  }
+  if (o->max_sockets != 0) {
+    if (o->max_sockets < 16 || o->max_sockets > 1000000) {
+      throw OptionError("options.max_sockets: " + std::to_string(o->max_sockets) +
+                        " is outside 16..1000000");
+    }
+    c.max_sockets = o->max_sockets;
+  }
+  if (o->max_connections_per_peer != 0) c.max_connections_per_peer = o->max_connections_per_peer;
+  if (o->max_socket_buffer != 0) {
+    if (o->max_socket_buffer < 64 * 1024 || o->max_socket_buffer > 1024 * kMiB) {
+      throw OptionError("options.max_socket_buffer: " + std::to_string(o->max_socket_buffer) +
+                        " is outside 64 KiB..1 GiB");
+    }
+    c.max_socket_buffer = o->max_socket_buffer;
+  }
+  if (o->keepalive_interval_ms != 0) {
+    if (o->keepalive_interval_ms < 1000) {
+      throw OptionError("options.keepalive_interval_ms: " +
+                        std::to_string(o->keepalive_interval_ms) + " is below 1000");
+    }
+    c.keepalive_interval = std::chrono::milliseconds(o->keepalive_interval_ms);
+  }
+  if (o->control_socket != nullptr) {
+    if (*o->control_socket == '\0') throw OptionError("options.control_socket: empty path");
+    if (std::strlen(o->control_socket) >= 108) {  // sizeof(sockaddr_un::sun_path)
+      throw OptionError(std::string("options.control_socket: '") + o->control_socket +
+                        "' is longer than a Unix socket path may be (107 bytes)");
+    }
+    c.control_socket = o->control_socket;
+  }
 }
 
 }  // namespace
 
 node::NodeConfig to_node_config(const ntm_options* o) {
   if (o == nullptr) throw OptionError("options: NULL");
-  if (o->version != 1 && o->version != 2) {
+  if (options_size(o->version) == 0) {
     throw OptionError("options.version: " + std::to_string(o->version) +
                       " is unknown (call ntm_options_init)");
   }
@@ -202,6 +248,7 @@ node::NodeConfig to_node_config(const ntm_options* o) {
   if (o->log_level < NTM_LOG_OFF || o->log_level > NTM_LOG_DEBUG) {
     throw OptionError("options.log_level: unknown value " + std::to_string(o->log_level));
   }
+  if (o->version >= 3) limits_and_timers(o, c);
   if (o->event_cb != nullptr) {
     ntm_event_cb cb = o->event_cb;
     void* user = o->event_user_data;

@@ -68,6 +68,8 @@ extern "C" NTM_EXTERN(int) ntm_tunnels_snapshot(ntm_tunnel_info **tunnels, size_
       t.packets_received = r.packets_received;
       t.last_activity_ms = r.last_activity_ms;
       t.session_age_ms = r.session_age_ms;
+      t.rtt_us = r.rtt_us;
+      t.path_mtu = r.path_mtu;
     }
     *tunnels = out;
     *count = rows.size();
@@ -80,24 +82,40 @@ extern "C" NTM_EXTERN(void) ntm_tunnels_free(ntm_tunnel_info *tunnels) { std::fr
 extern "C" NTM_EXTERN(int) ntm_get_stats(ntm_stats *stats) {
   return capi::guarded([&]() -> int {
     if (stats == nullptr) return capi::fail(NTM_EINVAL, "ntm_get_stats: NULL stats");
-    if (stats->version != NTM_STATS_VERSION) {
+    if (stats->version != 1 && stats->version != NTM_STATS_VERSION) {
       return capi::fail(NTM_EVERSION, "ntm_get_stats: set stats->version to NTM_STATS_VERSION");
     }
     auto& rt = capi::runtime();
     std::lock_guard lock(rt.mutex);
     if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_get_stats: no node is running");
-    const auto& s = rt.node->stats();
-    stats->packets_sent = s.packets_sent.load();
-    stats->packets_received = s.packets_received.load();
-    stats->bytes_sent = s.bytes_sent.load();
-    stats->bytes_received = s.bytes_received.load();
-    stats->dropped_malformed = s.dropped_malformed.load();
-    stats->dropped_unknown_path = s.dropped_unknown_path.load();
-    stats->dropped_auth = s.dropped_auth.load();
-    stats->dropped_replay = s.dropped_replay.load();
-    stats->dropped_no_tunnel = s.dropped_no_tunnel.load();
-    stats->handshakes_completed = s.handshakes_completed.load();
-    stats->handshakes_failed = s.handshakes_failed.load();
+    const auto s = rt.node->stats();
+    stats->packets_sent = s.packets_sent;
+    stats->packets_received = s.packets_received;
+    stats->bytes_sent = s.bytes_sent;
+    stats->bytes_received = s.bytes_received;
+    stats->dropped_malformed = s.dropped_malformed;
+    stats->dropped_unknown_path = s.dropped_unknown_path;
+    stats->dropped_auth = s.dropped_auth;
+    stats->dropped_replay = s.dropped_replay;
+    stats->dropped_no_tunnel = s.dropped_no_tunnel;
+    stats->handshakes_completed = s.handshakes_completed;
+    stats->handshakes_failed = s.handshakes_failed;
+    if (stats->version < 2) return NTM_OK;  // a caller built against header 0.2
+    stats->dropped_spoofed = s.dropped_spoofed;
+    stats->dropped_policy = s.dropped_policy;
+    stats->dropped_limit = s.dropped_limit;
+    stats->handshakes_initiated = s.handshakes_initiated;
+    stats->logins = s.logins;
+    stats->registrations = s.registrations;
+    stats->network_changes = s.network_changes;
+    stats->resolves_sent = s.resolves_sent;
+    stats->directions_received = s.directions_received;
+    stats->dc_keepalives_sent = s.dc_keepalives_sent;
+    stats->dc_keepalives_missed = s.dc_keepalives_missed;
+    stats->relay_fallbacks = s.relay_fallbacks;
+    stats->direct_upgrades = s.direct_upgrades;
+    stats->tcp_connections = s.tcp_connections;
+    stats->memory_used = s.memory_used;
     return NTM_OK;
   });
 }

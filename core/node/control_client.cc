@@ -163,6 +163,7 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
         keepalive_interval_ = std::chrono::seconds(ack.value().keepalive_s);
       }
       registered_ = true;
+      stats_.registrations.fetch_add(1, std::memory_order_relaxed);
       next_keepalive_ = tunnel::Clock::now() + keepalive_interval_;
       NTM_LOG_INFO("registered with the DC at %s as %s (seen as %s)", dc_.to_string().c_str(),
                    grant_.fqdn.c_str(), registration_.observed.to_string().c_str());
@@ -195,6 +196,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
           dc_ = from;  // the DC endpoint that works from where we are now
           registration_.observed = ack.value().observed;
           registered_again = needs_register_;  // not a duplicate ack of the same registration
+          if (registered_again) stats_.registrations.fetch_add(1, std::memory_order_relaxed);
           registered_ = true;
           needs_register_ = false;
           keepalives_unanswered_ = 0;
@@ -247,6 +249,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
 
 void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink& sink,
                                  tunnel::TimePoint now) {
+  stats_.directions_received.fetch_add(1, std::memory_order_relaxed);
   auto cert = control::decode_certificate(d.peer_certificate);
   if (!cert || !control::verify(cert.value(), grant_.as_sign_public, now_unix())) {
     NTM_LOG_WARN("dropped a direction whose peer certificate does not verify");
@@ -322,6 +325,7 @@ void ControlClient::on_error(const control::DcError& error) {
 void ControlClient::relogin_locked() {
   try {
     grant_ = relogin_();
+    stats_.logins.fetch_add(1, std::memory_order_relaxed);
     channel_ = control::DcChannel(control::DcRole::node, grant_.node_id, grant_.session_key);
     needs_register_ = true;
     last_register_sent_ = {};
@@ -348,8 +352,12 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
       last_register_sent_ = {};
       keepalives_unanswered_ = 0;
     }
+    if (keepalives_unanswered_ > 0) {
+      stats_.dc_keepalives_missed.fetch_add(1, std::memory_order_relaxed);
+    }
     send_to_dc(control::MessageType::keepalive,
                control::encode(control::Keepalive{private_endpoints()}));
+    stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
     ++keepalives_unanswered_;
     const uint64_t unix_now = now_unix();
     for (auto it = relay_bindings_.begin(); it != relay_bindings_.end();) {
@@ -370,6 +378,7 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   for (auto& [id, pending] : resolves_) {
     if (pending.reply || pending.attempts >= kResolveAttempts) continue;
     if (now - pending.sent_at > kResolveRetry) {
+      stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
       send_to_dc(control::MessageType::resolve, control::encode(pending.request));
       pending.sent_at = now;
       ++pending.attempts;
@@ -381,7 +390,8 @@ void ControlClient::request_direction(const std::string& fqdn) {
   std::lock_guard lock(mutex_);
   const uint32_t id = next_request_id_++;
   auto request = control::Resolve::by_name(id, fqdn);
-  send_to_dc(control::MessageType::resolve, control::encode(request));
+  stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
+      send_to_dc(control::MessageType::resolve, control::encode(request));
   PendingResolve pending{request, tunnel::Clock::now(), 1, std::nullopt, true};
   resolves_[id] = pending;
 }
@@ -422,7 +432,8 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   std::unique_lock lock(mutex_);
   const uint32_t id = next_request_id_++;
   request.request_id = id;
-  send_to_dc(control::MessageType::resolve, control::encode(request));
+  stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
+      send_to_dc(control::MessageType::resolve, control::encode(request));
   resolves_[id] = PendingResolve{request, tunnel::Clock::now(), 1, std::nullopt};
   std::optional<Resolved> result;
   changed_.wait_until(lock, deadline, [&] {

@@ -4,6 +4,7 @@
 // (docs/protocol.md sections 4 and 5). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -23,6 +24,12 @@
 #include "tunnel/tunnel_table.h"
 
 namespace ntm::node {
+
+// Control-plane counters (ntm_stats version 2), written by the receiver and application threads.
+struct ControlStats {
+  std::atomic<uint64_t> logins{0}, registrations{0}, resolves_sent{0}, directions_received{0},
+      dc_keepalives_sent{0}, dc_keepalives_missed{0};
+};
 
 struct Registration {
   std::array<uint8_t, 4> vip4{};
@@ -72,6 +79,9 @@ class ControlClient {
   void on_network_change();
 
   const control::LoginGrant& grant() const { return grant_; }
+  const ControlStats& stats() const { return stats_; }
+  // Counts a successful login (the node's first, before this client existed).
+  void count_login() { stats_.logins.fetch_add(1, std::memory_order_relaxed); }
   const Registration& registration() const { return registration_; }
 
  private:
@@ -103,6 +113,7 @@ class ControlClient {
   io::Transport& transport_;
   std::function<control::LoginGrant()> relogin_;
   std::function<void()> registered_again_;
+  ControlStats stats_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;

@@ -178,6 +178,7 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                                               "registered again as " +
                                                                   config_.name + " with the DC"});
                                              });
+  control_->count_login();
   try {
     auto reg = control_->register_blocking(kServerTimeout);
     auto nonzero = [](std::span<const uint8_t> b) {
@@ -221,6 +222,7 @@ void Node::notify_network_change() {
 
 void Node::handle_network_change(tunnel::TimePoint now) {
   NTM_LOG_INFO("network changed: updating paths");
+  network_changes_.fetch_add(1, std::memory_order_relaxed);
   if (control_) control_->on_network_change();
   engine_->on_network_change(*this, now);
   kick_tcp();
@@ -399,7 +401,49 @@ std::vector<TunnelInfo> Node::tunnels() const {
     t.packets_received = peer->packets_received.load();
     int64_t last = std::max(peer->last_sent_ns.load(), peer->last_received_ns.load());
     t.last_activity_ms = ms_since(last);
+    t.rtt_us = peer->rtt_us.load(std::memory_order_relaxed);
+    t.path_mtu = peer->path_mtu.load(std::memory_order_relaxed);
     out.push_back(std::move(t));
+  }
+  return out;
+}
+
+NodeStats Node::stats() const {
+  NodeStats out;
+  const auto& e = engine_->stats();
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  out.packets_sent = get(e.packets_sent);
+  out.packets_received = get(e.packets_received);
+  out.bytes_sent = get(e.bytes_sent);
+  out.bytes_received = get(e.bytes_received);
+  out.dropped_malformed = get(e.dropped_malformed);
+  out.dropped_unknown_path = get(e.dropped_unknown_path);
+  out.dropped_auth = get(e.dropped_auth);
+  out.dropped_replay = get(e.dropped_replay);
+  out.dropped_no_tunnel = get(e.dropped_no_tunnel);
+  out.dropped_spoofed = get(e.dropped_spoofed);
+  out.dropped_policy = get(e.dropped_policy);
+  out.dropped_limit = get(e.dropped_limit);
+  out.handshakes_completed = get(e.handshakes_completed);
+  out.handshakes_failed = get(e.handshakes_failed);
+  out.handshakes_initiated = get(e.handshakes_initiated);
+  out.relay_fallbacks = get(e.relay_fallbacks);
+  out.direct_upgrades = get(e.direct_upgrades);
+  out.network_changes = get(network_changes_);
+  if (control_) {
+    const auto& c = control_->stats();
+    out.logins = get(c.logins);
+    out.registrations = get(c.registrations);
+    out.resolves_sent = get(c.resolves_sent);
+    out.directions_received = get(c.directions_received);
+    out.dc_keepalives_sent = get(c.dc_keepalives_sent);
+    out.dc_keepalives_missed = get(c.dc_keepalives_missed);
+  }
+  {
+    stack::CoreLock lock;
+    for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+      ++out.tcp_connections;
+    }
   }
   return out;
 }

@@ -56,6 +56,21 @@ struct TunnelInfo {
   uint64_t bytes_sent = 0, bytes_received = 0, packets_sent = 0, packets_received = 0;
   int64_t last_activity_ms = -1;
   int64_t session_age_ms = -1;
+  int64_t rtt_us = -1;
+  uint32_t path_mtu = 0;
+};
+
+// ntm_stats in C++ terms: a snapshot of the engine's, the control plane's and the node's
+// counters and gauges.
+struct NodeStats {
+  uint64_t packets_sent = 0, packets_received = 0, bytes_sent = 0, bytes_received = 0;
+  uint64_t dropped_malformed = 0, dropped_unknown_path = 0, dropped_auth = 0, dropped_replay = 0,
+           dropped_no_tunnel = 0, dropped_spoofed = 0, dropped_policy = 0, dropped_limit = 0;
+  uint64_t handshakes_completed = 0, handshakes_failed = 0, handshakes_initiated = 0;
+  uint64_t logins = 0, registrations = 0, network_changes = 0, resolves_sent = 0,
+           directions_received = 0, dc_keepalives_sent = 0, dc_keepalives_missed = 0;
+  uint64_t relay_fallbacks = 0, direct_upgrades = 0;
+  uint64_t tcp_connections = 0, memory_used = 0;  // gauges
 };
 
 struct Resolved {
@@ -73,7 +88,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
 
   NodeInfo info() const;
   std::vector<TunnelInfo> tunnels() const;
-  const tunnel::EngineStats& stats() const { return engine_->stats(); }
+  NodeStats stats() const;
   std::optional<Resolved> resolve(std::string_view name) const;
   bool on_event_thread() const { return events_->on_delivery_thread(); }
   // Control-plane mode: makes sure a peer owns this virtual address, asking the DC if needed
@@ -119,7 +134,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   std::unique_ptr<stack::VirtualInterface> interface_;
   std::atomic<bool> running_{false};
   std::atomic<bool> network_changed_{false};
-  std::atomic<bool> kick_tcp_{false};  // a path came (back): retransmit without waiting for RTO
+  std::atomic<bool> kick_tcp_{false};
+  std::atomic<uint64_t> network_changes_{0};  // a path came (back): retransmit without waiting for RTO
   std::unique_ptr<mobility::AddressWatcher> watcher_;
   std::thread receiver_;
 };

@@ -31,7 +31,10 @@ struct NodeEvent {
     tunnel_up = 3,
     tunnel_down = 4,
     path_changed = 5,
-    registered = 6
+    registered = 6,
+    peer_revoked = 7,
+    revoked = 8,
+    server_unreachable = 9
   };
   Type type;
   std::string peer_name;
@@ -49,6 +52,8 @@ struct ControlPlaneConfig {
   std::string password;             // or a one-time enrollment token
   std::string state_dir;            // empty: nothing on disk
   std::chrono::milliseconds direct_timeout{1000};
+  // How long start-up keeps retrying a busy or silent AS/DC (a refused login fails at once).
+  std::chrono::milliseconds start_timeout{30000};
 };
 
 struct NodeConfig {
@@ -62,6 +67,13 @@ struct NodeConfig {
   crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
   uint16_t mtu = 1420;
   std::chrono::milliseconds idle_timeout{180000};
+  // Limits (ntm_options version 3; docs in ntm.h).
+  size_t memory_limit = size_t{256} << 20;
+  unsigned max_sockets = 16384;
+  unsigned max_connections_per_peer = 1024;
+  size_t max_socket_buffer = size_t{16} << 20;
+  std::chrono::milliseconds keepalive_interval{25000};
+  std::string control_socket;  // empty: no local control API
   std::function<void(const NodeEvent&)> on_event;  // called on the event thread, in order
   std::optional<ControlPlaneConfig> control;       // nullopt: static-peer mode
 };

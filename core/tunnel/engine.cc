@@ -196,6 +196,7 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
     pending.attempts = peer->pending->attempts + 1;
   }
   peer->pending = std::move(pending);
+  stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
   if (punching) {
     // Hole punching: the same init to every candidate at once; the first answer wins.
     for (const auto& candidate : peer->candidates) {
@@ -220,6 +221,7 @@ void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, 
                                    next_timestamp(), config_.cipher);
   table_.add_path(path_id, peer, nullptr);
   peer->pending = PendingHandshake{std::move(state), path_id, now, now, 1, true};
+  stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
   for (const auto& candidate : peer->candidates) {
     auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
     size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
@@ -231,6 +233,9 @@ void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, 
 
 void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink,
                                        TimePoint now, std::vector<EngineEvent>& events) {
+  if (peer->path == PathKind::direct && peer->endpoint_confirmed) {
+    stats_.relay_fallbacks.fetch_add(1, std::memory_order_relaxed);
+  }
   peer->path = PathKind::relay;
   peer->endpoint = peer->relay->server;
   peer->next_direct_probe = now + kDirectProbeInterval;
@@ -375,6 +380,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
         now - peer.last_direct_receive < kDirectProbeInterval) {
       return;
     }
+    if (peer.path == PathKind::direct) stats_.relay_fallbacks.fetch_add(1, std::memory_order_relaxed);
     peer.path = PathKind::relay;
     peer.endpoint = from;
     peer.next_direct_probe = now + kDirectProbeInterval;
@@ -388,6 +394,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
   if (peer.endpoint == from && peer.path == PathKind::direct) return;
   const bool changed = (peer.endpoint.valid() && peer.endpoint != from && was_confirmed) ||
                        peer.path == PathKind::relay;
+  if (peer.path == PathKind::relay) stats_.direct_upgrades.fetch_add(1, std::memory_order_relaxed);
   peer.endpoint = from;
   peer.path = PathKind::direct;
   if (changed) {
@@ -567,6 +574,7 @@ void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, Engi
       stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    peer->add_rtt_sample(now - peer->pending->sent_at);
     auto session = std::make_shared<Session>(path_id, response.value().sender_path_id,
                                              config_.cipher, *keys, true, now);
     table_.remove_path(path_id);

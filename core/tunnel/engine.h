@@ -60,6 +60,10 @@ struct EngineStats {
   std::atomic<uint64_t> packets_sent{0}, packets_received{0}, bytes_sent{0}, bytes_received{0};
   std::atomic<uint64_t> dropped_malformed{0}, dropped_unknown_path{0}, dropped_auth{0},
       dropped_replay{0}, dropped_no_tunnel{0}, handshakes_completed{0}, handshakes_failed{0};
+  // Inner packets whose source is not one of the sending peer's virtual addresses, refused by
+  // the access policy, or refused by a resource limit (ntm_stats version 2).
+  std::atomic<uint64_t> dropped_spoofed{0}, dropped_policy{0}, dropped_limit{0};
+  std::atomic<uint64_t> handshakes_initiated{0}, relay_fallbacks{0}, direct_upgrades{0};
 };
 
 enum class SendResult { sent, queued, no_tunnel, dropped };

@@ -113,6 +113,16 @@ struct Peer {
   // Last data packet (keepalives excluded) or handshake response: drives passive keepalives.
   std::atomic<int64_t> last_received_ns{0};
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, packets_sent{0}, packets_received{0};
+  // Smoothed round-trip time (RFC 6298 weights) from handshakes; -1 until the first sample.
+  std::atomic<int64_t> rtt_us{-1};
+  // Largest inner packet known to reach the peer on the current path; 0 until measured.
+  std::atomic<uint32_t> path_mtu{0};
+
+  void add_rtt_sample(std::chrono::nanoseconds sample) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(sample).count();
+    const int64_t old = rtt_us.load(std::memory_order_relaxed);
+    rtt_us.store(old < 0 ? us : old + (us - old) / 8, std::memory_order_relaxed);
+  }
 
   void touch(TimePoint now) {
     last_use_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);

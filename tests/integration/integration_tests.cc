@@ -378,6 +378,8 @@ TEST_CASE("node info, tunnel table, stats and events describe the running node",
   CHECK(num(t, "packets_received") > 0);
   CHECK(num(t, "last_activity_ms") >= 0);
   CHECK(num(t, "session_age_ms") >= 0);
+  CHECK(num(t, "rtt_us") > 0);       // measured from the handshake
+  CHECK(num(t, "rtt_us") < 1000000);  // loopback
 
   Fields before;
   Fields after;
@@ -394,6 +396,16 @@ TEST_CASE("node info, tunnel table, stats and events describe the running node",
   CHECK(num(after, "handshakes_completed") >= 1);
   CHECK(num(after, "handshakes_failed") == 0);
   CHECK(num(after, "dropped_auth") == 0);
+  CHECK(num(after, "handshakes_initiated") >= 1);
+  CHECK(num(after, "dropped_spoofed") == 0);
+  CHECK(num(after, "registrations") == 0);  // static-peer mode: no DC
+  CHECK(num(after, "logins") == 0);
+  CHECK(num(after, "tcp_connections") <= 1);
+  for (const auto &l : c.lines_starting("STATS_V1 ")) {
+    Fields f = parse(l);
+    CHECK(num(f, "rc") == NTM_OK);
+    CHECK(num(f, "tail_untouched") == 1);  // a version 1 struct is not written past its end
+  }
 
   Fields stop = one("STOP ");
   CHECK(str(stop, "rc") == "0");
@@ -448,7 +460,11 @@ TEST_CASE("bad options, wrong state and unknown names fail with the documented e
       {"start_bad_private_key", "private_key"},     {"start_missing_name", "name"},
       {"start_bad_virtual_ipv4", "virtual_ipv4"},   {"start_bad_virtual_ipv6", "virtual_ipv6"},
       {"start_no_virtual_address", "virtual_ipv"},  {"start_bad_listen_ipv4", "listen_ipv4"},
-      {"start_bad_peer_public_key", "public_key"}};
+      {"start_bad_peer_public_key", "public_key"},
+      {"start_bad_memory_limit", "memory_limit"},   {"start_bad_max_sockets", "max_sockets"},
+      {"start_bad_max_socket_buffer", "max_socket_buffer"},
+      {"start_bad_keepalive_interval", "keepalive_interval_ms"},
+      {"start_bad_control_socket", "control_socket"}};
   for (const auto &[id, option] : bad_options) {
     INFO(id << ": " << msg(id));
     CHECK(rc(id) == NTM_EINVAL);

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -884,13 +885,30 @@ void print_stats(const char *phase) {
   emit("STATS phase=%s packets_sent=%llu packets_received=%llu bytes_sent=%llu "
        "bytes_received=%llu dropped_malformed=%llu dropped_unknown_path=%llu dropped_auth=%llu "
        "dropped_replay=%llu dropped_no_tunnel=%llu handshakes_completed=%llu "
-       "handshakes_failed=%llu",
+       "handshakes_failed=%llu handshakes_initiated=%llu dropped_spoofed=%llu "
+       "registrations=%llu logins=%llu tcp_connections=%llu",
        phase, (unsigned long long)s.packets_sent, (unsigned long long)s.packets_received,
        (unsigned long long)s.bytes_sent, (unsigned long long)s.bytes_received,
        (unsigned long long)s.dropped_malformed, (unsigned long long)s.dropped_unknown_path,
        (unsigned long long)s.dropped_auth, (unsigned long long)s.dropped_replay,
        (unsigned long long)s.dropped_no_tunnel, (unsigned long long)s.handshakes_completed,
-       (unsigned long long)s.handshakes_failed);
+       (unsigned long long)s.handshakes_failed, (unsigned long long)s.handshakes_initiated,
+       (unsigned long long)s.dropped_spoofed, (unsigned long long)s.registrations,
+       (unsigned long long)s.logins, (unsigned long long)s.tcp_connections);
+  // A caller built against header 0.2 passes a version 1 struct: filled, nothing past it.
+  struct {
+    ntm_stats v1;
+    unsigned char guard[8];
+  } old_caller;
+  std::memset(&old_caller, 0xa5, sizeof(old_caller));
+  old_caller.v1.version = 1;
+  rc = ntm_get_stats(&old_caller.v1);
+  const size_t v1_end = offsetof(ntm_stats, dropped_spoofed);
+  const auto *raw = reinterpret_cast<const unsigned char *>(&old_caller);
+  bool untouched = true;
+  for (size_t i = v1_end; i < sizeof(old_caller); ++i) untouched = untouched && raw[i] == 0xa5;
+  emit("STATS_V1 phase=%s rc=%d packets_sent=%llu tail_untouched=%d", phase, rc,
+       (unsigned long long)old_caller.v1.packets_sent, untouched ? 1 : 0);
 }
 
 int node_api(Config &cfg) {
@@ -916,12 +934,14 @@ int node_api(Config &cfg) {
     const ntm_tunnel_info &t = rows[i];
     emit("TUNNEL peer=%s node_id=%s vip4=%s vip6=%s state=%d path=%d endpoint=%s "
          "local_path_id=%u bytes_sent=%llu bytes_received=%llu packets_sent=%llu "
-         "packets_received=%llu last_activity_ms=%lld session_age_ms=%lld",
+         "packets_received=%llu last_activity_ms=%lld session_age_ms=%lld rtt_us=%lld "
+         "path_mtu=%u",
          t.peer_name, t.peer_node_id, t.virtual_ipv4, t.virtual_ipv6, static_cast<int>(t.state),
          static_cast<int>(t.path), t.endpoint, static_cast<unsigned>(t.local_path_id),
          (unsigned long long)t.bytes_sent, (unsigned long long)t.bytes_received,
          (unsigned long long)t.packets_sent, (unsigned long long)t.packets_received,
-         (long long)t.last_activity_ms, (long long)t.session_age_ms);
+         (long long)t.last_activity_ms, (long long)t.session_age_ms, (long long)t.rtt_us,
+         t.path_mtu);
   }
   ntm_tunnels_free(rows);
   print_stats("after");
@@ -979,6 +999,11 @@ int errors(Config &cfg) {
     x.virtual_ipv6 = nullptr;
   });
   try_start("start_bad_listen_ipv4", [](ntm_options &x) { x.listen_ipv4 = "127.0.0.1:notaport"; });
+  try_start("start_bad_memory_limit", [](ntm_options &x) { x.memory_limit = 1024; });
+  try_start("start_bad_max_sockets", [](ntm_options &x) { x.max_sockets = 3; });
+  try_start("start_bad_max_socket_buffer", [](ntm_options &x) { x.max_socket_buffer = 100; });
+  try_start("start_bad_keepalive_interval", [](ntm_options &x) { x.keepalive_interval_ms = 5; });
+  try_start("start_bad_control_socket", [](ntm_options &x) { x.control_socket = ""; });
   ntm_static_peer bad_peer{};
   if (good.peer_count > 0) bad_peer = good.peers[0];
   bad_peer.public_key = "c2hvcnQ=";

@@ -95,7 +95,10 @@ void start(const OptText& name, const OptText& private_key, const OptText& virtu
            int cipher, unsigned mtu, unsigned idle_timeout_ms, int log_level,
            py::object on_event_handler, const OptText& server, const OptText& server_certificate,
            const OptText& account, const OptText& password, const OptText& state_dir,
-           unsigned direct_timeout_ms) {
+           unsigned direct_timeout_ms, size_t memory_limit, unsigned max_sockets,
+           unsigned max_connections_per_peer, size_t max_socket_buffer,
+           unsigned keepalive_interval_ms, unsigned start_timeout_ms,
+           const OptText& control_socket) {
   ntm_options options;
   check(ntm_options_init(&options, NTM_OPTIONS_VERSION));
   std::vector<ntm_static_peer> peer_structs(peers.size());
@@ -126,6 +129,13 @@ void start(const OptText& name, const OptText& private_key, const OptText& virtu
   options.password = c_str(password);
   options.state_dir = c_str(state_dir);
   options.direct_timeout_ms = direct_timeout_ms;
+  options.memory_limit = memory_limit;
+  options.max_sockets = max_sockets;
+  options.max_connections_per_peer = max_connections_per_peer;
+  options.max_socket_buffer = max_socket_buffer;
+  options.keepalive_interval_ms = keepalive_interval_ms;
+  options.start_timeout_ms = start_timeout_ms;
+  options.control_socket = c_str(control_socket);
   const bool with_events = !on_event_handler.is_none();
   if (with_events) {
     if (ntm_is_running()) raise_ntm(NTM_ESTATE, "ntm_start: a node is already running");
@@ -197,6 +207,8 @@ py::list tunnels() {
     d["packets_received"] = t.packets_received;
     d["last_activity_ms"] = t.last_activity_ms;
     d["session_age_ms"] = t.session_age_ms;
+    d["rtt_us"] = t.rtt_us;
+    d["path_mtu"] = t.path_mtu;
     out.append(d);
   }
   return out;
@@ -219,6 +231,21 @@ py::dict stats() {
   d["dropped_no_tunnel"] = s.dropped_no_tunnel;
   d["handshakes_completed"] = s.handshakes_completed;
   d["handshakes_failed"] = s.handshakes_failed;
+  d["dropped_spoofed"] = s.dropped_spoofed;
+  d["dropped_policy"] = s.dropped_policy;
+  d["dropped_limit"] = s.dropped_limit;
+  d["handshakes_initiated"] = s.handshakes_initiated;
+  d["logins"] = s.logins;
+  d["registrations"] = s.registrations;
+  d["network_changes"] = s.network_changes;
+  d["resolves_sent"] = s.resolves_sent;
+  d["directions_received"] = s.directions_received;
+  d["dc_keepalives_sent"] = s.dc_keepalives_sent;
+  d["dc_keepalives_missed"] = s.dc_keepalives_missed;
+  d["relay_fallbacks"] = s.relay_fallbacks;
+  d["direct_upgrades"] = s.direct_upgrades;
+  d["tcp_connections"] = s.tcp_connections;
+  d["memory_used"] = s.memory_used;
   return d;
 }
 
@@ -249,7 +276,11 @@ void register_node(py::module_& m) {
         py::arg("on_event"), py::arg("server") = py::none(),
         py::arg("server_certificate") = py::none(), py::arg("account") = py::none(),
         py::arg("password") = py::none(), py::arg("state_dir") = py::none(),
-        py::arg("direct_timeout_ms") = 0, "ntm_start() with these options.");
+        py::arg("direct_timeout_ms") = 0, py::arg("memory_limit") = 0,
+        py::arg("max_sockets") = 0, py::arg("max_connections_per_peer") = 0,
+        py::arg("max_socket_buffer") = 0, py::arg("keepalive_interval_ms") = 0,
+        py::arg("start_timeout_ms") = 0, py::arg("control_socket") = py::none(),
+        "ntm_start() with these options.");
   m.def("stop", &stop, "ntm_stop(): blocks (without the GIL) until the node is down.");
   m.def("is_running", [] { return ntm_is_running() != 0; });
   m.def(

@@ -63,6 +63,9 @@ class EventType(enum.IntEnum):
     TUNNEL_DOWN = 4
     PATH_CHANGED = 5
     REGISTERED = 6  # control-plane mode: registered with the Direction Coordinator (again)
+    PEER_REVOKED = 7  # a peer's account was disabled or deleted; its tunnel was torn down
+    REVOKED = 8  # this node's account was disabled or deleted; it stopped registering
+    SERVER_UNREACHABLE = 9  # control-plane mode: the DC stopped answering; the node retries
 
 
 class PathKind(enum.IntEnum):
@@ -148,6 +151,8 @@ class TunnelInfo:
     packets_received: int
     last_activity_ms: int
     session_age_ms: int
+    rtt_us: int  # smoothed tunnel round-trip time; -1 if unknown
+    path_mtu: int  # largest inner packet known to reach the peer; 0 while not measured
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,21 @@ class Stats:
     dropped_no_tunnel: int
     handshakes_completed: int
     handshakes_failed: int
+    dropped_spoofed: int
+    dropped_policy: int
+    dropped_limit: int
+    handshakes_initiated: int
+    logins: int
+    registrations: int
+    network_changes: int
+    resolves_sent: int
+    directions_received: int
+    dc_keepalives_sent: int
+    dc_keepalives_missed: int
+    relay_fallbacks: int
+    direct_upgrades: int
+    tcp_connections: int
+    memory_used: int
 
 
 _E = TypeVar("_E", bound=enum.IntEnum)
@@ -267,6 +287,13 @@ class Node:
     password: Optional[str] = None  # or a one-time enrollment token
     state_dir: Optional[str] = None  # where the node keeps its key across restarts
     direct_timeout_ms: int = 0  # hole punching time before relaying; 0: the default 1000
+    memory_limit: int = 0  # the node's memory budget in bytes; 0: the default 256 MiB
+    max_sockets: int = 0  # socket table size; 0: the default 16384
+    max_connections_per_peer: int = 0  # 0: the default 1024
+    max_socket_buffer: int = 0  # cap of a TCP socket's auto-tuned buffers; 0: the default 16 MiB
+    keepalive_interval_ms: int = 0  # idle tunnel keepalives; 0: the default 25000
+    start_timeout_ms: int = 0  # control-plane start-up retries; 0: the default 30000
+    control_socket: Optional[str] = None  # Unix socket path of the local control API
 
     def start(self) -> "Node":
         """Starts the node (ntm_start); returns once its virtual addresses are usable."""
@@ -296,6 +323,13 @@ class Node:
                 self.password,
                 None if self.state_dir is None else str(self.state_dir),
                 int(self.direct_timeout_ms),
+                int(self.memory_limit),
+                int(self.max_sockets),
+                int(self.max_connections_per_peer),
+                int(self.max_socket_buffer),
+                int(self.keepalive_interval_ms),
+                int(self.start_timeout_ms),
+                None if self.control_socket is None else str(self.control_socket),
             )
             _current = self
         return self
@@ -362,6 +396,13 @@ def start(
     password: Optional[str] = None,
     state_dir: Optional[str] = None,
     direct_timeout_ms: int = 0,
+    memory_limit: int = 0,
+    max_sockets: int = 0,
+    max_connections_per_peer: int = 0,
+    max_socket_buffer: int = 0,
+    keepalive_interval_ms: int = 0,
+    start_timeout_ms: int = 0,
+    control_socket: Optional[str] = None,
 ) -> Node:
     """Starts this process's node and returns it (see :class:`Node` for the options)."""
     return Node(
@@ -383,6 +424,13 @@ def start(
         password=password,
         state_dir=state_dir,
         direct_timeout_ms=direct_timeout_ms,
+        memory_limit=memory_limit,
+        max_sockets=max_sockets,
+        max_connections_per_peer=max_connections_per_peer,
+        max_socket_buffer=max_socket_buffer,
+        keepalive_interval_ms=keepalive_interval_ms,
+        start_timeout_ms=start_timeout_ms,
+        control_socket=control_socket,
     ).start()
 
 

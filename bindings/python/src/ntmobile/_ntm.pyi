@@ -41,6 +41,13 @@ def start(
     password: Optional[str] = None,
     state_dir: Optional[str] = None,
     direct_timeout_ms: int = 0,
+    memory_limit: int = 0,
+    max_sockets: int = 0,
+    max_connections_per_peer: int = 0,
+    max_socket_buffer: int = 0,
+    keepalive_interval_ms: int = 0,
+    start_timeout_ms: int = 0,
+    control_socket: Optional[str] = None,
 ) -> None: ...
 def stop() -> None: ...
 def is_running() -> bool: ...

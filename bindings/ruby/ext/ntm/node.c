@@ -410,6 +410,9 @@ void ntm_rb_init_node(void) {
   rb_define_const(m, "EVENT_TUNNEL_DOWN", INT2FIX(NTM_EVENT_TUNNEL_DOWN));
   rb_define_const(m, "EVENT_PATH_CHANGED", INT2FIX(NTM_EVENT_PATH_CHANGED));
   rb_define_const(m, "EVENT_REGISTERED", INT2FIX(NTM_EVENT_REGISTERED));
+  rb_define_const(m, "EVENT_PEER_REVOKED", INT2FIX(NTM_EVENT_PEER_REVOKED));
+  rb_define_const(m, "EVENT_REVOKED", INT2FIX(NTM_EVENT_REVOKED));
+  rb_define_const(m, "EVENT_SERVER_UNREACHABLE", INT2FIX(NTM_EVENT_SERVER_UNREACHABLE));
   rb_define_const(m, "PATH_NONE", INT2FIX(NTM_PATH_NONE));
   rb_define_const(m, "PATH_DIRECT", INT2FIX(NTM_PATH_DIRECT));
   rb_define_const(m, "PATH_RELAY", INT2FIX(NTM_PATH_RELAY));

@@ -10,8 +10,8 @@ module NTM
   end
 
   # One event from the library, delivered to the block given to NTM.start on a Ruby thread.
-  # type: :started, :stopping, :tunnel_up, :tunnel_down, :path_changed or :registered
-  # (control-plane mode); path: :none, :direct, :relay.
+  # type: :started, :stopping, :tunnel_up, :tunnel_down, :path_changed, :peer_revoked, and in
+  # control-plane mode :registered, :revoked, :server_unreachable; path: :none, :direct, :relay.
   Event = Struct.new(:type, :peer_name, :peer_node_id, :endpoint, :path, :message,
                      keyword_init: true)
 
@@ -41,7 +41,9 @@ module NTM
   EVENT_TYPES = {
     Native::EVENT_STARTED => :started, Native::EVENT_STOPPING => :stopping,
     Native::EVENT_TUNNEL_UP => :tunnel_up, Native::EVENT_TUNNEL_DOWN => :tunnel_down,
-    Native::EVENT_PATH_CHANGED => :path_changed, Native::EVENT_REGISTERED => :registered
+    Native::EVENT_PATH_CHANGED => :path_changed, Native::EVENT_REGISTERED => :registered,
+    Native::EVENT_PEER_REVOKED => :peer_revoked, Native::EVENT_REVOKED => :revoked,
+    Native::EVENT_SERVER_UNREACHABLE => :server_unreachable
   }.freeze
   PATHS = { Native::PATH_NONE => :none, Native::PATH_DIRECT => :direct,
             Native::PATH_RELAY => :relay }.freeze

@@ -26,6 +26,14 @@ public record NodeEvent(
     TUNNEL_DOWN,
     /** A peer's real endpoint (or direct/relay path) changed. */
     PATH_CHANGED,
+    /** Control-plane mode: registered with the Direction Coordinator (again). */
+    REGISTERED,
+    /** A peer's account was disabled or deleted; its tunnel was torn down. */
+    PEER_REVOKED,
+    /** This node's own account was disabled or deleted; the node stopped registering. */
+    REVOKED,
+    /** Control-plane mode: the Direction Coordinator stopped answering; the node retries. */
+    SERVER_UNREACHABLE,
     /** A kind this binding does not know yet (a newer libntm). */
     OTHER;
 
@@ -41,6 +49,14 @@ public record NodeEvent(
           return TUNNEL_DOWN;
         case 5:
           return PATH_CHANGED;
+        case 6:
+          return REGISTERED;
+        case 7:
+          return PEER_REVOKED;
+        case 8:
+          return REVOKED;
+        case 9:
+          return SERVER_UNREACHABLE;
         default:
           return OTHER;
       }

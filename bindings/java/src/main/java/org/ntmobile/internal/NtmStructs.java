@@ -114,7 +114,7 @@ public final class NtmStructs {
   @Structure.FieldOrder({
     "peer_name", "peer_node_id", "virtual_ipv4", "virtual_ipv6", "state", "path", "endpoint",
     "local_path_id", "bytes_sent", "bytes_received", "packets_sent", "packets_received",
-    "last_activity_ms", "session_age_ms"
+    "last_activity_ms", "session_age_ms", "rtt_us", "path_mtu"
   })
   public static class TunnelInfo extends Structure {
     public byte[] peer_name = new byte[256];
@@ -131,6 +131,8 @@ public final class NtmStructs {
     public long packets_received;
     public long last_activity_ms;
     public long session_age_ms;
+    public long rtt_us;
+    public int path_mtu;
 
     public TunnelInfo() {}
 
