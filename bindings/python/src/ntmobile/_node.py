@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import enum
 import threading
 from dataclasses import dataclass, field
@@ -84,11 +85,20 @@ class TunnelState(enum.IntEnum):
     UP = 2
 
 
+_REDACTED = "<redacted>"
+# Options that are secrets: string forms (repr, str, logging) never show their values.
+_SECRET_FIELDS = frozenset({"private_key", "password"})
+
+
 class KeyPair(NamedTuple):
-    """An X25519 key pair as base64 text. The private key is the node's identity."""
+    """An X25519 key pair as base64 text. The private key is the node's identity; the pair's
+    repr never shows it."""
 
     private_key: str
     public_key: str
+
+    def __repr__(self) -> str:
+        return f"KeyPair(private_key={_REDACTED!r}, public_key={self.public_key!r})"
 
 
 @dataclass(frozen=True)
@@ -251,7 +261,7 @@ _lock = threading.Lock()
 _current: Optional["Node"] = None
 
 
-@dataclass
+@dataclass(repr=False)
 class Node:
     """This process's node, with the options of ``ntm_options``.
 
@@ -267,6 +277,9 @@ class Node:
     ``on_event`` is called with an :class:`Event` on the library's event thread (holding the
     GIL), in order, never concurrently with itself. It must return quickly and must not stop the
     node; exceptions it raises go to ``sys.unraisablehook``.
+
+    ``repr()`` shows every option except the secrets (``private_key``, ``password``), which read
+    ``'<redacted>'`` when set.
     """
 
     name: Optional[str] = None
@@ -294,6 +307,15 @@ class Node:
     keepalive_interval_ms: int = 0  # idle tunnel keepalives; 0: the default 25000
     start_timeout_ms: int = 0  # control-plane start-up retries; 0: the default 30000
     control_socket: Optional[str] = None  # Unix socket path of the local control API
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS and value is not None:
+                value = _REDACTED
+            parts.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     def start(self) -> "Node":
         """Starts the node (ntm_start); returns once its virtual addresses are usable."""

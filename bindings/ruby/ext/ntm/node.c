@@ -193,6 +193,26 @@ static VALUE fill_start_args(VALUE arg) {
     args->options.direct_timeout_ms = NUM2UINT(value);
   }
 #endif
+  /* Version 3: limits, timers, the local control API. */
+  if (!NIL_P(value = hash_get(options, "memory_limit"))) {
+    args->options.memory_limit = (size_t)NUM2ULL(value);
+  }
+  if (!NIL_P(value = hash_get(options, "max_sockets"))) {
+    args->options.max_sockets = NUM2UINT(value);
+  }
+  if (!NIL_P(value = hash_get(options, "max_connections_per_peer"))) {
+    args->options.max_connections_per_peer = NUM2UINT(value);
+  }
+  if (!NIL_P(value = hash_get(options, "max_socket_buffer"))) {
+    args->options.max_socket_buffer = (size_t)NUM2ULL(value);
+  }
+  if (!NIL_P(value = hash_get(options, "keepalive_interval_ms"))) {
+    args->options.keepalive_interval_ms = NUM2UINT(value);
+  }
+  if (!NIL_P(value = hash_get(options, "start_timeout_ms"))) {
+    args->options.start_timeout_ms = NUM2UINT(value);
+  }
+  args->options.control_socket = keep_string(args, hash_get(options, "control_socket"));
   for (i = 0; i < peer_count; ++i) {
     VALUE peer = rb_ary_entry(peers, i);
     ntm_static_peer *p = &args->peers[i];
@@ -345,6 +365,8 @@ static VALUE native_tunnels(VALUE self) {
     set(hash, "packets_received", ULL2NUM(t->packets_received));
     set(hash, "last_activity_ms", LL2NUM(t->last_activity_ms));
     set(hash, "session_age_ms", LL2NUM(t->session_age_ms));
+    set(hash, "rtt_us", LL2NUM(t->rtt_us));
+    set(hash, "path_mtu", UINT2NUM(t->path_mtu));
     rb_ary_push(list, hash);
   }
   ntm_tunnels_free(tunnels);
@@ -372,6 +394,21 @@ static VALUE native_stats(VALUE self) {
   set(hash, "dropped_no_tunnel", ULL2NUM(stats.dropped_no_tunnel));
   set(hash, "handshakes_completed", ULL2NUM(stats.handshakes_completed));
   set(hash, "handshakes_failed", ULL2NUM(stats.handshakes_failed));
+  set(hash, "dropped_spoofed", ULL2NUM(stats.dropped_spoofed));
+  set(hash, "dropped_policy", ULL2NUM(stats.dropped_policy));
+  set(hash, "dropped_limit", ULL2NUM(stats.dropped_limit));
+  set(hash, "handshakes_initiated", ULL2NUM(stats.handshakes_initiated));
+  set(hash, "logins", ULL2NUM(stats.logins));
+  set(hash, "registrations", ULL2NUM(stats.registrations));
+  set(hash, "network_changes", ULL2NUM(stats.network_changes));
+  set(hash, "resolves_sent", ULL2NUM(stats.resolves_sent));
+  set(hash, "directions_received", ULL2NUM(stats.directions_received));
+  set(hash, "dc_keepalives_sent", ULL2NUM(stats.dc_keepalives_sent));
+  set(hash, "dc_keepalives_missed", ULL2NUM(stats.dc_keepalives_missed));
+  set(hash, "relay_fallbacks", ULL2NUM(stats.relay_fallbacks));
+  set(hash, "direct_upgrades", ULL2NUM(stats.direct_upgrades));
+  set(hash, "tcp_connections", ULL2NUM(stats.tcp_connections));
+  set(hash, "memory_used", ULL2NUM(stats.memory_used));
   return hash;
 }
 

@@ -32,6 +32,12 @@ static VALUE code_symbol(int code) {
   }
 }
 
+/* NTM::Native.error_symbol(code) -> the Symbol NTM::Error#code reports for an ntm_error_code. */
+static VALUE native_error_symbol(VALUE self, VALUE code) {
+  (void)self;
+  return code_symbol(NUM2INT(code));
+}
+
 void ntm_rb_raise_code(int code, const char *what) {
   const char *detail = ntm_last_error();
   VALUE message;
@@ -180,6 +186,7 @@ void Init_ntm_ext(void) {
   rb_define_module_function(ntm_rb_mNative, "keypair_generate", native_keypair_generate, 0);
   rb_define_module_function(ntm_rb_mNative, "public_key", native_public_key, 1);
   rb_define_module_function(ntm_rb_mNative, "getaddrinfo", native_getaddrinfo, 4);
+  rb_define_module_function(ntm_rb_mNative, "error_symbol", native_error_symbol, 1);
 
   ntm_rb_init_node();
   ntm_rb_init_tcp();

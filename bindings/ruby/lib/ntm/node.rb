@@ -19,15 +19,22 @@ module NTM
   NodeInfo = Struct.new(:node_id, :name, :public_key, :virtual_ipv4, :virtual_ipv6,
                         :endpoint_ipv4, :endpoint_ipv6, :mtu, keyword_init: true)
 
-  # One row of the tunnel table (NTM.tunnels). state: :idle, :handshake or :up.
+  # One row of the tunnel table (NTM.tunnels). state: :idle, :handshake or :up; rtt_us: the
+  # smoothed round-trip time in microseconds (-1 while unknown); path_mtu: the largest inner
+  # packet known to reach the peer (0 while not measured).
   Tunnel = Struct.new(:peer_name, :peer_node_id, :virtual_ipv4, :virtual_ipv6, :state, :path,
                       :endpoint, :local_path_id, :bytes_sent, :bytes_received, :packets_sent,
-                      :packets_received, :last_activity_ms, :session_age_ms, keyword_init: true)
+                      :packets_received, :last_activity_ms, :session_age_ms, :rtt_us, :path_mtu,
+                      keyword_init: true)
 
-  # Node-wide counters since NTM.start (NTM.stats).
+  # Node-wide counters since NTM.start (NTM.stats); tcp_connections and memory_used are gauges.
   Stats = Struct.new(:packets_sent, :packets_received, :bytes_sent, :bytes_received,
                      :dropped_malformed, :dropped_unknown_path, :dropped_auth, :dropped_replay,
                      :dropped_no_tunnel, :handshakes_completed, :handshakes_failed,
+                     :dropped_spoofed, :dropped_policy, :dropped_limit, :handshakes_initiated,
+                     :logins, :registrations, :network_changes, :resolves_sent,
+                     :directions_received, :dc_keepalives_sent, :dc_keepalives_missed,
+                     :relay_fallbacks, :direct_upgrades, :tcp_connections, :memory_used,
                      keyword_init: true)
 
   CIPHERS = {
@@ -51,13 +58,15 @@ module NTM
                     Native::TUNNEL_UP => :up }.freeze
 
   # The options NTM.start understands, as in ntm_options (ntm.h); unknown keys are an
-  # ArgumentError. The control-plane keys exist when the extension was built against an ntm.h
-  # with ntm_options version 2 or later.
+  # ArgumentError.
   STATIC_OPTIONS = %i[name private_key virtual_ipv4 virtual_ipv6 listen_ipv4 listen_ipv6 peers
                       cipher mtu idle_timeout log_level].freeze
   CONTROL_PLANE_OPTIONS = %i[server server_certificate account password state_dir
                              direct_timeout].freeze
-  START_OPTIONS = (Native::OPTIONS_VERSION >= 2 ? STATIC_OPTIONS + CONTROL_PLANE_OPTIONS : STATIC_OPTIONS).freeze
+  # Version 3: limits, timers and the local control API.
+  LIMIT_OPTIONS = %i[memory_limit max_sockets max_connections_per_peer max_socket_buffer
+                     keepalive_interval start_timeout control_socket].freeze
+  START_OPTIONS = (STATIC_OPTIONS + CONTROL_PLANE_OPTIONS + LIMIT_OPTIONS).freeze
   # The keys of one static peer (ntm_static_peer).
   PEER_OPTIONS = %i[name public_key endpoint virtual_ipv4 virtual_ipv6].freeze
 
@@ -101,6 +110,14 @@ module NTM
     #   account:, password:  the account to log in with (or a one-time enrollment token)
     #   state_dir:     where the node keeps its key across restarts (optional)
     #   direct_timeout: seconds hole punching may take before relaying (default 1)
+    #   start_timeout: seconds start keeps retrying a busy AS or DC (default 30)
+    # Limits and timers (0 or absent: the library's default):
+    #   memory_limit:  the node's memory budget in bytes (default 256 MiB)
+    #   max_sockets:   size of the socket table (default 16384)
+    #   max_connections_per_peer: TCP connections one peer may hold open (default 1024)
+    #   max_socket_buffer: cap of a TCP socket's auto-tuned buffers in bytes (default 16 MiB)
+    #   keepalive_interval: seconds between keepalives on idle tunnels (default 25)
+    #   control_socket: Unix socket path of the local control API (`ntm status`)
     # The block, if given, receives each NTM::Event on a Ruby thread NTM.start creates (never on
     # the library's own thread). Raises NTM::Error (code :einval names the bad option, :estate if
     # already running, :eio if a UDP address cannot be bound), ArgumentError for unknown options.
@@ -205,7 +222,7 @@ module NTM
       end
       native = {}
       %i[name private_key virtual_ipv4 virtual_ipv6 listen_ipv4 listen_ipv6 server
-         server_certificate account password state_dir].each do |key|
+         server_certificate account password state_dir control_socket].each do |key|
         native[key] = optional_string(options[key], key)
       end
       native[:peers] = Array(options[:peers]).each_with_index.map { |peer, i| native_peer(peer, i) }
@@ -214,6 +231,11 @@ module NTM
       native[:mtu] = Integer(options[:mtu]) unless options[:mtu].nil?
       native[:idle_timeout_ms] = (Float(options[:idle_timeout]) * 1000).round unless options[:idle_timeout].nil?
       native[:direct_timeout_ms] = (Float(options[:direct_timeout]) * 1000).round unless options[:direct_timeout].nil?
+      native[:keepalive_interval_ms] = (Float(options[:keepalive_interval]) * 1000).round unless options[:keepalive_interval].nil?
+      native[:start_timeout_ms] = (Float(options[:start_timeout]) * 1000).round unless options[:start_timeout].nil?
+      %i[memory_limit max_sockets max_connections_per_peer max_socket_buffer].each do |key|
+        native[key] = non_negative(options[key], key) unless options[key].nil?
+      end
       native
     end
 
@@ -229,6 +251,13 @@ module NTM
         value = nil if key == :endpoint && value&.empty?
         [key, value]
       end
+    end
+
+    def non_negative(value, what)
+      number = Integer(value)
+      raise ArgumentError, "#{what} must not be negative (0 for the default)" if number.negative?
+
+      number
     end
 
     def optional_string(value, what)

@@ -139,8 +139,19 @@ public final class NTMNode implements AutoCloseable {
       o.password = options.password;
       o.state_dir = options.stateDirectory == null ? null : options.stateDirectory.toString();
       if (options.directTimeout != null) {
-        o.direct_timeout_ms = (int) Math.min(Integer.MAX_VALUE, options.directTimeout.toMillis());
+        o.direct_timeout_ms = millis(options.directTimeout);
       }
+      o.memory_limit = options.memoryLimit;
+      o.max_sockets = options.maxSockets;
+      o.max_connections_per_peer = options.maxConnectionsPerPeer;
+      o.max_socket_buffer = options.maxSocketBuffer;
+      if (options.keepaliveInterval != null) {
+        o.keepalive_interval_ms = millis(options.keepaliveInterval);
+      }
+      if (options.startTimeout != null) {
+        o.start_timeout_ms = millis(options.startTimeout);
+      }
+      o.control_socket = options.controlSocket == null ? null : options.controlSocket.toString();
       NativeFd.nextNodeRun();
       rc = API.ntm_start(o);
       if (rc != NtmApi.NTM_OK) {
@@ -153,6 +164,11 @@ public final class NTMNode implements AutoCloseable {
       current = node;
       return node;
     }
+  }
+
+  /** A duration in whole milliseconds for an unsigned int field (clamped; negative is 0). */
+  private static int millis(Duration d) {
+    return (int) Math.max(0, Math.min(Integer.MAX_VALUE, d.toMillis()));
   }
 
   private static void check(int rc, String what) throws NTMException {
@@ -291,7 +307,9 @@ public final class NTMNode implements AutoCloseable {
                       : Optional.of(Duration.ofMillis(t.last_activity_ms)),
                   t.session_age_ms < 0
                       ? Optional.empty()
-                      : Optional.of(Duration.ofMillis(t.session_age_ms))));
+                      : Optional.of(Duration.ofMillis(t.session_age_ms)),
+                  t.rtt_us < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(t.rtt_us * 1000)),
+                  t.path_mtu));
         }
       }
     } finally {
@@ -315,7 +333,22 @@ public final class NTMNode implements AutoCloseable {
         s.dropped_replay,
         s.dropped_no_tunnel,
         s.handshakes_completed,
-        s.handshakes_failed);
+        s.handshakes_failed,
+        s.dropped_spoofed,
+        s.dropped_policy,
+        s.dropped_limit,
+        s.handshakes_initiated,
+        s.logins,
+        s.registrations,
+        s.network_changes,
+        s.resolves_sent,
+        s.directions_received,
+        s.dc_keepalives_sent,
+        s.dc_keepalives_missed,
+        s.relay_fallbacks,
+        s.direct_upgrades,
+        s.tcp_connections,
+        s.memory_used);
   }
 
   /**

@@ -52,6 +52,13 @@ public final class NodeOptions {
   final String password;
   final Path stateDirectory;
   final Duration directTimeout;
+  final long memoryLimit;
+  final int maxSockets;
+  final int maxConnectionsPerPeer;
+  final long maxSocketBuffer;
+  final Duration keepaliveInterval;
+  final Duration startTimeout;
+  final Path controlSocket;
 
   private NodeOptions(Builder b) {
     this.name = b.name;
@@ -72,6 +79,13 @@ public final class NodeOptions {
     this.password = b.password;
     this.stateDirectory = b.stateDirectory;
     this.directTimeout = b.directTimeout;
+    this.memoryLimit = b.memoryLimit;
+    this.maxSockets = b.maxSockets;
+    this.maxConnectionsPerPeer = b.maxConnectionsPerPeer;
+    this.maxSocketBuffer = b.maxSocketBuffer;
+    this.keepaliveInterval = b.keepaliveInterval;
+    this.startTimeout = b.startTimeout;
+    this.controlSocket = b.controlSocket;
   }
 
   /** True when the node logs in to an Account Server (control-plane mode). */
@@ -124,6 +138,13 @@ public final class NodeOptions {
     private String password;
     private Path stateDirectory;
     private Duration directTimeout;
+    private long memoryLimit;
+    private int maxSockets;
+    private int maxConnectionsPerPeer;
+    private long maxSocketBuffer;
+    private Duration keepaliveInterval;
+    private Duration startTimeout;
+    private Path controlSocket;
 
     private Builder() {}
 
@@ -261,6 +282,58 @@ public final class NodeOptions {
     public Builder directTimeout(Duration timeout) {
       this.directTimeout = timeout;
       return this;
+    }
+
+    /**
+     * The node's memory budget in bytes (socket buffers, queued packets, connection state): near
+     * it receive windows shrink, at it new connections are refused. 0 for the default 256 MiB.
+     */
+    public Builder memoryLimit(long bytes) {
+      this.memoryLimit = nonNegative(bytes, "memoryLimit");
+      return this;
+    }
+
+    /** Size of the socket table (sockets open at once); 0 for the default 16384. */
+    public Builder maxSockets(int count) {
+      this.maxSockets = (int) nonNegative(count, "maxSockets");
+      return this;
+    }
+
+    /** TCP connections one peer may hold open to this node at once; 0 for the default 1024. */
+    public Builder maxConnectionsPerPeer(int count) {
+      this.maxConnectionsPerPeer = (int) nonNegative(count, "maxConnectionsPerPeer");
+      return this;
+    }
+
+    /** Upper bound of a TCP socket's auto-tuned buffers in bytes; 0 for the default 16 MiB. */
+    public Builder maxSocketBuffer(long bytes) {
+      this.maxSocketBuffer = nonNegative(bytes, "maxSocketBuffer");
+      return this;
+    }
+
+    /** Interval of keepalives on idle tunnels (they keep NAT mappings open); default 25 s. */
+    public Builder keepaliveInterval(Duration interval) {
+      this.keepaliveInterval = interval;
+      return this;
+    }
+
+    /** Control-plane mode: how long start keeps retrying a busy AS or DC; default 30 s. */
+    public Builder startTimeout(Duration timeout) {
+      this.startTimeout = timeout;
+      return this;
+    }
+
+    /** Unix socket on which the node serves its local control API (`ntm status`); none. */
+    public Builder controlSocket(Path path) {
+      this.controlSocket = path;
+      return this;
+    }
+
+    private static long nonNegative(long value, String what) {
+      if (value < 0) {
+        throw new IllegalArgumentException(what + " must not be negative (0 for the default)");
+      }
+      return value;
     }
 
     /**

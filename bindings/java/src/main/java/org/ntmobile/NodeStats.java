@@ -14,6 +14,21 @@ package org.ntmobile;
  * @param droppedNoTunnel inner packets for a virtual address without a peer
  * @param handshakesCompleted sessions established (either side)
  * @param handshakesFailed handshakes that timed out or were rejected
+ * @param droppedSpoofed authenticated packets whose inner source is not the sending peer's
+ * @param droppedPolicy packets and connections refused by the access policy
+ * @param droppedLimit connections and packets refused by a limit (memory, sockets, queues)
+ * @param handshakesInitiated handshake initiations sent, retries included
+ * @param logins successful logins at the Account Server
+ * @param registrations registrations the Direction Coordinator acknowledged
+ * @param networkChanges changes of the host's addresses or routes the node acted on
+ * @param resolvesSent resolve requests sent to the DC, retransmissions included
+ * @param directionsReceived directions received from the DC
+ * @param dcKeepalivesSent keepalives sent to the DC
+ * @param dcKeepalivesMissed keepalives the DC left unanswered
+ * @param relayFallbacks times a tunnel moved from a direct path to a relay
+ * @param directUpgrades times a relayed tunnel moved to a direct path
+ * @param tcpConnections TCP connections open now (a gauge)
+ * @param memoryUsed bytes of the memory budget in use now (a gauge)
  */
 public record NodeStats(
     long packetsSent,
@@ -26,4 +41,19 @@ public record NodeStats(
     long droppedReplay,
     long droppedNoTunnel,
     long handshakesCompleted,
-    long handshakesFailed) {}
+    long handshakesFailed,
+    long droppedSpoofed,
+    long droppedPolicy,
+    long droppedLimit,
+    long handshakesInitiated,
+    long logins,
+    long registrations,
+    long networkChanges,
+    long resolvesSent,
+    long directionsReceived,
+    long dcKeepalivesSent,
+    long dcKeepalivesMissed,
+    long relayFallbacks,
+    long directUpgrades,
+    long tcpConnections,
+    long memoryUsed) {}

@@ -20,6 +20,9 @@ import java.util.Optional;
  * @param packetsReceived inner packets received
  * @param lastActivity time since the last packet either way; empty if never
  * @param sessionAge time since the current session's handshake; empty if none
+ * @param rtt smoothed round-trip time of the tunnel; empty while unknown
+ * @param pathMtu largest inner packet known to reach the peer on the current path, in bytes; 0
+ *     while not yet measured
  */
 public record TunnelInfo(
     String peerName,
@@ -35,4 +38,6 @@ public record TunnelInfo(
     long packetsSent,
     long packetsReceived,
     Optional<Duration> lastActivity,
-    Optional<Duration> sessionAge) {}
+    Optional<Duration> sessionAge,
+    Optional<Duration> rtt,
+    int pathMtu) {}

@@ -93,14 +93,35 @@ class NodeApiTest {
 
   @Test
   void statsCountTunnelTraffic() throws Exception {
+    NodeStats stats;
     try (java.net.Socket s = new NTMSocket(PEER, org.ntmobile.testpeer.TestPeer.ECHO_PORT)) {
       s.getOutputStream().write(5);
       assertEquals(5, s.getInputStream().read());
+      stats = TwoNodes.get().node.stats();
     }
-    NodeStats stats = TwoNodes.get().node.stats();
     assertTrue(stats.packetsSent() > 0 && stats.packetsReceived() > 0, stats.toString());
     assertTrue(stats.handshakesCompleted() >= 1, stats.toString());
     assertEquals(0, stats.droppedAuth(), stats.toString());
+    // Version 2 counters come through: handshakes we started, the open connection (a gauge).
+    assertTrue(stats.handshakesInitiated() >= 1, stats.toString());
+    assertTrue(stats.tcpConnections() >= 1, stats.toString());
+  }
+
+  @Test
+  void tunnelRowsCarryTheRoundTripTimeOnceTheTunnelIsUp() throws Exception {
+    try (java.net.Socket s = new NTMSocket(PEER, org.ntmobile.testpeer.TestPeer.ECHO_PORT)) {
+      s.getOutputStream().write(6);
+      assertEquals(6, s.getInputStream().read());
+    }
+    TunnelInfo row =
+        TwoNodes.get().node.tunnels().stream()
+            .filter(t -> t.peerName().equals(PEER))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(TunnelState.UP, row.state());
+    assertTrue(row.rtt().isPresent(), row.toString());
+    assertTrue(row.rtt().get().compareTo(Duration.ofSeconds(1)) < 0, row.toString());
+    assertTrue(row.pathMtu() >= 0, row.toString());
   }
 
   @Test

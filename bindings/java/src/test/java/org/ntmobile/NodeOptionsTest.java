@@ -74,4 +74,46 @@ class NodeOptionsTest {
     assertEquals("127.0.0.1:0", o.listenIPv4);
     assertEquals("", o.listenIPv6);
   }
+
+  @Test
+  void toStringNeverShowsThePrivateKeyOrThePassword() {
+    String key = "kEy0123456789abcdefghijklmnopqrstuvwxyzABCD=";
+    NodeOptions staticPeer =
+        NodeOptions.builder().name("x.test").privateKey(key).virtualIPv4("100.64.0.9").build();
+    assertFalse(staticPeer.toString().contains(key), staticPeer.toString());
+    assertTrue(staticPeer.toString().contains("x.test"));
+    NodeOptions controlPlane =
+        NodeOptions.builder()
+            .server("127.0.0.1:7800")
+            .serverCertificate("/etc/ntm/as.pem")
+            .account("alice")
+            .password("correct horse battery staple")
+            .privateKey(key)
+            .build();
+    assertFalse(controlPlane.toString().contains("correct horse"), controlPlane.toString());
+    assertFalse(controlPlane.toString().contains(key), controlPlane.toString());
+    assertTrue(controlPlane.toString().contains("alice"));
+  }
+
+  @Test
+  void limitsAndTimersAreCheckedAndKept() {
+    assertThrows(IllegalArgumentException.class, () -> NodeOptions.builder().memoryLimit(-1));
+    assertThrows(IllegalArgumentException.class, () -> NodeOptions.builder().maxSockets(-5));
+    NodeOptions o =
+        NodeOptions.builder()
+            .name("x.test")
+            .privateKey("k")
+            .virtualIPv4("100.64.0.9")
+            .memoryLimit(64L << 20)
+            .maxSockets(100)
+            .maxConnectionsPerPeer(10)
+            .maxSocketBuffer(1 << 20)
+            .keepaliveInterval(Duration.ofSeconds(40))
+            .startTimeout(Duration.ofSeconds(3))
+            .controlSocket(Path.of("/tmp/ntm.sock"))
+            .build();
+    assertEquals(64L << 20, o.memoryLimit);
+    assertEquals(100, o.maxSockets);
+    assertEquals(Duration.ofSeconds(40), o.keepaliveInterval);
+  }
 }

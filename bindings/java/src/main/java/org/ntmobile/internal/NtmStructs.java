@@ -10,12 +10,15 @@ public final class NtmStructs {
   private NtmStructs() {}
 
   public static final int STATIC_PEER_VERSION = 1;
-  /** ntm_options version 2 adds the control-plane fields; version 1 is static-peer only. */
-  public static final int OPTIONS_VERSION = 2;
+  /**
+   * ntm_options version 3 adds limits, timers and the control socket; version 2 the
+   * control-plane fields; version 1 is static-peer only.
+   */
+  public static final int OPTIONS_VERSION = 3;
 
   public static final int OPTIONS_VERSION_STATIC_ONLY = 1;
   public static final int NODE_INFO_VERSION = 1;
-  public static final int STATS_VERSION = 1;
+  public static final int STATS_VERSION = 2;
   public static final int KEY_TEXT_SIZE = 45;
 
   /** A NUL-terminated string from a fixed-size char array. */
@@ -50,7 +53,8 @@ public final class NtmStructs {
     "version", "name", "private_key", "virtual_ipv4", "virtual_ipv6", "listen_ipv4", "listen_ipv6",
     "peers", "peer_count", "cipher", "mtu", "idle_timeout_ms", "log_level", "event_cb",
     "event_user_data", "server", "server_certificate", "account", "password", "state_dir",
-    "direct_timeout_ms"
+    "direct_timeout_ms", "memory_limit", "max_sockets", "max_connections_per_peer",
+    "max_socket_buffer", "keepalive_interval_ms", "start_timeout_ms", "control_socket"
   })
   public static class Options extends Structure {
     public int version;
@@ -75,6 +79,14 @@ public final class NtmStructs {
     public String password;
     public String state_dir;
     public int direct_timeout_ms;
+    // version 3: limits, timers, the local control API (size_t fields as long: LP64 only)
+    public long memory_limit;
+    public int max_sockets;
+    public int max_connections_per_peer;
+    public long max_socket_buffer;
+    public int keepalive_interval_ms;
+    public int start_timeout_ms;
+    public String control_socket;
   }
 
   /** struct ntm_event (read from the pointer the callback receives). */
@@ -145,7 +157,10 @@ public final class NtmStructs {
   @Structure.FieldOrder({
     "version", "packets_sent", "packets_received", "bytes_sent", "bytes_received",
     "dropped_malformed", "dropped_unknown_path", "dropped_auth", "dropped_replay",
-    "dropped_no_tunnel", "handshakes_completed", "handshakes_failed"
+    "dropped_no_tunnel", "handshakes_completed", "handshakes_failed", "dropped_spoofed",
+    "dropped_policy", "dropped_limit", "handshakes_initiated", "logins", "registrations",
+    "network_changes", "resolves_sent", "directions_received", "dc_keepalives_sent",
+    "dc_keepalives_missed", "relay_fallbacks", "direct_upgrades", "tcp_connections", "memory_used"
   })
   public static class Stats extends Structure {
     public int version = STATS_VERSION;
@@ -160,6 +175,22 @@ public final class NtmStructs {
     public long dropped_no_tunnel;
     public long handshakes_completed;
     public long handshakes_failed;
+    // version 2
+    public long dropped_spoofed;
+    public long dropped_policy;
+    public long dropped_limit;
+    public long handshakes_initiated;
+    public long logins;
+    public long registrations;
+    public long network_changes;
+    public long resolves_sent;
+    public long directions_received;
+    public long dc_keepalives_sent;
+    public long dc_keepalives_missed;
+    public long relay_fallbacks;
+    public long direct_upgrades;
+    public long tcp_connections;
+    public long memory_used;
   }
 
   /** struct addrinfo (Linux layout). */
