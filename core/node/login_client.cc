@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 
+#include "crypto/tls_socket.h"
 #include "io/unique_fd.h"
 
 namespace ntm::node {
@@ -133,7 +134,11 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
   io::UniqueFd fd = connect_tcp(config.server, timeout);
   std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
   if (!ssl) throw LoginError(LoginError::Kind::tls, openssl_error());
-  SSL_set_fd(ssl.get(), fd.get());
+  // Not SSL_set_fd: OpenSSL's socket BIO writes with write(2), and an AS that reset the
+  // connection would make that raise SIGPIPE and end the application (status 141).
+  if (!crypto::ssl_set_socket(ssl.get(), fd.get())) {
+    throw LoginError(LoginError::Kind::tls, openssl_error());
+  }
   if (SSL_connect(ssl.get()) != 1) {
     long verify = SSL_get_verify_result(ssl.get());
     std::string why = verify != X509_V_OK

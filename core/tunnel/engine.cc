@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "tunnel/constants.h"
+#include "tunnel/inner_source.h"
 #include "wire/capsule.h"
 #include "wire/handshake.h"
 #include "wire/ip_packet.h"
@@ -452,6 +453,23 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   }
   // Authenticated from here on.
   Peer& peer = *hit->peer;
+  // The peer proved it holds the session key, so the path and session bookkeeping below stand;
+  // but it may only speak for its own virtual addresses (WireGuard's AllowedIPs rule).
+  bool deliverable = *inner_length > 0;
+  if (deliverable) {
+    switch (classify_inner_source(peer.identity,
+                                  datagram.subspan(wire::kCapsuleHeaderSize, *inner_length))) {
+      case InnerSource::peer: break;
+      case InnerSource::spoofed:
+        stats_.dropped_spoofed.fetch_add(1, std::memory_order_relaxed);
+        deliverable = false;
+        break;
+      case InnerSource::malformed:
+        stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+        deliverable = false;
+        break;
+    }
+  }
   std::vector<EngineEvent> events;
   bool newly_confirmed = false;
   PathKind path = PathKind::none;
@@ -474,7 +492,7 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
                                    "tunnel to " + peer.identity.fqdn + " is up (responder)"});
   }
   peer.touch(now);
-  if (*inner_length > 0) {
+  if (deliverable) {
     // Only data asks for a passive keepalive; a keepalive must not, or two peers would answer
     // each other's keepalives forever and the tunnel would never go idle.
     peer.last_received_ns.store(ns(now), std::memory_order_relaxed);
@@ -483,9 +501,7 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   }
   emit(sink, events);
   if (newly_confirmed) flush_queue(hit->peer, sink, now);
-  if (*inner_length > 0) {
-    sink.deliver(datagram.subspan(wire::kCapsuleHeaderSize, *inner_length));
-  }
+  if (deliverable) sink.deliver(datagram.subspan(wire::kCapsuleHeaderSize, *inner_length));
 }
 
 void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,

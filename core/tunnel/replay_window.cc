@@ -21,7 +21,7 @@ bool ReplayWindow::check_and_update(uint64_t counter) noexcept {
     const uint64_t new_block = counter / kBlockBits;
     const uint64_t to_clear = std::min(new_block - current_block, kRingBlocks);
     for (uint64_t i = 1; i <= to_clear; ++i) {
-      ring_[static_cast<size_t>((current_block + i) & (kRingBlocks - 1))] = 0;
+      ring_[static_cast<size_t>((current_block + i) % kRingBlocks)] = 0;
     }
     max_seen_ = counter;
   }

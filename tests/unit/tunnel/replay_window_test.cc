@@ -12,10 +12,12 @@ using ntm::wire::kRejectAfterMessages;
 
 namespace {
 constexpr uint64_t kW = ReplayWindow::kReplayWindowSize;
+constexpr uint64_t kRing = ReplayWindow::kRingCounters;
 }
 
-TEST_CASE("replay window is at least 2048 packets", "[tunnel][replay]") {
-  STATIC_REQUIRE(kW >= 2048);
+TEST_CASE("replay window is at least 8192 packets (WireGuard's figure)", "[tunnel][replay]") {
+  STATIC_REQUIRE(kW >= 8192);
+  STATIC_REQUIRE(sizeof(ReplayWindow) <= 1100);  // 1 KiB of bits per session
 }
 
 TEST_CASE("replay window accepts counter 0 as the first packet", "[tunnel][replay]") {
@@ -59,13 +61,13 @@ TEST_CASE("replay window accepts reordered counters within the window once each"
 
 TEST_CASE("replay window rejects a counter older than the window", "[tunnel][replay]") {
   ReplayWindow w;
-  REQUIRE(w.check_and_update(10000));
-  CHECK_FALSE(w.check(10000 - kW - 1));
+  REQUIRE(w.check_and_update(100000));
+  CHECK_FALSE(w.check(100000 - kW - 1));
   CHECK_FALSE(w.check_and_update(0));
-  CHECK_FALSE(w.check_and_update(10000 - 5000));
+  CHECK_FALSE(w.check_and_update(100000 - 50000));
 }
 
-TEST_CASE("replay window boundary: max-2047 is accepted once, max-2048 is rejected",
+TEST_CASE("replay window boundary: max-(W-1) is accepted once, max-W is rejected",
           "[tunnel][replay]") {
   ReplayWindow w;
   const uint64_t max = 100000;
@@ -75,14 +77,14 @@ TEST_CASE("replay window boundary: max-2047 is accepted once, max-2048 is reject
   CHECK(w.check(max - (kW - 1)));
   CHECK(w.check_and_update(max - (kW - 1)));
   CHECK_FALSE(w.check_and_update(max - (kW - 1)));
-  // The boundary follows max: one step forward and max-2047 falls out.
+  // The boundary follows max: one step forward and max-(W-1) falls out.
   REQUIRE(w.check_and_update(max + 1));
   CHECK_FALSE(w.check(max - (kW - 1)));
   CHECK(w.check(max + 1 - (kW - 1)));
 }
 
 TEST_CASE("replay window boundary holds for every alignment within a block", "[tunnel][replay]") {
-  for (uint64_t max = kW; max < kW + 130; ++max) {
+  for (uint64_t max = kW - 1; max < kW + 130; ++max) {
     ReplayWindow w;
     REQUIRE(w.check_and_update(max));
     CHECK(w.check(max - (kW - 1)));
@@ -106,7 +108,7 @@ TEST_CASE("replay window after a big jump forward still accepts old counters in 
 
 TEST_CASE("replay window forgets bits that alias after the ring wraps", "[tunnel][replay]") {
   // A jump of exactly the ring size lands in the same ring slot as the old counters.
-  for (uint64_t jump : {uint64_t{4096}, uint64_t{2048}, uint64_t{64}, uint64_t{4096 + 64}}) {
+  for (uint64_t jump : {kRing, kW, uint64_t{64}, kRing + 64, 2 * kRing, kRing - 64}) {
     ReplayWindow w;
     for (uint64_t c = 0; c < 64; ++c) REQUIRE(w.check_and_update(c));
     REQUIRE(w.check_and_update(jump + 63));
@@ -187,4 +189,51 @@ TEST_CASE("replay window matches a reference model on random traffic", "[tunnel]
       seen.erase(seen.begin(), seen.lower_bound(max > 2 * kW ? max - 2 * kW : 0));
     }
   }
+}
+
+TEST_CASE("replay window accepts a whole window delivered in reverse, each counter once",
+          "[tunnel][replay]") {
+  // The worst reordering a multi-queue path produces: the newest first, then every older one.
+  ReplayWindow w;
+  const uint64_t max = 3 * kW + 17;  // not block-aligned
+  REQUIRE(w.check_and_update(max));
+  for (uint64_t back = 1; back < kW; ++back) REQUIRE(w.check_and_update(max - back));
+  for (uint64_t back = 0; back < kW; ++back) REQUIRE_FALSE(w.check(max - back));
+  CHECK_FALSE(w.check(max - kW));
+  CHECK(w.max_seen() == max);
+}
+
+TEST_CASE("replay window edges after forward jumps of W-1, W and W+1", "[tunnel][replay]") {
+  for (uint64_t jump : {kW - 1, kW, kW + 1}) {
+    INFO("jump " << jump);
+    ReplayWindow w;
+    const uint64_t start = 5 * kW + 3;
+    for (uint64_t c = start - 100; c <= start; ++c) REQUIRE(w.check_and_update(c));
+    REQUIRE(w.check_and_update(start + jump));
+    // Old counters still inside the new window stay recorded; older ones fall out.
+    const uint64_t oldest_inside = start + jump - (kW - 1);
+    CHECK_FALSE(w.check(start));  // recorded, or fallen out of the window: a replay either way
+    for (uint64_t c = start - 100; c < start; ++c) {
+      INFO("counter " << c);
+      CHECK_FALSE(w.check(c));  // recorded (inside) or too old (outside): rejected either way
+    }
+    // Never-seen counters between the old max and the jump are acceptable once.
+    for (uint64_t c = start + 1; c < start + jump; ++c) {
+      if (c < oldest_inside) continue;
+      REQUIRE(w.check_and_update(c));
+      REQUIRE_FALSE(w.check(c));
+    }
+  }
+}
+
+TEST_CASE("replay window: counter 0 stays acceptable until the window moves past it",
+          "[tunnel][replay]") {
+  ReplayWindow w;
+  REQUIRE(w.check_and_update(kW - 1));  // 0 is exactly at the far edge
+  CHECK(w.check_and_update(0));
+  CHECK_FALSE(w.check(0));
+  ReplayWindow v;
+  REQUIRE(v.check_and_update(kW));  // one further: 0 has fallen out
+  CHECK_FALSE(v.check(0));
+  CHECK(v.check(1));
 }
