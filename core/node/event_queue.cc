@@ -15,12 +15,19 @@ EventQueue::~EventQueue() {
 }
 
 void EventQueue::post(NodeEvent event) {
-  if (!handler_) return;
   {
     std::lock_guard lock(mutex_);
+    if (recent_.size() == kRecentEvents) recent_.pop_front();
+    recent_.push_back({std::chrono::system_clock::now(), event});
+    if (!handler_) return;
     queue_.push_back(std::move(event));
   }
   cond_.notify_one();
+}
+
+std::vector<RecentEvent> EventQueue::recent() const {
+  std::lock_guard lock(mutex_);
+  return {recent_.begin(), recent_.end()};
 }
 
 bool EventQueue::on_delivery_thread() const { return std::this_thread::get_id() == thread_.get_id(); }

@@ -115,6 +115,13 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   node->receiver_ = std::thread([n = node.get()] { n->run_receiver(); });
   node->watcher_ = std::make_unique<mobility::AddressWatcher>(
       [n = node.get()] { n->notify_network_change(); });
+  if (!cfg.control_socket.empty()) {
+    try {
+      node->control_server_ = std::make_unique<ControlServer>(cfg.control_socket, *node);
+    } catch (const std::runtime_error& e) {
+      throw StartError(StartError::Kind::io, e.what());
+    }
+  }
   NTM_LOG_INFO("node %s (%s) started", cfg.name.c_str(), node_id_hex(node->node_id_).c_str());
   if (node->control_) {
     node->events_->post({NodeEvent::Type::registered, "", "", "", 0,
@@ -125,6 +132,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
 }
 
 Node::~Node() {
+  control_server_.reset();  // no more requests into a node going away
   watcher_.reset();  // no more change reports into a node going away
   if (events_) {
     events_->post({NodeEvent::Type::stopping, "", "", "", 0, "node " + config_.name + " stopping"});
@@ -295,6 +303,7 @@ void Node::send(const Endpoint& to, size_t offset, size_t length) {
 }
 
 void Node::deliver(std::span<const uint8_t> inner) {
+  if (pinger_.on_inner(inner)) return;  // an answer to `ntm ping`
   if (inner.size() > 0xffff || !interface_->input(inner)) {
     NTM_LOG_DEBUG("virtual stack dropped an inner packet of %zu bytes", inner.size());
   }
@@ -454,6 +463,92 @@ bool Node::has_closing_connections() const {
     if (pcb->state == FIN_WAIT_1 || pcb->state == CLOSING || pcb->state == LAST_ACK) return true;
   }
   return false;
+}
+
+int64_t Node::uptime_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               started_)
+      .count();
+}
+
+PingResult Node::ping(std::string_view target, std::chrono::milliseconds timeout) {
+  PingResult r;
+  r.peer_name = std::string(target);
+  // A virtual address, or a name to resolve (through the DC in control-plane mode).
+  std::optional<Endpoint> address;
+  if (auto numeric = parse_numeric_address(target)) {
+    address = *numeric;
+    if (!ensure_peer_for(*address)) {
+      r.error = "no peer has the virtual address " + std::string(target);
+      return r;
+    }
+  } else {
+    const auto found = resolve(target);
+    if (!found) {
+      r.error = "unknown peer '" + std::string(target) + "'";
+      return r;
+    }
+    // The family this node has too, IPv4 first.
+    if (found->vip4 && config_.vip4) {
+      address = Endpoint::v4(*found->vip4, 0);
+    } else if (found->vip6 && config_.vip6) {
+      Endpoint e;
+      e.family = Endpoint::Family::v6;
+      std::memcpy(e.address.data(), found->vip6->data(), 16);
+      address = e;
+    } else {
+      r.error = "'" + std::string(target) + "' has no virtual address of a family this node has";
+      return r;
+    }
+  }
+  tunnel::TunnelTable::Ref peer;
+  std::vector<uint8_t> packet;
+  uint16_t sequence = 0;
+  if (address->is_v4()) {
+    if (!config_.vip4) {
+      r.error = "this node has no virtual IPv4 address";
+      return r;
+    }
+    std::array<uint8_t, 4> dest;
+    std::memcpy(dest.data(), address->address.data(), 4);
+    peer = table_.find_vip4(dest);
+    packet = pinger_.request(*config_.vip4, dest, &sequence);
+  } else {
+    if (!config_.vip6) {
+      r.error = "this node has no virtual IPv6 address";
+      return r;
+    }
+    peer = table_.find_vip6(address->address);
+    packet = pinger_.request(*config_.vip6, address->address, &sequence);
+  }
+  r.address = address_text(*address);
+  if (!peer) {
+    r.error = "no peer has the virtual address " + r.address;
+    return r;
+  }
+  r.peer_name = peer->identity.fqdn;
+  {
+    stack::CoreLock lock;  // the datagram leaves with the batch when the lock is released
+    auto buffer = datagram_buffer(tunnel::kDatagramHeadroom + packet.size() + tunnel::kDatagramTailroom);
+    std::memcpy(buffer.data() + tunnel::kDatagramHeadroom, packet.data(), packet.size());
+    if (engine_->send_inner(buffer, packet.size(), *this, tunnel::Clock::now()) ==
+        tunnel::SendResult::no_tunnel) {
+      r.error = "no tunnel to " + r.peer_name;
+      return r;
+    }
+  }
+  const auto rtt = pinger_.wait(sequence, timeout);
+  if (!rtt) {
+    r.timed_out = true;
+    return r;
+  }
+  // A fresh sample for the tunnel's smoothed RTT, as from a handshake.
+  peer->add_rtt_sample(*rtt);
+  r.rtt_us = std::chrono::duration_cast<std::chrono::microseconds>(*rtt).count();
+  std::lock_guard lock(peer->mutex);
+  r.path = peer->path;
+  r.endpoint = peer->endpoint;
+  return r;
 }
 
 std::optional<Resolved> Node::resolve(std::string_view name) const {

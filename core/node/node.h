@@ -15,6 +15,8 @@
 #include "io/udp_transport.h"
 #include "mobility/address_watcher.h"
 #include "node/control_client.h"
+#include "node/control_server.h"
+#include "node/pinger.h"
 #include "node/event_queue.h"
 #include "node/node_config.h"
 #include "stack/virtual_interface.h"
@@ -73,6 +75,17 @@ struct NodeStats {
   uint64_t tcp_connections = 0, memory_used = 0;  // gauges
 };
 
+// The answer to Node::ping(): the round trip through the tunnel, or why there is none.
+struct PingResult {
+  std::string peer_name;
+  std::string address;     // the virtual address pinged
+  std::string error;       // no peer, no route, ...; empty otherwise
+  bool timed_out = false;  // sent, but no answer within the timeout
+  int64_t rtt_us = -1;
+  tunnel::PathKind path = tunnel::PathKind::none;
+  Endpoint endpoint;       // the peer's real endpoint when the answer came
+};
+
 struct Resolved {
   std::optional<std::array<uint8_t, 4>> vip4;
   std::optional<std::array<uint8_t, 16>> vip6;
@@ -100,6 +113,13 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   // True while a connection the application already closed still has data or its FIN in
   // flight (lwIP keeps sending after close); stop waits for these, boundedly.
   bool has_closing_connections() const;
+  // Local control API (ntm status / ntm ping).
+  // Pings a peer (name or virtual address) through its tunnel; blocks up to `timeout` (plus a
+  // DC resolution for an unknown name).
+  PingResult ping(std::string_view target, std::chrono::milliseconds timeout);
+  std::vector<RecentEvent> recent_events() const { return events_->recent(); }
+  bool control_plane() const { return control_ != nullptr; }
+  int64_t uptime_ms() const;
 
  private:
   explicit Node(NodeConfig config);
@@ -138,6 +158,9 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   std::atomic<uint64_t> network_changes_{0};  // a path came (back): retransmit without waiting for RTO
   std::unique_ptr<mobility::AddressWatcher> watcher_;
   std::thread receiver_;
+  Pinger pinger_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::unique_ptr<ControlServer> control_server_;  // last: stops first
 };
 
 }  // namespace ntm::node

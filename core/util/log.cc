@@ -1,14 +1,47 @@
 #include "util/log.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
+#include <string>
 
 namespace ntm::log {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::warn)};
+std::atomic<bool> g_json{false};
+std::atomic<const char*> g_program{"ntmobile"};
 std::mutex g_write_mutex;
+
+void timestamp(char* out, size_t size) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  const size_t n = std::strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(out + n, size - n, ".%03dZ", static_cast<int>(ms));
+}
+
+// Appends `text` as the contents of a JSON string (quotes not included).
+void append_json_escaped(std::string& out, const char* text) {
+  for (const char* p = text; *p; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\u%04x", c);
+      out += esc;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
 
 const char* name(Level level) {
   switch (level) {
@@ -23,6 +56,8 @@ const char* name(Level level) {
 }  // namespace
 
 void set_level(Level level) { g_level.store(static_cast<int>(level)); }
+void set_json(bool json) { g_json.store(json); }
+void set_program(const char* name) { g_program.store(name); }
 Level level() { return static_cast<Level>(g_level.load()); }
 bool enabled(Level l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
 
@@ -32,8 +67,19 @@ void write(Level l, const char* format, ...) {
   va_start(args, format);
   std::vsnprintf(line, sizeof(line), format, args);
   va_end(args);
+  char when[40];
+  timestamp(when, sizeof(when));
+  if (g_json.load(std::memory_order_relaxed)) {
+    std::string out = std::string("{\"time\":\"") + when + "\",\"level\":\"" + name(l) +
+                      "\",\"program\":\"" + g_program.load() + "\",\"message\":\"";
+    append_json_escaped(out, line);
+    out += "\"}";
+    std::lock_guard lock(g_write_mutex);
+    std::fprintf(stderr, "%s\n", out.c_str());
+    return;
+  }
   std::lock_guard lock(g_write_mutex);
-  std::fprintf(stderr, "ntmobile %s: %s\n", name(l), line);
+  std::fprintf(stderr, "%s %s %s: %s\n", when, g_program.load(), name(l), line);
 }
 
 }  // namespace ntm::log

@@ -1,4 +1,7 @@
 // One logger for the whole library: levels, quiet by default, to stderr. Never log secrets.
+// Each line starts with a UTC timestamp ("2026-01-02T03:04:05.678Z ntmobile warn: ..."); with
+// set_json(true) each line is a JSON object {"time","level","program","message"} instead
+// (servers' --log-format json).
 #pragma once
 
 #include <cstdarg>
@@ -8,6 +11,9 @@ namespace ntm::log {
 enum class Level : int { off = 0, error = 1, warn = 2, info = 3, debug = 4 };
 
 void set_level(Level level);
+void set_json(bool json);
+// The name in each line ("ntmobile" by default; servers use their program's name).
+void set_program(const char* name);
 Level level();
 bool enabled(Level level);
 void write(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
