@@ -82,14 +82,19 @@ std::string format_bytes(uint64_t bytes) {
   return b;
 }
 
+std::string format_duration(int64_t ms) {
+  const long long s = ms / 1000;
+  char b[32];
+  if (s < 60) std::snprintf(b, sizeof(b), "%llds", s);
+  else if (s < 3600) std::snprintf(b, sizeof(b), "%lldm%02llds", s / 60, s % 60);
+  else if (s < 86400) std::snprintf(b, sizeof(b), "%lldh%02lldm", s / 3600, (s / 60) % 60);
+  else std::snprintf(b, sizeof(b), "%lldd%02lldh", s / 86400, (s / 3600) % 24);
+  return b;
+}
+
 std::string format_age(int64_t ms) {
   if (ms < 0) return "never";
-  const int64_t s = ms / 1000;
-  char b[32];
-  if (s < 60) std::snprintf(b, sizeof(b), "%llds ago", static_cast<long long>(s));
-  else if (s < 3600) std::snprintf(b, sizeof(b), "%lldm%02llds ago", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
-  else std::snprintf(b, sizeof(b), "%lldh%02lldm ago", static_cast<long long>(s / 3600), static_cast<long long>((s / 60) % 60));
-  return b;
+  return format_duration(ms) + " ago";
 }
 
 namespace {
@@ -150,7 +155,7 @@ int cmd_status(const std::string& path, bool as_json) {
     const json& n = r["node"];
     std::printf("node      %s (node id %s, %s mode, up %s)\n", str(n, "name").c_str(),
                 str(n, "node_id").c_str(), str(n, "mode").c_str(),
-                format_age(n.value("uptime_ms", int64_t{0})).c_str());
+                format_duration(n.value("uptime_ms", int64_t{0})).c_str());
     std::printf("virtual   %s %s\n", str(n, "virtual_ipv4").c_str(), str(n, "virtual_ipv6").c_str());
     std::string endpoints;
     for (const auto& e : n["endpoints"]) endpoints += (endpoints.empty() ? "" : " ") + e.get<std::string>();

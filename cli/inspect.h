@@ -18,9 +18,10 @@ int cmd_peers(const std::string& socket_path, bool json);
 int cmd_ping(const std::string& socket_path, const std::string& peer, int count, int interval_ms,
              int timeout_ms, bool json);
 
-// Formats for the tables: "1.2 ms", "12.3 KiB", "5s ago".
+// Formats for the tables: "1.2 ms", "12.3 KiB", "2m05s", "5s ago".
 std::string format_rtt(int64_t rtt_us);
 std::string format_bytes(uint64_t bytes);
+std::string format_duration(int64_t ms);
 std::string format_age(int64_t ms);
 
 }  // namespace ntm::cli
