@@ -376,7 +376,8 @@ class MobileRun:
         return c, s
 
     def stats(self, proc: NsProcess) -> dict:
-        rows = [fields(l) for l in proc.lines_starting("STATS")]
+        # "STATS " with its space: the node also prints STATS_V1 lines (the version-1 check).
+        rows = [fields(l) for l in proc.lines_starting("STATS ")]
         return rows[-1] if rows else {}
 
     def diag(self) -> str:
