@@ -47,10 +47,6 @@ class EngineSink {
   // An authenticated inner packet for the virtual stack. The bytes are valid during the call.
   virtual void deliver(std::span<const uint8_t> inner) = 0;
   virtual void event(const EngineEvent& event) = 0;
-  // The engine armed a timer (a handshake to retry, hole punching to give up on...) outside
-  // tick(): whoever calls tick() should do so again soon rather than at the time it last
-  // returned. May be called from any thread that calls into the engine.
-  virtual void timers_changed() {}
 };
 
 struct EngineConfig {
@@ -58,9 +54,6 @@ struct EngineConfig {
   crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(3);
   std::chrono::nanoseconds direct_timeout = std::chrono::seconds(1);
-  // An established tunnel that sent nothing for this long sends a keepalive, so NAT mappings
-  // on the path stay open while the tunnel is up (until idle_timeout drops its session).
-  std::chrono::nanoseconds keepalive_interval = std::chrono::seconds(25);
 };
 
 struct EngineStats {
@@ -94,10 +87,8 @@ class Engine {
                TimePoint now, std::optional<uint32_t> relay_id = std::nullopt);
 
   // Timers: handshake retries and failures, rekeying, keepalives, session and idle expiry.
-  // Returns when it next has something to do (TimePoint::max() for never, until a send, a
-  // received datagram or timers_changed() says otherwise); calling it earlier is harmless.
   // Call every 20-100 ms (the node uses 20 ms).
-  TimePoint tick(EngineSink& sink, TimePoint now);
+  void tick(EngineSink& sink, TimePoint now);
 
   // Starts a handshake with a peer now if it has no session (e.g. to warm a tunnel up).
   void connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);

@@ -146,17 +146,6 @@ size_t TunnelTable::expire_idle(TimePoint now, std::chrono::nanoseconds idle_tim
   return doomed.size();
 }
 
-std::optional<int64_t> TunnelTable::oldest_expirable_use() const {
-  std::shared_lock lock(mutex_);
-  std::optional<int64_t> oldest;
-  for (const auto& peer : entries_) {
-    if (peer->pinned) continue;
-    const int64_t used = peer->last_use_ns.load(std::memory_order_relaxed);
-    if (!oldest || used < *oldest) oldest = used;
-  }
-  return oldest;
-}
-
 std::vector<TunnelTable::Ref> TunnelTable::all() const {
   std::shared_lock lock(mutex_);
   std::vector<Ref> out;

@@ -65,9 +65,6 @@ class TunnelTable {
   // Removes unpinned entries that nobody holds and that have been idle longer than
   // `idle_timeout`; returns how many were removed.
   size_t expire_idle(TimePoint now, std::chrono::nanoseconds idle_timeout);
-  // The last use (steady clock, ns) of the longest-unused entry expire_idle() could remove,
-  // held or not; nullopt if every entry is pinned. When to look again.
-  std::optional<int64_t> oldest_expirable_use() const;
 
   std::vector<Ref> all() const;
   size_t size() const;

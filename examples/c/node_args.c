@@ -111,8 +111,7 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
   static const char *const known[] = {"--name",   "--key",         "--vip4",     "--vip6",
                                       "--listen", "--peer",        "--cipher",   "--log",
                                       "--mtu",    "--server",      "--server-cert", "--account",
-                                      "--password", "--state",     "--direct-timeout",
-                                      "--keepalive-ms"};
+                                      "--password", "--state",     "--direct-timeout"};
   size_t k;
   int is_known = 0;
   for (k = 0; k < sizeof known / sizeof known[0]; ++k) {
@@ -183,14 +182,6 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
       return -1;
     }
     o->direct_timeout_ms = (unsigned int)ms;
-  } else if (strcmp(opt, "--keepalive-ms") == 0) {
-    char *end = NULL;
-    unsigned long ms = strtoul(value, &end, 10);
-    if (end == value || *end != '\0' || ms < 1000 || ms > 86400000) {
-      fprintf(stderr, "%s: --keepalive-ms must be 1000-86400000 ms, not '%s'\n", program, value);
-      return -1;
-    }
-    o->keepalive_interval_ms = (unsigned int)ms;
   } else { /* --mtu */
     char *end = NULL;
     unsigned long mtu = strtoul(value, &end, 10);
@@ -253,8 +244,6 @@ const char *node_args_usage(void) {
          "  --cipher aes|chacha  tunnel AEAD (default aes)\n"
          "  --mtu N              virtual MTU (default 1420)\n"
          "  --log LEVEL          off, error, warn (default), info or debug\n"
-         "  --keepalive-ms MS    keepalive interval of idle tunnels (and at most that of the\n"
-         "                       DC's); raise it to save battery (default 25000)\n"
          "Control-plane mode (instead of --name/--key/--vip4/--vip6):\n"
          "  --server HOST:PORT   the Account Server, e.g. 127.0.0.1:7800\n"
          "  --server-cert FILE   the AS certificate to trust (as-tls.pem in the server's state)\n"
