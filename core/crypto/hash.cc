@@ -29,7 +29,9 @@ Sha256Digest Sha256::finish() {
   return out;
 }
 
-Sha256Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
+namespace {
+
+ossl::MacCtxPtr keyed_hmac(std::span<const uint8_t> key) {
   auto ctx = ossl::checked<ossl::MacCtxPtr>(EVP_MAC_CTX_new(const_cast<EVP_MAC*>(ossl::hmac_mac())),
                                             "EVP_MAC_CTX_new");
   char digest[] = "SHA256";
@@ -41,12 +43,31 @@ Sha256Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> 
   static const uint8_t kEmpty = 0;
   const uint8_t* key_ptr = key.empty() ? &kEmpty : key.data();
   ossl::check(EVP_MAC_init(ctx.get(), key_ptr, key.size(), params), "HMAC-SHA256 init");
-  if (!data.empty()) ossl::check(EVP_MAC_update(ctx.get(), data.data(), data.size()), "HMAC-SHA256 update");
+  return ctx;
+}
+
+Sha256Digest finish(EVP_MAC_CTX* ctx, std::span<const uint8_t> data) {
+  if (!data.empty()) ossl::check(EVP_MAC_update(ctx, data.data(), data.size()), "HMAC-SHA256 update");
   Sha256Digest out{};
   size_t len = 0;
-  ossl::check(EVP_MAC_final(ctx.get(), out.data(), &len, out.size()), "HMAC-SHA256 final");
+  ossl::check(EVP_MAC_final(ctx, out.data(), &len, out.size()), "HMAC-SHA256 final");
   if (len != out.size()) throw CryptoError("HMAC-SHA256 has an unexpected length");
   return out;
+}
+
+}  // namespace
+
+Sha256Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
+  auto ctx = keyed_hmac(key);
+  return finish(ctx.get(), data);
+}
+
+HmacSha256::HmacSha256(std::span<const uint8_t> key) : keyed_(keyed_hmac(key)) {}
+
+Sha256Digest HmacSha256::mac(std::span<const uint8_t> data) const {
+  // The keyed context is only read (duplicated), so concurrent calls are safe.
+  auto ctx = ossl::checked<ossl::MacCtxPtr>(EVP_MAC_CTX_dup(keyed_.get()), "EVP_MAC_CTX_dup");
+  return finish(ctx.get(), data);
 }
 
 }  // namespace ntm::crypto

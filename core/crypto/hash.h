@@ -32,4 +32,16 @@ class Sha256 {
 // HMAC-SHA256 (RFC 2104) of `data` under `key` (any length, including empty). Throws CryptoError.
 Sha256Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data);
 
+// HMAC-SHA256 under one key, keyed once: each mac() copies the keyed state instead of setting the
+// key up again (for keys used per packet: handshake mac1, cookies). mac() is const and
+// thread-safe. Throws CryptoError.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::span<const uint8_t> key);
+  Sha256Digest mac(std::span<const uint8_t> data) const;
+
+ private:
+  ossl::MacCtxPtr keyed_;
+};
+
 }  // namespace ntm::crypto

@@ -29,6 +29,20 @@ inline constexpr auto kDirectProbeInterval = 5s;
 // Mobility: after our address changes, how long a peer may stay silent to our path update (a
 // new handshake from the new address) before the DC is asked to direct a new path.
 inline constexpr auto kRoamTimeout = 60ms;
+// Handshakes under load (cookie.h, handshake_limiter.h). A responder's cookie secret changes
+// this often, and an initiator stops using a cookie a little before that.
+inline constexpr auto kCookieRefreshTime = 120s;
+inline constexpr auto kCookieUseTime = kCookieRefreshTime - 5s;
+// Inits a node handles with public-key work per second (and in a burst) before it is "under
+// load" and asks for cookies: at about 0.2 ms each, 256/s is 5% of one core, and a node with
+// 30000 peers rekeying every 120 s needs 250/s.
+inline constexpr double kHandshakeRate = 256;
+inline constexpr double kHandshakeBurst = 256;
+// Under load, one source address (with a valid cookie) gets at most this many (WireGuard's figures).
+inline constexpr double kHandshakeRatePerSource = 20;
+inline constexpr double kHandshakeBurstPerSource = 5;
+// Sources the per-source limiter tracks at once; beyond this, new sources wait.
+inline constexpr size_t kHandshakeSourcesTracked = 4096;
 // Inner packets held per peer while a handshake runs; older ones are dropped beyond this.
 inline constexpr size_t kMaxQueuedPackets = 256;
 // Room the engine needs around an inner packet in a datagram buffer: a relay header (8 bytes,

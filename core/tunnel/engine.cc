@@ -45,7 +45,23 @@ const char* to_string(PathKind kind) {
 }
 
 Engine::Engine(EngineConfig config, TunnelTable& table)
-    : config_(std::move(config)), table_(table) {}
+    : config_(std::move(config)),
+      table_(table),
+      limiter_(config_.handshake_limits) {
+  set_mac1_key(config_.mac1_key ? *config_.mac1_key
+                                : mac1_key_from_public(config_.static_key.public_key));
+}
+
+void Engine::set_mac1_key(const MacKey& key) {
+  auto keyed = std::make_shared<const crypto::HmacSha256>(key);
+  std::lock_guard lock(mac1_mutex_);
+  mac1_ = {key, std::move(keyed)};
+}
+
+Engine::OwnMac1 Engine::own_mac1() const {
+  std::lock_guard lock(mac1_mutex_);
+  return mac1_;
+}
 
 uint64_t Engine::next_timestamp() {
   auto wall = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -181,20 +197,31 @@ void Engine::transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t lengt
   transmit_to(peer.endpoint, relay, buffer, length, sink);
 }
 
+bool Engine::add_mac2_locked(const Peer& peer, wire::HandshakeInit& init, TimePoint now) const {
+  if (!peer.cookie || now - peer.cookie_received >= kCookieUseTime) return false;
+  std::array<uint8_t, wire::kHandshakeInitSize> encoded{};
+  wire::encode(init, encoded);
+  init.mac2 = init_mac2(*peer.cookie, encoded);
+  return true;
+}
+
 void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink,
-                                    TimePoint now) {
+                                    TimePoint now, bool count_attempt) {
   const bool punching = peer->path != PathKind::relay && !peer->candidates.empty() &&
                         !peer->endpoint_confirmed;
   if (!peer->endpoint.valid() && !punching) return;
   const uint32_t path_id = table_.new_path_id();
-  auto [state, init] = create_init(config_.static_key, peer->identity.static_public, path_id,
-                                   next_timestamp(), config_.cipher);
+  auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
+                                   mac1_key_of(peer->identity), path_id, next_timestamp(),
+                                   config_.cipher);
   if (peer->pending) table_.remove_path(peer->pending->local_path_id);
   table_.add_path(path_id, peer, nullptr);  // a pending handshake: no session yet
   PendingHandshake pending{std::move(state), path_id, now, now, 1};
+  pending.sent_mac2 = add_mac2_locked(*peer, init, now);
+  pending.sent_mac1 = init.mac;
   if (peer->pending) {
     pending.first_sent_at = peer->pending->first_sent_at;
-    pending.attempts = peer->pending->attempts + 1;
+    pending.attempts = peer->pending->attempts + (count_attempt ? 1 : 0);
   }
   peer->pending = std::move(pending);
   stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
@@ -218,10 +245,13 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
 
 void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
   const uint32_t path_id = table_.new_path_id();
-  auto [state, init] = create_init(config_.static_key, peer->identity.static_public, path_id,
-                                   next_timestamp(), config_.cipher);
+  auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
+                                   mac1_key_of(peer->identity), path_id, next_timestamp(),
+                                   config_.cipher);
   table_.add_path(path_id, peer, nullptr);
   peer->pending = PendingHandshake{std::move(state), path_id, now, now, 1, true};
+  peer->pending->sent_mac2 = add_mac2_locked(*peer, init, now);
+  peer->pending->sent_mac1 = init.mac;
   stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
   for (const auto& candidate : peer->candidates) {
     auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
@@ -357,6 +387,7 @@ void Engine::receive(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     case wire::MessageType::handshake_response:
       on_response(datagram, from, sink, now, relay_id);
       return;
+    case wire::MessageType::cookie_reply: on_cookie_reply(datagram, sink, now); return;
   }
   stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
 }
@@ -511,10 +542,11 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!verify_init_mac(init.value(), datagram, config_.static_key.public_key)) {
+  if (!verify_init_mac(datagram, *own_mac1().keyed)) {
     stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  if (!admit_init(init.value(), datagram, from, relay_id, sink, now)) return;
   auto received = consume_init(config_.static_key, init.value());
   if (!received) {
     stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
@@ -535,7 +567,7 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     peer->last_init_timestamp = received->timestamp_ns;
     const uint32_t path_id = table_.new_path_id();
     HandshakeKeys keys;
-    auto response = create_response(*received, path_id, keys);
+    auto response = create_response(*received, path_id, mac1_key_of(peer->identity), keys);
     auto session = std::make_shared<Session>(path_id, received->initiator_path_id,
                                              received->aead, keys, false, now);
     table_.add_path(path_id, peer, session);
@@ -567,7 +599,7 @@ void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, Engi
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!verify_response_mac(datagram, config_.static_key.public_key)) {
+  if (!verify_response_mac(datagram, *own_mac1().keyed)) {
     stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -606,6 +638,64 @@ void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, Engi
   peer->last_received_ns.store(ns(now), std::memory_order_relaxed);
   emit(sink, events);
   flush_queue(peer, sink, now);
+}
+
+bool Engine::admit_init(const wire::HandshakeInit& init, std::span<const uint8_t> datagram,
+                        const Endpoint& from, std::optional<uint32_t> relay_id, EngineSink& sink,
+                        TimePoint now) {
+  if (limiter_.take(now)) return true;
+  // Under load: public-key work only for an init that proves its source address (mac2), and a
+  // bounded rate per source.
+  if (!cookies_.check_mac2(datagram, from, relay_id, now)) {
+    const wire::CookieReply reply = cookies_.make_reply(init, own_mac1().key, from, relay_id, now);
+    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kCookieReplySize);
+    const size_t size = wire::encode(reply, buffer.subspan(kRelayHeaderRoom));
+    std::optional<Peer::Relay> back;
+    if (relay_id) back = Peer::Relay{from, *relay_id};
+    transmit_to(from, back, buffer, size, sink);
+    stats_.cookie_replies_sent.fetch_add(1, std::memory_order_relaxed);
+    stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+    return false;
+  }
+  if (!limiter_.take_for_source(from, relay_id, now)) {
+    stats_.handshakes_throttled.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void Engine::on_cookie_reply(std::span<uint8_t> datagram, EngineSink& sink, TimePoint now) {
+  auto reply = wire::decode_cookie_reply(datagram);
+  if (!reply) {
+    stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto hit = table_.find_path(reply.value().receiver_path_id);
+  if (!hit || hit->session) {
+    stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const TunnelTable::Ref& peer = hit->peer;
+  std::lock_guard lock(peer->mutex);
+  if (!peer->pending || peer->pending->local_path_id != reply.value().receiver_path_id) {
+    stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto cookie = open_cookie_reply(reply.value(), mac1_key_of(peer->identity),
+                                  peer->pending->sent_mac1);
+  if (!cookie) {
+    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  peer->cookie = *cookie;
+  peer->cookie_received = now;
+  // The peer is under load and dropped our init: send it again at once with mac2, unless that
+  // one already had a mac2 (then the peer's secret changed; the regular retry uses the new
+  // cookie) - so a responder can make us resend at most once per init of ours.
+  if (!peer->pending->sent_mac2 && !peer->pending->probe) {
+    start_handshake_locked(peer, sink, now, /*count_attempt=*/false);
+  }
 }
 
 // --- timers ---

@@ -9,12 +9,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
+#include "tunnel/cookie.h"
+#include "tunnel/handshake_limiter.h"
 #include "tunnel/peer.h"
 #include "tunnel/tunnel_table.h"
 #include "util/endpoint.h"
@@ -54,6 +57,11 @@ struct EngineConfig {
   crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(3);
   std::chrono::nanoseconds direct_timeout = std::chrono::seconds(1);
+  // This node's secret mac1 key (control-plane mode, from the DC); nullopt: derived from the
+  // static public key. set_mac1_key() replaces it later.
+  std::optional<MacKey> mac1_key;
+  // Public-key work on inits before the node is under load and asks for cookies.
+  HandshakeLimits handshake_limits = default_handshake_limits();
 };
 
 struct EngineStats {
@@ -64,6 +72,9 @@ struct EngineStats {
   // the access policy, or refused by a resource limit (ntm_stats version 2).
   std::atomic<uint64_t> dropped_spoofed{0}, dropped_policy{0}, dropped_limit{0};
   std::atomic<uint64_t> handshakes_initiated{0}, relay_fallbacks{0}, direct_upgrades{0};
+  // Under load: inits answered with a cookie reply instead of public-key work, and inits with a
+  // valid cookie refused because their source exceeded its rate.
+  std::atomic<uint64_t> cookie_replies_sent{0}, handshakes_throttled{0};
 };
 
 enum class SendResult { sent, queued, no_tunnel, dropped };
@@ -103,6 +114,10 @@ class Engine {
   // reported with needs_direction after kRoamTimeout.
   void on_network_change(EngineSink& sink, TimePoint now);
 
+  // Replaces this node's mac1 key (the DC hands it out at registration). Inits from then on must
+  // carry mac1 under it.
+  void set_mac1_key(const MacKey& key);
+
   // Is there a peer that owns this virtual destination? (The stack's routing hook.)
   bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
   bool has_peer_for(std::span<const uint8_t, 16> vip6) const;
@@ -115,13 +130,28 @@ class Engine {
   TunnelTable::Ref peer_for_inner(std::span<const uint8_t> inner) const;
   void seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
                      size_t inner_length, EngineSink& sink, TimePoint now);
-  void start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  // `count_attempt` false: a resend the peer asked for (a cookie reply), not a retry.
+  void start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                              bool count_attempt = true);
+  // Fills init.mac2 when we hold a fresh cookie from the peer; returns whether it did.
+  bool add_mac2_locked(const Peer& peer, wire::HandshakeInit& init, TimePoint now) const;
+  // Under load, decides whether an init (mac1 already checked) gets public-key work; otherwise
+  // answers it with a cookie reply or drops it. true: go ahead.
+  bool admit_init(const wire::HandshakeInit& init, std::span<const uint8_t> datagram,
+                  const Endpoint& from, std::optional<uint32_t> relay_id, EngineSink& sink,
+                  TimePoint now);
+  struct OwnMac1 {
+    MacKey key;
+    std::shared_ptr<const crypto::HmacSha256> keyed;
+  };
+  OwnMac1 own_mac1() const;
   void on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
                TimePoint now, std::optional<uint32_t> relay_id);
   void on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
                TimePoint now, std::optional<uint32_t> relay_id);
   void on_response(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
                    TimePoint now, std::optional<uint32_t> relay_id);
+  void on_cookie_reply(std::span<uint8_t> datagram, EngineSink& sink, TimePoint now);
   // Sends buffer[kRelayHeaderRoom, +length) on the peer's path (wrapped for a relay).
   void transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length, EngineSink& sink);
   void transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
@@ -144,6 +174,10 @@ class Engine {
   TunnelTable& table_;
   EngineStats stats_;
   std::atomic<uint64_t> last_timestamp_{0};
+  mutable std::mutex mac1_mutex_;
+  OwnMac1 mac1_;  // guarded by mac1_mutex_
+  CookieChecker cookies_;
+  HandshakeLimiter limiter_;
 };
 
 const char* to_string(PathKind kind);

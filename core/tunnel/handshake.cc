@@ -5,6 +5,7 @@
 
 #include "crypto/hkdf.h"
 #include "crypto/secure.h"
+#include "tunnel/cookie.h"
 
 namespace ntm::tunnel {
 
@@ -15,7 +16,6 @@ using Key = std::array<uint8_t, 32>;
 
 constexpr std::string_view kConstruction = "ntmobile IK X25519 AESGCM SHA256 v1";
 constexpr std::string_view kIdentifier = "ntmobile tunnel";
-constexpr std::string_view kMacLabel = "ntmobile mac1";
 
 std::span<const uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -87,20 +87,12 @@ HandshakeState initial_state(const crypto::X25519Key& responder_static) {
   return s;
 }
 
-std::array<uint8_t, wire::kHandshakeMacSize> compute_mac(const crypto::X25519Key& receiver_static,
-                                                         std::span<const uint8_t> covered) {
-  auto mac_key = hash2(bytes(kMacLabel), receiver_static);
-  auto full = crypto::hmac_sha256(mac_key, covered);
-  std::array<uint8_t, wire::kHandshakeMacSize> mac{};
-  std::memcpy(mac.data(), full.data(), mac.size());
-  return mac;
-}
-
 }  // namespace
 
 std::pair<InitiatorHandshake, wire::HandshakeInit> create_init(
     const crypto::X25519KeyPair& local_static, const crypto::X25519Key& peer_static,
-    uint32_t sender_path_id, uint64_t timestamp_ns, crypto::AeadAlgorithm aead) {
+    const Mac1Key& peer_mac1_key, uint32_t sender_path_id, uint64_t timestamp_ns,
+    crypto::AeadAlgorithm aead) {
   InitiatorHandshake hs;
   hs.peer_static = peer_static;
   hs.state = initial_state(peer_static);
@@ -127,23 +119,34 @@ std::pair<InitiatorHandshake, wire::HandshakeInit> create_init(
 
   std::array<uint8_t, wire::kHandshakeInitSize> encoded{};
   wire::encode(msg, encoded);
-  msg.mac = compute_mac(peer_static, std::span(encoded).first(wire::kHandshakeInitMacOffset));
+  msg.mac = compute_mac(peer_mac1_key, std::span(encoded).first(wire::kHandshakeInitMacOffset));
   return {std::move(hs), msg};
 }
 
 bool verify_init_mac(const wire::HandshakeInit& init, std::span<const uint8_t> datagram,
-                     const crypto::X25519Key& receiver_static_public) {
+                     const Mac1Key& own_mac1_key) {
   if (datagram.size() != wire::kHandshakeInitSize) return false;
-  auto expected =
-      compute_mac(receiver_static_public, datagram.first(wire::kHandshakeInitMacOffset));
+  auto expected = compute_mac(own_mac1_key, datagram.first(wire::kHandshakeInitMacOffset));
   return crypto::constant_time_equal(expected, init.mac);
 }
 
-bool verify_response_mac(std::span<const uint8_t> datagram,
-                         const crypto::X25519Key& receiver_static_public) {
+bool verify_response_mac(std::span<const uint8_t> datagram, const Mac1Key& own_mac1_key) {
   if (datagram.size() != wire::kHandshakeResponseSize) return false;
-  auto expected =
-      compute_mac(receiver_static_public, datagram.first(wire::kHandshakeResponseMacOffset));
+  auto expected = compute_mac(own_mac1_key, datagram.first(wire::kHandshakeResponseMacOffset));
+  return crypto::constant_time_equal(
+      expected, datagram.subspan(wire::kHandshakeResponseMacOffset, wire::kHandshakeMacSize));
+}
+
+bool verify_init_mac(std::span<const uint8_t> datagram, const crypto::HmacSha256& own_mac1) {
+  if (datagram.size() != wire::kHandshakeInitSize) return false;
+  auto expected = compute_mac(own_mac1, datagram.first(wire::kHandshakeInitMacOffset));
+  return crypto::constant_time_equal(
+      expected, datagram.subspan(wire::kHandshakeInitMacOffset, wire::kHandshakeMacSize));
+}
+
+bool verify_response_mac(std::span<const uint8_t> datagram, const crypto::HmacSha256& own_mac1) {
+  if (datagram.size() != wire::kHandshakeResponseSize) return false;
+  auto expected = compute_mac(own_mac1, datagram.first(wire::kHandshakeResponseMacOffset));
   return crypto::constant_time_equal(
       expected, datagram.subspan(wire::kHandshakeResponseMacOffset, wire::kHandshakeMacSize));
 }
@@ -201,6 +204,7 @@ Key mix_dh_key(HandshakeState& s) {
 }  // namespace
 
 wire::HandshakeResponse create_response(const ReceivedInit& received, uint32_t sender_path_id,
+                                        const Mac1Key& initiator_mac1_key,
                                         HandshakeKeys& keys_out) {
   HandshakeState s = received.state;
   auto ephemeral = crypto::x25519_generate();
@@ -221,7 +225,7 @@ wire::HandshakeResponse create_response(const ReceivedInit& received, uint32_t s
 
   std::array<uint8_t, wire::kHandshakeResponseSize> encoded{};
   wire::encode(msg, encoded);
-  msg.mac = compute_mac(received.initiator_static,
+  msg.mac = compute_mac(initiator_mac1_key,
                         std::span(encoded).first(wire::kHandshakeResponseMacOffset));
   return msg;
 }

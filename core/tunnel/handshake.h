@@ -34,18 +34,25 @@ struct InitiatorHandshake {
   crypto::X25519Key peer_static{};
 };
 
-// Builds HandshakeInit (mac included). `timestamp_ns` must grow between attempts: the responder
-// rejects an init whose timestamp is not newer than the last it accepted from this initiator.
+// The key a handshake message's mac1 is computed with: the receiver's mac1 key (cookie.h).
+using Mac1Key = std::array<uint8_t, 32>;
+
+// Builds HandshakeInit with mac1 under `peer_mac1_key` (mac2 zero: the engine adds it when it
+// holds a cookie). `timestamp_ns` must grow between attempts: the responder rejects an init
+// whose timestamp is not newer than the last it accepted from this initiator.
 std::pair<InitiatorHandshake, wire::HandshakeInit> create_init(
     const crypto::X25519KeyPair& local_static, const crypto::X25519Key& peer_static,
-    uint32_t sender_path_id, uint64_t timestamp_ns, crypto::AeadAlgorithm aead);
+    const Mac1Key& peer_mac1_key, uint32_t sender_path_id, uint64_t timestamp_ns,
+    crypto::AeadAlgorithm aead);
 
-// Checks the cheap mac of an init or response addressed to the holder of `receiver_static`,
+// Checks the cheap mac1 of an init or response addressed to the holder of `own_mac1_key`,
 // before any public-key work.
 bool verify_init_mac(const wire::HandshakeInit& init, std::span<const uint8_t> datagram,
-                     const crypto::X25519Key& receiver_static_public);
-bool verify_response_mac(std::span<const uint8_t> datagram,
-                         const crypto::X25519Key& receiver_static_public);
+                     const Mac1Key& own_mac1_key);
+bool verify_response_mac(std::span<const uint8_t> datagram, const Mac1Key& own_mac1_key);
+// The same with the key set up once (the engine's per-datagram path).
+bool verify_init_mac(std::span<const uint8_t> datagram, const crypto::HmacSha256& own_mac1);
+bool verify_response_mac(std::span<const uint8_t> datagram, const crypto::HmacSha256& own_mac1);
 
 // The responder's view of a valid init.
 struct ReceivedInit {
@@ -61,8 +68,9 @@ struct ReceivedInit {
 std::optional<ReceivedInit> consume_init(const crypto::X25519KeyPair& local_static,
                                          const wire::HandshakeInit& init);
 
-// Builds the response and the responder's data keys.
+// Builds the response (mac1 under the initiator's mac1 key) and the responder's data keys.
 wire::HandshakeResponse create_response(const ReceivedInit& received, uint32_t sender_path_id,
+                                        const Mac1Key& initiator_mac1_key,
                                         HandshakeKeys& keys_out);
 
 // Completes the initiator's side. nullopt if the response does not verify.

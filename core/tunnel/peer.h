@@ -34,6 +34,9 @@ struct PeerIdentity {
   std::optional<Ipv4> vip4;
   std::optional<Ipv6> vip6;
   crypto::X25519Key static_public{};
+  // The key handshake messages to this peer carry mac1 under, when the peer has a secret one
+  // (control-plane mode: from the DC's Direction); nullopt: derived from static_public.
+  std::optional<std::array<uint8_t, 32>> mac1_key;
 };
 
 // One set of data keys between us and a peer, found by our PathID.
@@ -72,6 +75,10 @@ struct PendingHandshake {
   TimePoint first_sent_at{};
   int attempts = 0;
   bool probe = false;  // a relayed tunnel trying its direct candidates: failure is not an error
+  // The init's mac1 (a cookie reply answering it is sealed with it as associated data) and
+  // whether it carried a mac2.
+  std::array<uint8_t, 16> sent_mac1{};
+  bool sent_mac2 = false;
 };
 
 struct Peer {
@@ -106,6 +113,9 @@ struct Peer {
   std::optional<PendingHandshake> pending;
   std::vector<std::vector<uint8_t>> queued;  // inner packets waiting for a session
   uint64_t last_init_timestamp = 0;          // handshake replay protection
+  // The peer under load sent us a cookie: our inits carry mac2 with it for kCookieUseTime.
+  std::optional<std::array<uint8_t, 16>> cookie;
+  TimePoint cookie_received{};
 
   std::atomic<int> refs{0};
   std::atomic<int64_t> last_use_ns{0};  // steady clock, for idle expiry

@@ -13,6 +13,7 @@ enum class MessageType : uint8_t {
   handshake_init = 1,
   handshake_response = 2,
   data = 3,
+  cookie_reply = 4,  // a responder under load asks the initiator to prove its address (mac2)
 };
 
 // AEAD negotiated in the handshake-init payload.
@@ -41,7 +42,7 @@ inline constexpr uint64_t kRejectAfterMessages = uint64_t{1} << 60;
 
 // ---- handshake init (fixed size) ----
 // type u8 | flags u8 | reserved u16 | sender_path_id u32 | ephemeral[32] | encrypted_static[48]
-// | encrypted_payload[32] | mac[16]
+// | encrypted_payload[32] | mac1[16] | mac2[16]
 inline constexpr size_t kEncryptedStaticSize = kPublicKeySize + kTagSize;  // 48
 // Handshake-init payload plaintext: timestamp_ns u64 | aead_algorithm u8 | reserved[7] (zero).
 inline constexpr size_t kHandshakePayloadSize = 16;
@@ -50,9 +51,10 @@ inline constexpr size_t kHandshakeMacSize = 16;
 inline constexpr size_t kHandshakeInitEphemeralOffset = 8;
 inline constexpr size_t kHandshakeInitStaticOffset = kHandshakeInitEphemeralOffset + kPublicKeySize;
 inline constexpr size_t kHandshakeInitPayloadOffset = kHandshakeInitStaticOffset + kEncryptedStaticSize;
-// The mac covers every byte before this offset.
+// mac1 covers every byte before its offset; mac2 (zero without a cookie) every byte before its.
 inline constexpr size_t kHandshakeInitMacOffset = kHandshakeInitPayloadOffset + kEncryptedPayloadSize;
-inline constexpr size_t kHandshakeInitSize = kHandshakeInitMacOffset + kHandshakeMacSize;
+inline constexpr size_t kHandshakeInitMac2Offset = kHandshakeInitMacOffset + kHandshakeMacSize;
+inline constexpr size_t kHandshakeInitSize = kHandshakeInitMac2Offset + kHandshakeMacSize;
 
 // ---- handshake response (fixed size) ----
 // type u8 | flags u8 | reserved u16 | sender_path_id u32 | receiver_path_id u32 | ephemeral[32]
@@ -64,7 +66,21 @@ inline constexpr size_t kHandshakeResponseEmptyOffset = kHandshakeResponseEpheme
 inline constexpr size_t kHandshakeResponseMacOffset = kHandshakeResponseEmptyOffset + kEncryptedEmptySize;
 inline constexpr size_t kHandshakeResponseSize = kHandshakeResponseMacOffset + kHandshakeMacSize;
 
-static_assert(kHandshakeInitMacOffset == 120 && kHandshakeInitSize == 136);
+// ---- cookie reply (fixed size) ----
+// type u8 = 4 | flags u8 | reserved u16 | receiver_path_id u32 | nonce[12] | encrypted_cookie[32]
+// receiver_path_id is the sender_path_id of the init it answers; the cookie is sealed with
+// AES-256-GCM under a key derived from the responder's mac1 key, with the init's mac1 as
+// associated data (docs/protocol.md 2.4).
+inline constexpr size_t kCookieSize = 16;
+inline constexpr size_t kCookieNonceSize = 12;
+inline constexpr size_t kEncryptedCookieSize = kCookieSize + kTagSize;  // 32
+inline constexpr size_t kCookieReplyNonceOffset = 8;
+inline constexpr size_t kCookieReplyCookieOffset = kCookieReplyNonceOffset + kCookieNonceSize;
+inline constexpr size_t kCookieReplySize = kCookieReplyCookieOffset + kEncryptedCookieSize;
+
+static_assert(kHandshakeInitMacOffset == 120 && kHandshakeInitMac2Offset == 136 &&
+              kHandshakeInitSize == 152);
+static_assert(kCookieReplySize == 52);
 static_assert(kHandshakeResponseMacOffset == 60 && kHandshakeResponseSize == 76);
 static_assert(kMaxInnerPacket == 65455);
 

@@ -39,6 +39,7 @@ size_t encode(const HandshakeInit& m, std::span<uint8_t> out) noexcept {
   w.bytes(m.encrypted_static);
   w.bytes(m.encrypted_payload);
   w.bytes(m.mac);
+  w.bytes(m.mac2);
   return w.failed() ? 0 : w.written();
 }
 
@@ -53,6 +54,18 @@ size_t encode(const HandshakeResponse& m, std::span<uint8_t> out) noexcept {
   w.bytes(m.ephemeral);
   w.bytes(m.encrypted_empty);
   w.bytes(m.mac);
+  return w.failed() ? 0 : w.written();
+}
+
+size_t encode(const CookieReply& m, std::span<uint8_t> out) noexcept {
+  if (out.size() < kCookieReplySize) return 0;
+  ByteWriter w(out);
+  w.u8(static_cast<uint8_t>(MessageType::cookie_reply));
+  w.u8(m.flags);
+  w.u16(0);
+  w.u32(m.receiver_path_id);
+  w.bytes(m.nonce);
+  w.bytes(m.encrypted_cookie);
   return w.failed() ? 0 : w.written();
 }
 
@@ -76,6 +89,7 @@ Decoded<HandshakeInit> decode_handshake_init(std::span<const uint8_t> datagram) 
   r.read_into(m.encrypted_static);
   r.read_into(m.encrypted_payload);
   r.read_into(m.mac);
+  r.read_into(m.mac2);
   if (r.failed() || r.remaining() != 0) return DecodeError::truncated;  // unreachable
   return m;
 }
@@ -94,6 +108,20 @@ Decoded<HandshakeResponse> decode_handshake_response(std::span<const uint8_t> da
   r.read_into(m.ephemeral);
   r.read_into(m.encrypted_empty);
   r.read_into(m.mac);
+  if (r.failed() || r.remaining() != 0) return DecodeError::truncated;  // unreachable
+  return m;
+}
+
+Decoded<CookieReply> decode_cookie_reply(std::span<const uint8_t> datagram) noexcept {
+  if (auto e = check_fixed(datagram, MessageType::cookie_reply, kCookieReplySize)) return *e;
+  ByteReader r(datagram);
+  CookieReply m;
+  r.skip(1);  // type, checked above
+  m.flags = r.u8();
+  r.skip(2);  // reserved, checked above
+  m.receiver_path_id = r.u32();
+  r.read_into(m.nonce);
+  r.read_into(m.encrypted_cookie);
   if (r.failed() || r.remaining() != 0) return DecodeError::truncated;  // unreachable
   return m;
 }

@@ -122,17 +122,25 @@ inline Bytes ipv6_packet(const Ipv6& src, const Ipv6& dst, size_t payload_size, 
 struct NodeOptions {
   std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
   std::chrono::nanoseconds direct_timeout = kDefaultDirectTimeout;
+  HandshakeLimits handshake_limits = default_handshake_limits();
 };
 
 // One node: a static key pair, its own tunnel table and engine, and a sink.
 struct Node {
+  static EngineConfig engine_config(const crypto::X25519KeyPair& key, const NodeOptions& o) {
+    EngineConfig c;  // the engine's defaults, then the options (new fields keep their defaults)
+    c.static_key = key;
+    c.idle_timeout = o.idle_timeout;
+    c.direct_timeout = o.direct_timeout;
+    c.handshake_limits = o.handshake_limits;
+    return c;
+  }
+
   Node(uint8_t index, std::chrono::nanoseconds idle_timeout)
       : Node(index, NodeOptions{.idle_timeout = idle_timeout}) {}
   explicit Node(uint8_t index, NodeOptions options = {})
       : key(crypto::x25519_generate()),
-        engine(EngineConfig{key, crypto::AeadAlgorithm::aes_256_gcm, options.idle_timeout,
-                            options.direct_timeout},
-               table),
+        engine(engine_config(key, options), table),
         endpoint(Endpoint::v4({192, 0, 2, index}, static_cast<uint16_t>(51820 + index))),
         private_endpoint(Endpoint::v4({10, 0, 0, index}, static_cast<uint16_t>(51820 + index))),
         vip4{100, 64, 0, index},
@@ -197,12 +205,16 @@ void pump_until_quiet(Round round) {
 struct PairOptions {
   std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
   bool pinned = true;
+  // B's budget for inits before it is under load and asks for cookies.
+  HandshakeLimits b_handshake_limits = default_handshake_limits();
 };
 
 // A knows B (and where B is); B knows A but not A's endpoint.
 struct EnginePair {
   explicit EnginePair(PairOptions options = {})
-      : a(1, options.idle_timeout), b(2, options.idle_timeout) {
+      : a(1, options.idle_timeout),
+        b(2, NodeOptions{.idle_timeout = options.idle_timeout,
+                         .handshake_limits = options.b_handshake_limits}) {
     auto b_at_a = a.table.add(b.identity(), options.pinned);
     REQUIRE(b_at_a);
     {

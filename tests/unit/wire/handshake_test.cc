@@ -27,6 +27,7 @@ HandshakeInit sample_init() {
   m.encrypted_static = iota_array<kEncryptedStaticSize>(0x40);
   m.encrypted_payload = iota_array<kEncryptedPayloadSize>(0x80);
   m.mac = iota_array<kHandshakeMacSize>(0xe0);
+  m.mac2 = iota_array<kHandshakeMacSize>(0xc0);
   return m;
 }
 
@@ -51,8 +52,10 @@ std::vector<uint8_t> encoded(const T& m) {
 }  // namespace
 
 TEST_CASE("handshake sizes and mac offsets match the spec", "[wire]") {
-  STATIC_REQUIRE(kHandshakeInitSize == 136);
+  STATIC_REQUIRE(kHandshakeInitSize == 152);
   STATIC_REQUIRE(kHandshakeInitMacOffset == 120);
+  STATIC_REQUIRE(kHandshakeInitMac2Offset == 136);
+  STATIC_REQUIRE(kCookieReplySize == 52);
   STATIC_REQUIRE(kHandshakeResponseSize == 76);
   STATIC_REQUIRE(kHandshakeResponseMacOffset == 60);
   STATIC_REQUIRE(kHandshakePayloadSize == 16);
@@ -70,6 +73,7 @@ TEST_CASE("handshake init has the documented byte layout", "[wire]") {
   CHECK(std::equal(m.encrypted_static.begin(), m.encrypted_static.end(), d.begin() + 40));
   CHECK(std::equal(m.encrypted_payload.begin(), m.encrypted_payload.end(), d.begin() + 88));
   CHECK(std::equal(m.mac.begin(), m.mac.end(), d.begin() + kHandshakeInitMacOffset));
+  CHECK(std::equal(m.mac2.begin(), m.mac2.end(), d.begin() + kHandshakeInitMac2Offset));
 }
 
 TEST_CASE("handshake init round-trips through encode and decode", "[wire]") {
@@ -193,4 +197,50 @@ TEST_CASE("handshake payload rejects wrong sizes, unknown AEADs and reserved byt
     CHECK(decode_handshake_payload(all.first(kHandshakePayloadSize)).error() ==
           DecodeError::bad_field);
   }
+}
+
+// ---- cookie reply ----
+
+namespace {
+CookieReply sample_cookie_reply() {
+  CookieReply m;
+  m.flags = 0x01;
+  m.receiver_path_id = 0xa1b2c3d4;
+  m.nonce = iota_array<kCookieNonceSize>(0x30);
+  m.encrypted_cookie = iota_array<kEncryptedCookieSize>(0x90);
+  return m;
+}
+}  // namespace
+
+TEST_CASE("cookie reply has the documented byte layout and round-trips", "[wire]") {
+  const auto m = sample_cookie_reply();
+  std::vector<uint8_t> d(kCookieReplySize);
+  REQUIRE(encode(m, d) == kCookieReplySize);
+  const std::vector<uint8_t> head{0x04, 0x01, 0x00, 0x00, 0xa1, 0xb2, 0xc3, 0xd4};
+  CHECK(std::vector<uint8_t>(d.begin(), d.begin() + 8) == head);
+  CHECK(std::equal(m.nonce.begin(), m.nonce.end(), d.begin() + kCookieReplyNonceOffset));
+  CHECK(std::equal(m.encrypted_cookie.begin(), m.encrypted_cookie.end(),
+                   d.begin() + kCookieReplyCookieOffset));
+  const auto decoded = decode_cookie_reply(d);
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value() == m);
+}
+
+TEST_CASE("cookie reply decoding checks size, type and reserved bytes in order", "[wire]") {
+  std::vector<uint8_t> d(kCookieReplySize);
+  REQUIRE(encode(sample_cookie_reply(), d) == kCookieReplySize);
+  CHECK(decode_cookie_reply({}).error() == DecodeError::truncated);
+  CHECK(decode_cookie_reply(std::span<const uint8_t>(d).first(kCookieReplySize - 1)).error() ==
+        DecodeError::truncated);
+  auto longer = d;
+  longer.push_back(0);
+  CHECK(decode_cookie_reply(longer).error() == DecodeError::oversized);
+  auto other = d;
+  other[0] = 1;
+  CHECK(decode_cookie_reply(other).error() == DecodeError::unknown_type);
+  auto reserved = d;
+  reserved[3] = 1;
+  CHECK(decode_cookie_reply(reserved).error() == DecodeError::bad_field);
+  std::vector<uint8_t> small(kCookieReplySize - 1, 0xff);
+  CHECK(encode(sample_cookie_reply(), small) == 0);
 }
