@@ -141,8 +141,10 @@ typedef struct ntm_static_peer {
   unsigned int version;     /**< NTM_STATIC_PEER_VERSION; set by ntm_static_peer_init(). */
   const char *name;         /**< The peer's name (e.g. "bob.example"), for ntm_getaddrinfo(). */
   const char *public_key;   /**< The peer's X25519 public key, base64. Required. */
-  const char *endpoint;     /**< Its real UDP address, "192.0.2.1:4500" or "[2001:db8::1]:4500";
-                                 NULL if only the peer starts tunnels (we learn its address). */
+  const char *endpoint;     /**< Its real UDP address, "192.0.2.1:4500", "[2001:db8::1]:4500" or
+                                 "bob.example.net:4500" (a host name is resolved by ntm_start(),
+                                 first address); NULL if only the peer starts tunnels (we learn
+                                 its address). */
   const char *virtual_ipv4; /**< Its virtual IPv4 address, e.g. "100.64.0.2"; NULL for none. */
   const char *virtual_ipv6; /**< Its virtual IPv6 address, e.g. "fd00:6e74:6d::2"; NULL for none. */
 } ntm_static_peer;
@@ -241,8 +243,9 @@ typedef struct ntm_options {
   ntm_event_cb event_cb;       /**< Optional event handler. */
   void *event_user_data;       /**< Passed to event_cb unchanged. */
   /* ---- version 2: control plane ---- */
-  const char *server;          /**< The Account Server, "192.0.2.1:7800" or "[2001:db8::1]:7800";
-                                    NULL for static-peer mode. */
+  const char *server;          /**< The Account Server, "192.0.2.1:7800", "[2001:db8::1]:7800" or
+                                    "as.example.net:7800" (a host name is resolved by ntm_start();
+                                    its first address is used); NULL for static-peer mode. */
   const char *server_certificate; /**< The AS's TLS certificate to trust (pinned): PEM text, or
                                     the path of a PEM file. Required with server. */
   const char *account;         /**< Account name at the AS. Required with server. */

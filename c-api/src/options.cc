@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "capi_util.h"
+#include "util/resolve.h"
 
 using namespace ntm;
 
@@ -81,12 +82,11 @@ std::string read_certificate(const char* value) {
 
 node::ControlPlaneConfig control_config(const ntm_options* o) {
   node::ControlPlaneConfig cp;
-  auto server = Endpoint::parse(o->server);
-  if (!server) {
-    throw OptionError(std::string("options.server: '") + o->server +
-                      "' is not 1.2.3.4:port or [v6]:port");
-  }
-  cp.server = *server;
+  // A host name is resolved now; the first of its addresses (the resolver's preference) is used.
+  std::string error;
+  const auto servers = resolve_host_port(o->server, &error);
+  if (servers.empty()) throw OptionError("options.server: " + error);
+  cp.server = servers.front();
   if (is_blank(o->server_certificate)) {
     throw OptionError("options.server_certificate: required with options.server");
   }
@@ -212,11 +212,10 @@ node::NodeConfig to_node_config(const ntm_options* o) {
       throw OptionError(field + ".public_key: is this node's own key");
     }
     if (!is_blank(p.endpoint)) {
-      sp.endpoint = Endpoint::parse(p.endpoint);
-      if (!sp.endpoint) {
-        throw OptionError(field + ".endpoint: '" + p.endpoint +
-                          "' is not 1.2.3.4:port or [v6]:port");
-      }
+      std::string error;
+      const auto found = resolve_host_port(p.endpoint, &error);
+      if (found.empty()) throw OptionError(field + ".endpoint: " + error);
+      sp.endpoint = found.front();
     }
     if (!is_blank(p.virtual_ipv4)) {
       sp.vip4 = parse_ipv4(p.virtual_ipv4);

@@ -35,6 +35,13 @@ struct X509Free {
   void operator()(X509* p) const { X509_free(p); }
 };
 
+// True when an SSL call failed because the socket's receive timeout expired (the AS is silent).
+bool timed_out(SSL* ssl, int rc, int saved_errno) {
+  const int e = SSL_get_error(ssl, rc);
+  return (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
+         (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT);
+}
+
 std::string openssl_error() {
   unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -107,8 +114,12 @@ void read_exact(SSL* ssl, uint8_t* out, size_t size) {
   size_t done = 0;
   while (done < size) {
     size_t got = 0;
-    if (SSL_read_ex(ssl, out + done, size - done, &got) != 1) {
-      throw LoginError(LoginError::Kind::network, "the AS closed the connection or timed out");
+    if (const int rc = SSL_read_ex(ssl, out + done, size - done, &got); rc != 1) {
+      const int saved_errno = errno;
+      throw LoginError(LoginError::Kind::network,
+                       timed_out(ssl, rc, saved_errno)
+                           ? "timed out waiting for the AS's answer"
+                           : "the AS closed the connection");
     }
     done += got;
   }
@@ -139,7 +150,15 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
   if (!crypto::ssl_set_socket(ssl.get(), fd.get())) {
     throw LoginError(LoginError::Kind::tls, openssl_error());
   }
-  if (SSL_connect(ssl.get()) != 1) {
+  if (const int rc = SSL_connect(ssl.get()); rc != 1) {
+    const int saved_errno = errno;
+    if (timed_out(ssl.get(), rc, saved_errno)) {
+      ERR_clear_error();
+      throw LoginError(LoginError::Kind::network,
+                       "timed out: the AS at " + config.server.to_string() +
+                           " accepted the connection but did not answer the TLS handshake within " +
+                           std::to_string(timeout.count()) + " ms");
+    }
     long verify = SSL_get_verify_result(ssl.get());
     std::string why = verify != X509_V_OK
                           ? std::string("the AS certificate does not match the pinned one (") +

@@ -14,6 +14,7 @@ extern "C" {
 #include "crypto/hash.h"
 #include "node/key_store.h"
 #include "node/login_client.h"
+#include "node/progress_note.h"
 #include "wire/constants.h"
 #include "node/tx_batch.h"
 #include "stack/core_lock.h"
@@ -164,6 +165,7 @@ control::LoginGrant Node::log_in() {
     }
   }
   try {
+    ProgressNote note("the AS at " + cfg.control->server.to_string() + " (login)");
     auto grant = login(*cfg.control, cfg.key.public_key, kServerTimeout);
     cfg.name = grant.fqdn;
     return grant;
@@ -188,6 +190,7 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                              });
   control_->count_login();
   try {
+    ProgressNote note("the DC (registration)");
     auto reg = control_->register_blocking(kServerTimeout);
     auto nonzero = [](std::span<const uint8_t> b) {
       return std::any_of(b.begin(), b.end(), [](uint8_t x) { return x != 0; });

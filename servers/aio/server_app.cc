@@ -8,6 +8,10 @@
 #include <ctime>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
+#include "aio/status_report.h"
+#include "aio/status_server.h"
 #include "as/tls.h"
 #include "crypto/encoding.h"
 
@@ -77,6 +81,13 @@ void ServerApp::stop() {
   if (rs_) rs_->stop();
 }
 
+std::vector<AccountServer*> ServerApp::account_servers() {
+  std::vector<AccountServer*> out;
+  if (as_) out.push_back(as_.get());
+  for (auto& more : more_as_) out.push_back(more.get());
+  return out;
+}
+
 std::vector<Endpoint> ServerApp::dc_endpoints() const {
   if (!options_.dc_public.empty()) return options_.dc_public;
   std::vector<Endpoint> out;
@@ -113,11 +124,13 @@ struct Usage : std::runtime_error {
 void print_help(const char* prog, Roles roles) {
   std::printf(
       "usage:\n"
-      "  %s run [--config FILE] [--state DIR] [--OPTION VALUE]...\n", prog);
+      "  %s run [--config FILE] [--state DIR] [--OPTION VALUE]...\n"
+      "  %s status [--json] (--state DIR | --config FILE)\n"
+      "  %s --version\n", prog, prog, prog);
   if (roles.as || roles.dc)
     std::printf(
         "  %s accounts add NAME (--password PW | --password-stdin | --token) --state DIR\n"
-        "  %s accounts list --state DIR\n"
+        "  %s accounts list [--json] --state DIR\n"
         "  %s accounts disable NAME --state DIR\n"
         "  %s accounts enable NAME --state DIR\n",
         prog, prog, prog, prog);
@@ -133,7 +146,10 @@ void print_help(const char* prog, Roles roles) {
       "  --keepalive SECONDS        keepalive interval (default 20)\n"
       "  --session-lifetime SECONDS certificate and ticket lifetime (default 86400)\n"
       "  --pool-v4 CIDR --pool-v6 CIDR  virtual address pools\n"
-      "  --log-level LEVEL          off, error, warn (default), info, debug\n");
+      "  --log-level LEVEL          off, error, warn (default), info, debug\n"
+      "  --log-format FORMAT        text (default: timestamped lines) or json\n"
+      "  --metrics ADDR:PORT        Prometheus endpoint, e.g. 127.0.0.1:9464 (default off)\n"
+      "Addresses may be host names (resolved at start).\n");
 }
 
 // Splits "--key value" pairs; --config is read first, flags override it.
@@ -155,7 +171,7 @@ ServerOptions parse_options(const std::vector<std::string>& args, size_t from,
     if (const auto eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
-    } else if (key == "token" || key == "password-stdin") {
+    } else if (key == "token" || key == "password-stdin" || key == "json") {
       if (!extra_flags) throw Usage("unknown flag '" + a + "'");
       extra_flags->emplace_back(key, "");
       continue;
@@ -193,15 +209,26 @@ sigset_t stop_signals() {
   return set;
 }
 
+void apply_logging(const ServerOptions& o, const char* prog) {
+  log::set_level(o.log_level);
+  log::set_json(o.log_json);
+  log::set_program(prog);
+}
+
 int cmd_run(const std::vector<std::string>& args, Roles roles, const char* prog) {
   ServerOptions o = parse_options(args, 1, nullptr, nullptr);
-  log::set_level(o.log_level);
+  apply_logging(o, prog);
   // Block the stop signals before any thread starts, so every thread inherits the mask and
   // only sigwait() below receives them.
   sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  const std::optional<Endpoint> metrics = o.metrics;
   ServerApp app(std::move(o), roles);
   app.start();
+  StatusServer status(app, prog, status_socket_path(app.options().state, prog), metrics);
+  if (auto m = status.metrics_endpoint()) {
+    std::printf("%s: metrics on http://%s/metrics\n", prog, m->to_string().c_str());
+  }
   if (app.as()) {
     std::printf("%s: AS on %s (TLS 1.3); nodes pin the certificate %s\n", prog,
                 app.as()->local_endpoint().to_string().c_str(),
@@ -216,7 +243,7 @@ int cmd_run(const std::vector<std::string>& args, Roles roles, const char* prog)
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
-  NTM_LOG_INFO("%s: signal %d, shutting down", prog, sig);
+  NTM_LOG_INFO("%s: %s, shutting down", prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
   app.stop();
   return 0;
 }
@@ -244,12 +271,34 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
   ServerOptions o = parse_options(args, 1, &pos, &extra);
   if (pos.empty()) throw Usage("accounts: give add, list, disable or enable");
   if (o.state.empty()) throw ConfigError("no state directory: give --state DIR (or --config FILE)");
-  log::set_level(o.log_level);
+  apply_logging(o, prog);
   StateDir state(o.state);
   SqliteAccountStore store(state.database_path());
   const std::string& verb = pos[0];
   if (verb == "list") {
     if (pos.size() != 1) throw Usage("accounts list takes no name");
+    const bool json = std::any_of(extra.begin(), extra.end(), [](const auto& f) { return f.first == "json"; });
+    if (json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& a : store.list()) {
+        rows.push_back({{"name", a.name},
+                        {"node_id", [&] {
+                           char id[17];
+                           std::snprintf(id, sizeof(id), "%016llx",
+                                         static_cast<unsigned long long>(a.node_id));
+                           return std::string(id);
+                         }()},
+                        {"kind", a.kind == CredentialKind::password ? "password" : "token"},
+                        {"token_used", a.token_used},
+                        {"disabled", a.disabled},
+                        {"last_login", a.last_login_unix == 0 ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(format_time(a.last_login_unix))},
+                        {"static_key", a.static_public ? nlohmann::json(crypto::base64_encode(*a.static_public))
+                                                       : nlohmann::json(nullptr)}});
+      }
+      std::printf("%s\n", rows.dump(2).c_str());
+      return 0;
+    }
     std::printf("%-24s %-16s %-8s %-9s %-20s %s\n", "NAME", "NODE_ID", "KIND", "STATE",
                 "LAST_LOGIN", "STATIC_KEY");
     for (const auto& a : store.list()) {
@@ -286,6 +335,8 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
     }
     return 0;
   }
+  for (const auto& [k, v] : extra)
+    if (k == "json") throw Usage("--json goes with accounts list");
   if (!extra.empty()) throw Usage("accounts " + verb + ": unexpected --" + extra[0].first);
   if (verb == "disable" || verb == "enable") {
     if (!store.set_disabled(name, verb == "disable")) {
@@ -300,6 +351,20 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
 
 }  // namespace
 
+int cmd_status(const std::vector<std::string>& args, const char* prog) {
+  std::vector<std::pair<std::string, std::string>> extra;
+  ServerOptions o = parse_options(args, 1, nullptr, &extra);
+  if (o.state.empty()) throw ConfigError("no state directory: give --state DIR (or --config FILE)");
+  bool json = false;
+  for (const auto& [k, v] : extra) {
+    if (k != "json") throw Usage("status: unexpected --" + k);
+    json = true;
+  }
+  const auto doc = nlohmann::json::parse(fetch_status(status_socket_path(o.state, prog)));
+  std::printf("%s", json ? (doc.dump(2) + "\n").c_str() : status_text(doc).c_str());
+  return 0;
+}
+
 int cli_main(int argc, char** argv, Roles roles, const char* program) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
@@ -311,7 +376,12 @@ int cli_main(int argc, char** argv, Roles roles, const char* program) {
       print_help(program, roles);
       return args.empty() ? 2 : 0;
     }
+    if (args[0] == "--version" || args[0] == "version") {
+      std::printf("%s %s\n", program, NTM_SERVERS_VERSION);
+      return 0;
+    }
     if (args[0] == "run") return cmd_run(args, roles, program);
+    if (args[0] == "status") return cmd_status(args, program);
     if (args[0] == "accounts" && (roles.as || roles.dc)) return cmd_accounts(args, program);
     throw Usage("unknown command '" + args[0] + "'");
   } catch (const Usage& e) {

@@ -41,6 +41,7 @@ class ServerApp {
   AccountStore& accounts() { return *accounts_; }
 
   AccountServer* as() { return as_.get(); }  // the first of the AS sockets
+  std::vector<AccountServer*> account_servers();  // all of them (one per listen-as address)
   DirectionCoordinator* dc() { return dc_.get(); }
   RelayServer* rs() { return rs_.get(); }
   // Where nodes reach each server (after start()).

@@ -147,6 +147,7 @@ void AccountServer::accept_loop() {
         Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)).value_or(Endpoint{});
     std::lock_guard lock(mu_);
     if (queue_.size() >= config_.max_queued) {
+      logins_.add(AsLogin::overloaded);
       NTM_LOG_WARN("AS: too many pending logins; closing the connection from %s",
                    from.to_string().c_str());
       continue;  // conn closes
@@ -191,6 +192,7 @@ void AccountServer::serve_connection(int fd, const Endpoint& from) {
   if (!ssl) return;
   SSL_set_fd(ssl.get(), fd);
   if (SSL_accept(ssl.get()) != 1) {
+    logins_.add(AsLogin::tls_failed);
     NTM_LOG_DEBUG("AS: TLS handshake with %s failed", from.to_string().c_str());
     ERR_clear_error();
     return;
@@ -224,11 +226,23 @@ void AccountServer::serve_connection(int fd, const Endpoint& from) {
       }
     }
   }
+  count_login(response.status);
   auto out = control::encode_login_response_frame(response);
   (void)ssl_write_all(ssl.get(), out);
   crypto::secure_zero(out);
   SSL_shutdown(ssl.get());
   ERR_clear_error();
+}
+
+void AccountServer::count_login(control::LoginStatus status) {
+  switch (status) {
+    case LoginStatus::ok: logins_.add(AsLogin::ok); break;
+    case LoginStatus::bad_credentials: logins_.add(AsLogin::bad_credentials); break;
+    case LoginStatus::account_disabled: logins_.add(AsLogin::account_disabled); break;
+    case LoginStatus::bad_request: logins_.add(AsLogin::bad_request); break;
+    case LoginStatus::server_error: logins_.add(AsLogin::server_error); break;
+    case LoginStatus::rate_limited: logins_.add(AsLogin::rate_limited); break;
+  }
 }
 
 LoginResponse AccountServer::handle_login(const control::LoginRequest& request,

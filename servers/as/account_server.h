@@ -21,6 +21,7 @@
 
 #include "as/rate_limiter.h"
 #include "as/tls.h"
+#include "common/metrics.h"
 #include "control/login.h"
 #include "crypto/ed25519.h"
 #include "io/unique_fd.h"
@@ -65,11 +66,15 @@ class AccountServer {
   // Handles one decoded request (no I/O): used by the connection handler and by tests.
   control::LoginResponse handle_login(const control::LoginRequest& request, const Endpoint& from);
 
+  // How login connections ended, for `ntm-server status` and the metrics endpoint.
+  const ReasonCounters<AsLogin>& logins() const { return logins_; }
+
  private:
   void accept_loop();
   void worker_loop();
   void serve_connection(int fd, const Endpoint& from);
   uint64_t now_unix() const;
+  void count_login(control::LoginStatus status);
 
   AccountServerConfig config_;
   AccountStore& accounts_;
@@ -86,6 +91,7 @@ class AccountServer {
   std::condition_variable cv_;
   std::deque<std::pair<io::UniqueFd, Endpoint>> queue_;
   std::unordered_set<int> active_fds_;
+  ReasonCounters<AsLogin> logins_;
 };
 
 }  // namespace ntm::servers

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "store/account_store.h"
+#include "util/resolve.h"
 
 namespace ntm::servers {
 
@@ -12,7 +13,8 @@ namespace {
 
 constexpr std::string_view kKeys[] = {"state",      "domain",    "listen-as",        "listen-dc",
                                       "listen-rs",  "dc-public", "relay",            "keepalive",
-                                      "session-lifetime", "pool-v4", "pool-v6",     "log-level"};
+                                      "session-lifetime", "pool-v4", "pool-v6",     "log-level",
+                                      "log-format", "metrics"};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -65,6 +67,13 @@ Endpoint parse_endpoint(std::string_view text, std::string_view what) {
   return *e;
 }
 
+std::vector<Endpoint> parse_endpoints(std::string_view text, std::string_view what) {
+  std::string error;
+  auto out = resolve_host_port(text, &error);
+  if (out.empty()) throw ConfigError(std::string(what) + ": " + error);
+  return out;
+}
+
 bool is_wildcard(const Endpoint& e) {
   return std::all_of(e.address.begin(), e.address.begin() + (e.is_v4() ? 4 : 16),
                      [](uint8_t b) { return b == 0; });
@@ -81,7 +90,8 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
 
   auto endpoints = [&](std::vector<Endpoint>& list) {
     if (first_in_source) list.clear();
-    for (auto part : split_commas(value)) list.push_back(parse_endpoint(part, key));
+    for (auto part : split_commas(value))
+      for (const auto& e : parse_endpoints(part, key)) list.push_back(e);
   };
 
   if (key == "state") {
@@ -99,7 +109,8 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
   } else if (key == "relay") {
     if (first_in_source) options_.relays.clear();
     std::vector<Endpoint> rs;
-    for (auto part : split_commas(value)) rs.push_back(parse_endpoint(part, key));
+    for (auto part : split_commas(value))
+      for (const auto& e : parse_endpoints(part, key)) rs.push_back(e);
     options_.relays.push_back(std::move(rs));
   } else if (key == "keepalive") {
     options_.keepalive_s = parse_number<uint16_t>(key, value, 1, 3600);
@@ -123,6 +134,17 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
       throw ConfigError("log-level: '" + std::string(value) +
                         "' is not one of off, error, warn, info, debug");
     options_.log_level = *l;
+  } else if (key == "log-format") {
+    if (value != "text" && value != "json")
+      throw ConfigError("log-format: '" + std::string(value) + "' is not text or json");
+    options_.log_json = value == "json";
+  } else if (key == "metrics") {
+    if (value == "off") {
+      options_.metrics.reset();
+    } else {
+      const auto e = parse_endpoints(value, key);
+      options_.metrics = e.front();
+    }
   }
 }
 

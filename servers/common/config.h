@@ -16,6 +16,10 @@
 //   pool-v4 CIDR              virtual IPv4 pool                                 100.64.0.0/10
 //   pool-v6 CIDR              virtual IPv6 pool                                 fd00:6e74:6d::/48
 //   log-level LEVEL           off, error, warn, info, debug                     warn
+//   log-format FORMAT         text (timestamped lines) or json (one object a line)  text
+//   metrics ADDR:PORT         Prometheus text endpoint (HTTP GET /metrics); `off`   off
+// Addresses may be host names ("dc.example.net:7801"), resolved once when the options are read,
+// to each of their IPv4 and IPv6 addresses.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +54,8 @@ struct ServerOptions {
   uint64_t session_lifetime_s = 86400;
   AddressPools pools;
   log::Level log_level = log::Level::warn;
+  bool log_json = false;
+  std::optional<Endpoint> metrics;  // nullopt: no metrics endpoint
 };
 
 // True for the option names above.
@@ -80,6 +86,9 @@ std::optional<log::Level> parse_log_level(std::string_view text);
 
 // Parses "ADDR:PORT" / "[V6]:PORT". Throws ConfigError naming `what`.
 Endpoint parse_endpoint(std::string_view text, std::string_view what);
+// Like parse_endpoint(), and also "HOST:PORT" with a host name, resolved now to each of its
+// addresses. Throws ConfigError naming `what`.
+std::vector<Endpoint> parse_endpoints(std::string_view text, std::string_view what);
 
 // True for 0.0.0.0 and ::.
 bool is_wildcard(const Endpoint& e);

@@ -100,7 +100,7 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
                                   Clock::time_point now) {
   auto env = control::decode_dc_envelope(datagram);
   if (!env) {
-    ++dropped_;
+    drop(DcDrop::malformed);
     return;
   }
   if (env->type == MessageType::register_node) {
@@ -111,13 +111,13 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
   if (it == nodes_.end()) {
     // Unknown node (expired, or the DC restarted): we hold no key to answer with. The node
     // re-registers with its ticket when its keepalives go unanswered.
-    ++dropped_;
+    drop(DcDrop::unknown_node);
     return;
   }
   NodeState& node = it->second;
   auto opened = node.channel->open(datagram);
   if (!opened) {
-    ++dropped_;
+    drop(DcDrop::bad_auth);
     return;
   }
   node.observed = from;  // the newest authenticated source (the node may have moved)
@@ -133,7 +133,7 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
       on_direction_ack(node, opened->plaintext);
       break;
     default:
-      ++dropped_;
+      drop(DcDrop::unexpected);
       break;
   }
 }
@@ -143,14 +143,14 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
                                        Clock::time_point now) {
   auto ticket = control::open_ticket(config_.ticket_key, env.ticket);
   if (!ticket || ticket->node_id != env.node_id) {
-    ++dropped_;
+    drop(DcDrop::bad_ticket);
     return;
   }
   auto it = nodes_.find(env.node_id);
   const bool known = it != nodes_.end();
   const bool same_key = known && it->second.channel->has_key(ticket->session_key);
   if (known && !same_key && ticket->expires_unix < it->second.ticket_expires) {
-    ++dropped_;  // an older ticket than the one in use: a replay
+    drop(DcDrop::replayed_ticket);  // an older ticket than the one in use: a replay
     return;
   }
   std::optional<control::DcChannel> fresh;
@@ -164,7 +164,7 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   }
   auto opened = channel->open(datagram);
   if (!opened) {
-    ++dropped_;
+    drop(DcDrop::bad_auth);
     return;
   }
 
@@ -214,6 +214,7 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
     auto [ins, _] = nodes_.emplace(env.node_id, std::move(tmp));
     stored = &ins->second;
     registered_ = nodes_.size();
+    ++registrations_;
     NTM_LOG_INFO("DC: registered %s from %s%s", fqdn.c_str(), from.to_string().c_str(),
                  behind_nat({stored->private_endpoints, from}) ? " (behind NAT)" : "");
   }
@@ -315,7 +316,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     return;
   }
   if (node.pending_directions >= config_.max_pending_directions_per_node) {
-    ++dropped_;
+    drop(DcDrop::busy);
     return;
   }
 
@@ -370,6 +371,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   p.to_peer = make(*peer, node, decision.candidates_for_b, id);
   p.next_send = now;
   ++node.pending_directions;
+  ++directions_sent_;
   NTM_LOG_INFO("DC: direction %08x %s <-> %s: %s", id, node.fqdn.c_str(), peer->fqdn.c_str(),
                decision.mode == control::DirectionMode::direct ? "direct" : "relay");
   auto [it, _] = directions_.emplace(id, std::move(p));

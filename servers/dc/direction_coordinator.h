@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/udp_service.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
@@ -72,6 +73,9 @@ class DirectionCoordinator {
   size_t registered_nodes() const { return registered_.load(); }
   // Counters for tests and logs.
   uint64_t dropped_datagrams() const { return dropped_.load(); }
+  const ReasonCounters<DcDrop>& drops() const { return drops_; }
+  uint64_t registrations() const { return registrations_.load(); }  // Registers accepted
+  uint64_t directions() const { return directions_sent_.load(); }   // tunnels directed
 
  private:
   using Clock = UdpService::Clock;
@@ -131,6 +135,12 @@ class DirectionCoordinator {
   AccountStore* accounts_;
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> registrations_{0}, directions_sent_{0};
+  ReasonCounters<DcDrop> drops_;
+  void drop(DcDrop why) {
+    ++dropped_;
+    drops_.add(why);
+  }
 
   // Loop-thread state.
   std::unordered_map<uint64_t, NodeState> nodes_;

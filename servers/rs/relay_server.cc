@@ -40,7 +40,7 @@ void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::tim
   for (const io::ReceiveSlot& slot : received) {
     const std::span<const uint8_t> d(slot.buffer.data(), slot.length);
     if (d.empty()) {
-      ++dropped_;
+      drop(RsDrop::malformed);
       continue;
     }
     if (d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
@@ -48,12 +48,12 @@ void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::tim
         out_.push_back({*to, d});
         ++forwarded_;
       } else {
-        ++dropped_;
+        drop(RsDrop::not_relayable);
       }
     } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
       bind(d, slot.from, now, replies_, out_);
     } else {
-      ++dropped_;
+      drop(RsDrop::malformed);
     }
   }
   if (!out_.empty()) service_.send_batch(out_);
@@ -81,13 +81,13 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
                        std::vector<io::OutgoingDatagram>& out) {
   auto b = control::decode_relay_bind(d);
   if (!b || !control::verify_relay_token(config_.relay_key, *b, now_unix())) {
-    ++dropped_;
+    drop(RsDrop::bad_token);
     return;
   }
   auto it = relays_.find(b->relay_id);
   if (it == relays_.end()) {
     if (relays_.size() >= config_.max_relays) {
-      ++dropped_;
+      drop(RsDrop::table_full);
       NTM_LOG_WARN("RS: relay table full (%zu); bind dropped", relays_.size());
       return;
     }
@@ -99,7 +99,7 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
     if (r.ends[i].node_id == b->node_id) end = &r.ends[i];
   if (!end) {
     if (r.bound == 2) {
-      ++dropped_;  // a third node_id: not part of this relay
+      drop(RsDrop::third_node);  // a third node_id: not part of this relay
       return;
     }
     end = &r.ends[r.bound++];

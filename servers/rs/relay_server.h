@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/udp_service.h"
 #include "control/codec_util.h"
 #include "io/udp_transport.h"
@@ -48,6 +49,7 @@ class RelayServer {
   std::vector<Endpoint> local_endpoints() const { return service_.local_endpoints(); }
   size_t relay_count() const { return relay_count_.load(); }
   RelayStats stats() const { return {binds_.load(), forwarded_.load(), dropped_.load()}; }
+  const ReasonCounters<RsDrop>& drops() const { return drops_; }
 
  private:
   using Clock = UdpService::Clock;
@@ -74,6 +76,11 @@ class RelayServer {
   RelayServerConfig config_;
   std::atomic<size_t> relay_count_{0};
   std::atomic<uint64_t> binds_{0}, forwarded_{0}, dropped_{0};
+  ReasonCounters<RsDrop> drops_;
+  void drop(RsDrop why) {
+    ++dropped_;
+    drops_.add(why);
+  }
   // Loop-thread state.
   std::unordered_map<uint32_t, Relay> relays_;
   std::vector<io::OutgoingDatagram> out_;  // one batch's sends; kept to reuse its capacity
