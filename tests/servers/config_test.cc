@@ -63,7 +63,7 @@ TEST_CASE("config errors name the file and line", "[servers][config]") {
              Catch::Contains("server.conf:2: expected 'key = value'"));
   CHECK_THAT(load_error("colour = blue\n"), Catch::Contains(":1: unknown option 'colour'"));
   CHECK_THAT(load_error("\n\nlisten-dc = localhost\n"),
-             Catch::Contains(":3: listen-dc: 'localhost' is not an address with a port"));
+             Catch::Contains(":3: listen-dc: 'localhost' is not an address or host name with a port"));
   CHECK_THAT(load_error("keepalive = 0\n"), Catch::Contains(":1: keepalive:"));
   CHECK_THAT(load_error("pool-v4 = 10.0.0.1/8\n"), Catch::Contains("host bits must be zero"));
   CHECK_THAT(load_error("domain =\n"), Catch::Contains(":1: domain: missing value"));
