@@ -3,6 +3,8 @@
 #   bash ci/demo.sh            loopback; needs no root once the dependencies are installed
 #   sudo bash ci/demo.sh --netns   the same across network namespaces: the Java node behind an
 #                              IPv4 NAT, the Ruby node on an IPv6-only network (through the relay)
+#   bash ci/demo.sh --forward  unmodified programs instead: curl reaches a plain web server
+#                              through `ntm up` (a forward and SOCKS5), then `ntm status`
 # It installs what is missing (as root), builds, starts the all-in-one ntm-server (AS + DC + RS)
 # with its SQLite state in a temporary directory, creates three accounts, and starts
 #   bob.demo    the Python chat server   (examples/python/chat_server.py)
@@ -18,10 +20,12 @@ cd "$root"
 export NTM_BUILD_DIR="${NTM_BUILD_DIR:-$root/build}"
 build="$NTM_BUILD_DIR"
 netns=0
+forward=0
 for arg in "$@"; do
   case "$arg" in
     --netns) netns=1 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --forward) forward=1 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +50,15 @@ else
   [ -d "${NTM_LWIP_SOURCE_DIR:-$root/.deps/lwip-2.1.3}" ] ||
     die "lwIP source missing: run as root once (sudo bash ci/demo.sh) or bash ci/deps.sh"
   echo "not root: using the installed tools (cmake, a C++ compiler, Python, Java, Maven, Ruby)"
+fi
+
+if [ "$forward" -eq 1 ]; then
+  steps=3
+  say "building libntm, ntm-server and ntm into $build"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --target ntm ntm_cli ntm-server
+  say "running the forward demo on loopback"
+  exec python3 ci/demo/forward.py
 fi
 
 say "building libntm, ntm-server and the C examples into $build"

@@ -14,6 +14,8 @@ export NTM_BUILD_DIR="${NTM_BUILD_DIR:-$root/build}"
 bash "$root/ci/bindings.sh" python ruby java
 echo "demo suite: loopback"
 timeout --kill-after=10 300 python3 "$root/ci/demo/loopback.py"
+echo "demo suite: unmodified programs through ntm (ci/demo.sh --forward)"
+timeout --kill-after=10 120 python3 "$root/ci/demo/forward.py"
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo suite: FAILED - the namespace demo needs root (CI runs as root); not skipping" >&2
   exit 1
