@@ -12,6 +12,7 @@
 // pointers selects the stack.
 #include <ntm.h>
 
+#include "bench_stack.h"
 #include "child_process.h"
 #include "node_args.h"
 
@@ -35,6 +36,9 @@
 
 namespace {
 
+using ntm_bench::kKernel;
+using ntm_bench::kNtm;
+using ntm_bench::Stack;
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration;
 using std::chrono::seconds;
@@ -43,49 +47,6 @@ constexpr unsigned short kTcpPort = 5201;  // virtual ports of the ntm server
 constexpr unsigned short kUdpPort = 5202;
 constexpr size_t kTcpBuffer = 1 << 20;
 constexpr char kQuit = 'Q';
-
-// The socket calls of one stack.
-struct Stack {
-  const char *name;
-  int (*socket)(int, int, int);
-  int (*bind)(int, const sockaddr *, socklen_t);
-  int (*listen)(int, int);
-  int (*accept)(int, sockaddr *, socklen_t *);
-  int (*connect)(int, const sockaddr *, socklen_t);
-  ssize_t (*send)(int, const void *, size_t, int);
-  ssize_t (*recv)(int, void *, size_t, int);
-  ssize_t (*sendto)(int, const void *, size_t, int, const sockaddr *, socklen_t);
-  ssize_t (*recvfrom)(int, void *, size_t, int, sockaddr *, socklen_t *);
-  int (*setsockopt)(int, int, int, const void *, socklen_t);
-  int (*getsockname)(int, sockaddr *, socklen_t *);
-  int (*shutdown)(int, int);
-  int (*close)(int);
-};
-
-const Stack kKernel = {
-    "kernel",
-    [](int d, int t, int p) { return ::socket(d, t, p); },
-    [](int f, const sockaddr *a, socklen_t l) { return ::bind(f, a, l); },
-    [](int f, int b) { return ::listen(f, b); },
-    [](int f, sockaddr *a, socklen_t *l) { return ::accept(f, a, l); },
-    [](int f, const sockaddr *a, socklen_t l) { return ::connect(f, a, l); },
-    [](int f, const void *b, size_t n, int fl) { return ::send(f, b, n, fl); },
-    [](int f, void *b, size_t n, int fl) { return ::recv(f, b, n, fl); },
-    [](int f, const void *b, size_t n, int fl, const sockaddr *a, socklen_t l) {
-      return ::sendto(f, b, n, fl, a, l);
-    },
-    [](int f, void *b, size_t n, int fl, sockaddr *a, socklen_t *l) {
-      return ::recvfrom(f, b, n, fl, a, l);
-    },
-    [](int f, int lv, int o, const void *v, socklen_t l) { return ::setsockopt(f, lv, o, v, l); },
-    [](int f, sockaddr *a, socklen_t *l) { return ::getsockname(f, a, l); },
-    [](int f, int h) { return ::shutdown(f, h); },
-    [](int f) { return ::close(f); },
-};
-
-const Stack kNtm = {"ntm",       ntm_socket, ntm_bind,       ntm_listen,       ntm_accept,
-                    ntm_connect, ntm_send,   ntm_recv,       ntm_sendto,       ntm_recvfrom,
-                    ntm_setsockopt, ntm_getsockname, ntm_shutdown, ntm_close};
 
 [[noreturn]] void die(const char *what) {
   printf("ERROR what=%s errno=%d msg=%s\n", what, errno, strerror(errno));

@@ -3,8 +3,9 @@
 # benchmarks (their full runs live outside CI: bench/README.md).
 #   1. bench/netem/test_netem.py: ntm-netem delays, drops, reorders and rate-limits as told
 #      (loopback, ~20 s);
-#   2. bench/netem/pps.py smoke: the packet-rate benchmark runs and prints its table (~3 s).
-# Env (set by ci/test.sh): NTM_ROOT, NTM_BUILD_DIR. Budget: about 1 minute; each step is bounded
+#   2. bench/netem/pps.py smoke: the packet-rate benchmark runs and prints its table (~3 s);
+#   3. bench/wan.py smoke (root: namespaces): one RTT, no loss, one stream, 2 s per stack (~20 s).
+# Env (set by ci/test.sh): NTM_ROOT, NTM_BUILD_DIR. Budget: about 2 minutes; each step is bounded
 # by `timeout`. Runs every step, then exits non-zero naming each one that failed.
 set -uo pipefail
 root="${NTM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -32,6 +33,14 @@ step "WAN emulator self-check" timeout --kill-after=10 180 \
   "$py" -m pytest -p no:cacheprovider -q -rfEs "$root/bench/netem/test_netem.py"
 step "WAN emulator packet-rate smoke" timeout --kill-after=10 60 \
   "$py" "$root/bench/netem/pps.py" --build "$NTM_BUILD_DIR" --seconds 0.5
+if [ "$(id -u)" -eq 0 ]; then
+  step "WAN comparison smoke" timeout --kill-after=30 300 \
+    "$py" "$root/bench/wan.py" --build "$NTM_BUILD_DIR" --rtts 10 --losses 0 --streams 1 \
+    --seconds 2
+else
+  echo "bench suite: WAN comparison smoke needs root (namespaces): FAILED, not skipped"
+  failed+=("WAN comparison smoke (needs root)")
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "bench suite: FAILED: ${failed[*]}"
