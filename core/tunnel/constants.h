@@ -17,6 +17,11 @@ inline constexpr int kHandshakeMaxAttempts = 20;
 inline constexpr auto kRekeyAfterTime = 120s;
 // No packet is sent or accepted on a session older than this.
 inline constexpr auto kRejectAfterTime = 180s;
+// A responder whose session reaches this age rekeys it itself (as initiator of the new one): the
+// initiator sends nothing, or both ends opened the tunnel at once (hole punching) and each sends
+// on the session the other started. docs/protocol.md 2.2 states the figure; a test checks it.
+inline constexpr auto kResponderRekeyAfterTime = kRejectAfterTime - 30s;
+static_assert(kResponderRekeyAfterTime > kRekeyAfterTime);
 // After receiving data with nothing to send back for this long, send an empty keepalive so
 // the peer knows the path still works.
 inline constexpr auto kPassiveKeepalive = 10s;

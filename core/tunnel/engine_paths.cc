@@ -1,0 +1,161 @@
+#include "tunnel/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tunnel/constants.h"
+#include "tunnel/engine_internal.h"
+#include "wire/handshake.h"
+
+namespace ntm::tunnel {
+
+using detail::emit;
+
+void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
+  const uint32_t path_id = table_.new_path_id();
+  auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
+                                   mac1_key_of(peer->identity), path_id, next_timestamp(),
+                                   config_.cipher);
+  table_.add_path(path_id, peer, nullptr);
+  peer->pending = PendingHandshake{std::move(state), path_id, now, now, 1, true};
+  peer->pending->sent_mac2 = add_mac2_locked(*peer, init, now);
+  peer->pending->sent_mac1 = init.mac;
+  stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& candidate : peer->candidates) {
+    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
+    size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
+    transmit_to(candidate, std::nullopt, buffer, size, sink);
+    stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+  }
+}
+
+void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink,
+                                       TimePoint now, std::vector<EngineEvent>& events) {
+  if (peer->path == PathKind::direct && peer->endpoint_confirmed) {
+    stats_.relay_fallbacks.fetch_add(1, std::memory_order_relaxed);
+  }
+  peer->path = PathKind::relay;
+  peer->endpoint = peer->relay->server;
+  peer->next_direct_probe = now + kDirectProbeInterval;
+  events.push_back({EngineEventType::path_changed, peer.shared().get(), peer->endpoint,
+                    PathKind::relay,
+                    "no direct path to " + peer->identity.fqdn + ": using relay " +
+                        peer->endpoint.to_string()});
+  if (peer->pending) {
+    table_.remove_path(peer->pending->local_path_id);
+    peer->pending.reset();
+  }
+  start_handshake_locked(peer, sink, now);
+}
+
+void Engine::on_network_change(EngineSink& sink, TimePoint now) {
+  for (const auto& peer : table_.all()) {
+    std::lock_guard lock(peer->mutex);
+    if (!peer->current && !peer->pending) continue;
+    peer->path_stale = true;
+    peer->redirect_requested = false;
+    peer->stale_since = now;
+    // A handshake is the path update: authenticated, answered, and it moves the peer's view of
+    // our endpoint. It goes where the tunnel went (the peer, or the relay).
+    if (peer->pending) {
+      table_.remove_path(peer->pending->local_path_id);
+      peer->pending.reset();
+    }
+    if (peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
+  }
+}
+
+void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
+                    std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now) {
+  std::vector<EngineEvent> events;
+  {
+    std::lock_guard lock(peer->mutex);
+    peer->touch(now);
+    peer->candidates = std::move(candidates);
+    peer->relay = std::move(relay);
+    if (peer->current && !peer->path_stale) {
+      keep_or_probe_locked(peer, sink, now, events);
+    } else {
+      if (peer->path_stale) {
+        // Punch again from scratch: the old endpoint is dead, the session keys are still good.
+        peer->endpoint_confirmed = false;
+        if (peer->path == PathKind::relay && !peer->candidates.empty()) {
+          peer->path = PathKind::direct;
+        }
+        if (peer->pending) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+        }
+      }
+      if (peer->candidates.empty() && peer->relay) {
+        fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
+      } else {
+        peer->direct_deadline = now + config_.direct_timeout;
+        if (!peer->pending) start_handshake_locked(peer, sink, now);
+      }
+    }
+  }
+  emit(sink, events);
+}
+
+void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                                  std::vector<EngineEvent>& events) {
+  // A working tunnel stays as it is. If the peer moved (its candidates no longer include where
+  // we send), probe the new candidates: an answer moves the path, and until then the old one
+  // is used. If only a relay is offered and the direct path has gone quiet, take the relay.
+  const bool moved = peer->path == PathKind::direct && !peer->candidates.empty() &&
+                     std::find(peer->candidates.begin(), peer->candidates.end(),
+                               peer->endpoint) == peer->candidates.end();
+  if (moved && !peer->pending) {
+    start_probe_locked(peer, sink, now);
+  } else if (peer->candidates.empty() && peer->relay && peer->path == PathKind::direct &&
+             now - peer->last_direct_receive > kDirectProbeInterval) {
+    fall_back_to_relay_locked(peer, sink, now, events);
+  }
+}
+
+void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
+                                    std::optional<uint32_t> relay_id, TimePoint now,
+                                    std::vector<EngineEvent>& events, bool explicit_path) {
+  if (peer.path_stale) {
+    // The peer answered on our new path (or told us its new one): mobility is done for it.
+    peer.path_stale = false;
+    peer.redirect_requested = false;
+    peer.direct_deadline = TimePoint{};
+  }
+  if (relay_id) {
+    if (!peer.relay || peer.relay->relay_id != *relay_id || peer.relay->server != from) {
+      peer.relay = Peer::Relay{from, *relay_id};
+    }
+    if (peer.path == PathKind::relay && peer.endpoint == from) return;
+    // A relayed straggler must not pull a working direct path back onto the relay; a fresh
+    // handshake through the relay is the peer's explicit choice and is followed.
+    if (!explicit_path && peer.path == PathKind::direct && peer.endpoint_confirmed &&
+        now - peer.last_direct_receive < kDirectProbeInterval) {
+      return;
+    }
+    if (peer.path == PathKind::direct) stats_.relay_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    peer.path = PathKind::relay;
+    peer.endpoint = from;
+    peer.next_direct_probe = now + kDirectProbeInterval;
+    events.push_back({EngineEventType::path_changed, &peer, from, PathKind::relay,
+                      "peer " + peer.identity.fqdn + " now through relay " + from.to_string()});
+    return;
+  }
+  peer.last_direct_receive = now;
+  const bool was_confirmed = peer.endpoint_confirmed;
+  peer.endpoint_confirmed = true;
+  if (peer.endpoint == from && peer.path == PathKind::direct) return;
+  const bool changed = (peer.endpoint.valid() && peer.endpoint != from && was_confirmed) ||
+                       peer.path == PathKind::relay;
+  if (peer.path == PathKind::relay) stats_.direct_upgrades.fetch_add(1, std::memory_order_relaxed);
+  peer.endpoint = from;
+  peer.path = PathKind::direct;
+  if (changed) {
+    events.push_back({EngineEventType::path_changed, &peer, from, peer.path,
+                      "peer " + peer.identity.fqdn + " now directly at " + from.to_string()});
+  }
+}
+
+}  // namespace ntm::tunnel

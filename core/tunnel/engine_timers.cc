@@ -1,0 +1,93 @@
+#include "tunnel/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tunnel/constants.h"
+#include "tunnel/engine_internal.h"
+
+namespace ntm::tunnel {
+
+using detail::emit;
+using detail::older_than;
+
+void Engine::tick(EngineSink& sink, TimePoint now) {
+  for (const auto& peer : table_.all()) {
+    std::vector<EngineEvent> events;
+    std::shared_ptr<Session> keepalive_on;
+    {
+      std::lock_guard lock(peer->mutex);
+      if (peer->path_stale && !peer->redirect_requested &&
+          older_than(now, peer->stale_since, kRoamTimeout)) {
+        peer->redirect_requested = true;
+        events.push_back({EngineEventType::needs_direction, peer.shared().get(), peer->endpoint,
+                          peer->path,
+                          "no answer from " + peer->identity.fqdn + " on the new path"});
+      }
+      const bool punching_timed_out =
+          (!peer->current || peer->path_stale) && peer->path != PathKind::relay && peer->relay &&
+          peer->direct_deadline != TimePoint{} && now >= peer->direct_deadline;
+      if (peer->pending && peer->pending->probe) {
+        // An unanswered probe of the direct candidates: the relay keeps working, try later.
+        if (older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+        }
+      } else if (punching_timed_out) {
+        fall_back_to_relay_locked(peer, sink, now, events);
+      } else if (peer->pending &&
+                 older_than(now, peer->pending->sent_at, kHandshakeRetryInterval)) {
+        if (peer->pending->attempts >= kHandshakeMaxAttempts) {
+          table_.remove_path(peer->pending->local_path_id);
+          peer->pending.reset();
+          stats_.handshakes_failed.fetch_add(1, std::memory_order_relaxed);
+          // A failed rekey leaves the current session working: only report a lost tunnel.
+          if (!peer->current) {
+            peer->queued.clear();
+            events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                              peer->path,
+                              "handshake with " + peer->identity.fqdn + " timed out"});
+          }
+        } else {
+          start_handshake_locked(peer, sink, now);
+        }
+      }
+      if (peer->path == PathKind::relay && peer->current && !peer->pending &&
+          !peer->candidates.empty() && now >= peer->next_direct_probe) {
+        start_probe_locked(peer, sink, now);
+        peer->next_direct_probe = now + kDirectProbeInterval;
+      }
+      if (peer->current && older_than(now, peer->current->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->current);
+        events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                          peer->path, "session with " + peer->identity.fqdn + " expired"});
+      }
+      if (peer->previous && older_than(now, peer->previous->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->previous);
+      }
+      if (peer->next && older_than(now, peer->next->created, kRejectAfterTime)) {
+        drop_session_locked(*peer, peer->next);
+      }
+      const bool idle = older_than(now, peer->last_use_ns.load(), config_.idle_timeout);
+      if (idle && (peer->current || peer->previous || peer->next || peer->pending)) {
+        drop_session_locked(*peer, peer->current);
+        drop_session_locked(*peer, peer->previous);
+        drop_session_locked(*peer, peer->next);
+        if (peer->pending) table_.remove_path(peer->pending->local_path_id);
+        peer->pending.reset();
+        peer->queued.clear();
+        events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
+                          peer->path, "tunnel to " + peer->identity.fqdn + " idle"});
+      } else if (peer->current && peer->current->confirmed &&
+                 peer->last_received_ns.load() > peer->last_sent_ns.load() &&
+                 older_than(now, peer->last_received_ns.load(), kPassiveKeepalive)) {
+        keepalive_on = peer->current;
+      }
+    }
+    if (keepalive_on) send_keepalive(*peer, *keepalive_on, sink, now);
+    emit(sink, events);
+  }
+  table_.expire_idle(now, config_.idle_timeout);
+}
+
+}  // namespace ntm::tunnel
