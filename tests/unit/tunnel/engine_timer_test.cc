@@ -267,5 +267,39 @@ TEST_CASE("engine does not send on a session older than kRejectAfterTime", "[tun
   CHECK(p.a.sink.delivered.size() == 1);
 }
 
+// The second (after kT0) at which `sender` first sends a HandshakeInit while it alone sends one
+// packet a second on a tunnel A initiated at kT0; 0 if it never does within 200 s.
+int first_rekey_second(bool a_sends) {
+  EnginePair p(PairOptions{std::chrono::hours(1), true});
+  p.establish(kT0);
+  for (int s = 1; s <= 200; ++s) {
+    const TimePoint now = kT0 + std::chrono::seconds(s);
+    Node& sender = a_sends ? p.a : p.b;
+    const Bytes packet = a_sends ? p.a_to_b_v4(20, static_cast<uint32_t>(s))
+                                 : p.b_to_a_v4(20, static_cast<uint32_t>(s));
+    REQUIRE(sender.send(packet, now) == SendResult::sent);
+    const bool init = std::any_of(sender.sink.sent.begin(), sender.sink.sent.end(),
+                                  [](const SentDatagram& d) {
+                                    return type_of(d.bytes) == wire::MessageType::handshake_init;
+                                  });
+    p.pump(now);
+    p.tick(now);
+    p.pump(now);
+    if (init) return s;
+  }
+  return 0;
+}
+
+TEST_CASE("rekeying happens at the documented ages: 120 s for the initiator, 150 s for a "
+          "responder that alone sends (docs/protocol.md 2.2)",
+          "[tunnel][rekey]") {
+  STATIC_REQUIRE(kRekeyAfterTime == 120s);
+  STATIC_REQUIRE(kResponderRekeyAfterTime == 150s);
+  STATIC_REQUIRE(kRejectAfterTime == 180s);
+  // The first packet sent after the session is older than the limit starts the new handshake.
+  CHECK(first_rekey_second(/*a_sends=*/true) == 121);
+  CHECK(first_rekey_second(/*a_sends=*/false) == 151);
+}
+
 }  // namespace
 }  // namespace ntm::tunnel::test
