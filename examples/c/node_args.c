@@ -111,7 +111,7 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
   static const char *const known[] = {"--name",   "--key",         "--vip4",     "--vip6",
                                       "--listen", "--peer",        "--cipher",   "--log",
                                       "--mtu",    "--server",      "--server-cert", "--account",
-                                      "--password", "--state",     "--direct-timeout"};
+                                      "--password", "--state",     "--direct-timeout", "--idle-timeout"};
   size_t k;
   int is_known = 0;
   for (k = 0; k < sizeof known / sizeof known[0]; ++k) {
@@ -182,6 +182,14 @@ int node_args_consume(node_args *args, const char *program, int argc, char **arg
       return -1;
     }
     o->direct_timeout_ms = (unsigned int)ms;
+  } else if (strcmp(opt, "--idle-timeout") == 0) {
+    char *end = NULL;
+    unsigned long ms = strtoul(value, &end, 10);
+    if (end == value || *end != '\0' || ms == 0 || ms > 86400000UL) {
+      fprintf(stderr, "%s: --idle-timeout must be 1-86400000 ms, not '%s'\n", program, value);
+      return -1;
+    }
+    o->idle_timeout_ms = (unsigned int)ms;
   } else { /* --mtu */
     char *end = NULL;
     unsigned long mtu = strtoul(value, &end, 10);
@@ -249,7 +257,8 @@ const char *node_args_usage(void) {
          "  --server-cert FILE   the AS certificate to trust (as-tls.pem in the server's state)\n"
          "  --account NAME --password SECRET   the account to log in with\n"
          "  --state DIR          keep this node's key in DIR across restarts\n"
-         "  --direct-timeout MS  hole-punching time before the relay is used (default 1000)\n";
+         "  --direct-timeout MS  hole-punching time before the relay is used (default 1000)\n"
+         "  --idle-timeout MS    idle tunnels drop their keys after this (default 180000)\n";
 }
 
 int node_args_split_host_port(const char *text, char *host_out, size_t host_size,

@@ -225,6 +225,7 @@ class Nat:
     wan_ipv4: str
     lan_net: str                 # "10.K.1" (a /24)
     symmetric: bool
+    filtered: bool = True        # a home router's input-drop rule on the uplink (see add_nat)
     next_host: int = FIRST_HOST
 
     @property
@@ -329,7 +330,9 @@ class Topology:
 
     def __init__(self, prefix: Optional[str] = None, *, servers: bool = True,
                  verbose: bool = False):
-        self.prefix = prefix or f"ntmt{secrets.token_hex(4)}"
+        # NTM_NETNS_PREFIX_BASE lets a person running tests by hand mark their namespaces.
+        base = os.environ.get("NTM_NETNS_PREFIX_BASE", "ntmt")
+        self.prefix = prefix or f"{base}{secrets.token_hex(4)}"
         if not re.fullmatch(r"[A-Za-z0-9_.]{4,40}", self.prefix):
             raise ValueError(f"bad prefix {self.prefix!r}")
         self.verbose = verbose
@@ -510,12 +513,16 @@ class Topology:
 
     # ---- public API ----
 
-    def add_nat(self, name: str, *, symmetric: bool = False, lan: Optional[str] = None) -> Nat:
+    def add_nat(self, name: str, *, symmetric: bool = False, filtered: bool = True,
+                lan: Optional[str] = None) -> Nat:
         """A NAT router on the internet with its own LAN bridge.
 
         symmetric=True maps every new destination to a new random port (masquerade
-        random,fully-random), so hole punching through it fails. `lan` ("10.K.1") picks the
-        LAN /24; two NATs may share one (private ranges overlap in real life)."""
+        random,fully-random), so hole punching through it fails. filtered=False leaves out the
+        home router's rule that drops unsolicited input on the uplink: stock masquerade, where
+        a peer's punch that arrives first creates a conntrack entry on the router itself and the
+        inside host's own punch is then mapped to another port. `lan` ("10.K.1") picks the LAN
+        /24; two NATs may share one (private ranges overlap in real life)."""
         self.build()
         if name in self.nats:
             raise TopologyError(f"NAT {name} exists already")
@@ -526,7 +533,7 @@ class Topology:
         ipaddress.ip_network(f"{lan}.0/24")  # validates
         wan = f"{INET4_NET}.{self._inet_host()}"
         nat = Nat(name=name, ns=self._ns(f"nat-{name}"), wan_ipv4=wan, lan_net=lan,
-                  symmetric=symmetric)
+                  symmetric=symmetric, filtered=filtered)
         self._add_ns(nat.ns, forwarding=True)
         dev = self._dev("h")
         self._veth(self.inet_ns, dev, nat.ns, "wan0")
@@ -551,7 +558,10 @@ table inet ntm_fw {{
   }}
   chain input {{
     type filter hook input priority filter; policy accept;
-    iifname "wan0" ct state != established,related drop
+    {'iifname "wan0" ct state != established,related drop' if filtered else ''}
+  }}
+  chain output {{
+    type filter hook output priority filter; policy accept;
   }}
 }}
 table ip ntm_nat {{
@@ -618,6 +628,42 @@ table ip ntm_nat {{
                     kind = "dual"
             self._uplink_to_internet(node, v4, v6)
         node.kind = kind
+
+    def set_uplink_mtu(self, node: Node, mtu: int) -> None:
+        """A narrow link: the MTU of the node's uplink veth, both ends (behind a NAT this also
+        narrows the NAT's LAN bridge, which takes the smallest MTU of its ports)."""
+        if node.peer_dev is None:
+            raise TopologyError(f"{node.name} is detached")
+        self._x(node.ns, f"ip link set {node.uplink} mtu {mtu}")
+        where = node.nat.ns if node.nat is not None else self.inet_ns
+        self._x(where, f"ip link set {node.peer_dev} mtu {mtu}")
+
+    def drop_frag_needed(self, nat: Nat) -> None:
+        """The NAT no longer sends ICMP "fragmentation needed": a path-MTU black hole for packets
+        too big for its LAN (a common firewall misconfiguration)."""
+        self._x(nat.ns, "nft add rule inet ntm_fw output icmp type destination-unreachable "
+                        "icmp code frag-needed drop")
+
+    def block_udp(self, where: Where, port: int, hosts: Sequence[str]) -> str:
+        """Drops the UDP that `where` sends to `port` on any of `hosts` (a server unreachable
+        from there, in both families). Returns a handle for unblock_udp()."""
+        table = f"ntm_block_{secrets.token_hex(3)}"
+        rules = "\n".join(f"    {'ip6' if ':' in h else 'ip'} daddr {h} udp dport {port} drop"
+                          for h in hosts)
+        ns = self.ns_of(where)
+        self._x(ns, "nft -f -", input=f"""
+table inet {table} {{
+  chain output {{
+    type filter hook output priority filter - 10; policy accept;
+{rules}
+  }}
+}}
+""")
+        return f"{ns} {table}"
+
+    def unblock_udp(self, handle: str) -> None:
+        ns, table = handle.split()
+        self._x(ns, f"nft delete table inet {table}")
 
     def detach(self, node: Node) -> None:
         """Removes the node's uplink (and so its addresses and routes): the node is offline."""
