@@ -386,14 +386,32 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   }
 }
 
+void ControlClient::send_detached_locked(control::Resolve request) {
+  request.request_id = next_request_id_++;
+  stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
+  send_to_dc(control::MessageType::resolve, control::encode(request));
+  // Kept only so a reply is recognised; never sent again from here (tick skips it).
+  resolves_[request.request_id] =
+      PendingResolve{request, tunnel::Clock::now(), kResolveAttempts, std::nullopt, true};
+}
+
 void ControlClient::request_direction(const std::string& fqdn) {
   std::lock_guard lock(mutex_);
-  const uint32_t id = next_request_id_++;
-  auto request = control::Resolve::by_name(id, fqdn);
-  stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
-      send_to_dc(control::MessageType::resolve, control::encode(request));
-  PendingResolve pending{request, tunnel::Clock::now(), 1, std::nullopt, true};
-  resolves_[id] = pending;
+  send_detached_locked(control::Resolve::by_name(0, fqdn));
+}
+
+void ControlClient::request_resolve(const Endpoint& virtual_address) {
+  std::lock_guard lock(mutex_);
+  send_detached_locked(resolve_by_address(virtual_address));
+}
+
+control::Resolve ControlClient::resolve_by_address(const Endpoint& address) {
+  if (address.is_v4()) {
+    control::Ipv4Address a;
+    std::memcpy(a.data(), address.address.data(), 4);
+    return control::Resolve::by_ipv4(0, a);
+  }
+  return control::Resolve::by_ipv6(0, address.address);
 }
 
 void ControlClient::on_network_change() {
@@ -418,12 +436,7 @@ std::optional<ControlClient::Resolved> ControlClient::resolve_name(
 
 std::optional<ControlClient::Resolved> ControlClient::resolve_address(
     const Endpoint& address, std::chrono::milliseconds timeout) {
-  if (address.is_v4()) {
-    control::Ipv4Address a;
-    std::memcpy(a.data(), address.address.data(), 4);
-    return resolve(control::Resolve::by_ipv4(0, a), timeout);
-  }
-  return resolve(control::Resolve::by_ipv6(0, address.address), timeout);
+  return resolve(resolve_by_address(address), timeout);
 }
 
 std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve request,
@@ -433,7 +446,7 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   const uint32_t id = next_request_id_++;
   request.request_id = id;
   stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
-      send_to_dc(control::MessageType::resolve, control::encode(request));
+  send_to_dc(control::MessageType::resolve, control::encode(request));
   resolves_[id] = PendingResolve{request, tunnel::Clock::now(), 1, std::nullopt};
   std::optional<Resolved> result;
   changed_.wait_until(lock, deadline, [&] {

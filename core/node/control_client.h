@@ -72,8 +72,12 @@ class ControlClient {
   std::optional<Resolved> resolve_address(const Endpoint& virtual_address,
                                           std::chrono::milliseconds timeout);
 
-  // Asks the DC to direct a new path to a peer (mobility), without waiting for the answer.
+  // Asks the DC to direct a new path to a peer (mobility), without waiting for the answer. Sent
+  // once: the caller (the engine's stale-path timer) repeats it with backoff.
   void request_direction(const std::string& fqdn);
+  // Asks the DC who owns a virtual address (a socket's peer without a tunnel entry), without
+  // waiting; the direction adds the peer. Sent once (the caller repeats it).
+  void request_resolve(const Endpoint& virtual_address);
   // Our addresses changed: register again (trying every DC, as the family may have changed) and
   // rebind every relay assignment from the new address.
   void on_network_change();
@@ -98,6 +102,8 @@ class ControlClient {
   };
 
   std::optional<Resolved> resolve(control::Resolve request, std::chrono::milliseconds timeout);
+  static control::Resolve resolve_by_address(const Endpoint& virtual_address);
+  void send_detached_locked(control::Resolve request);
   void send_to_dc(control::MessageType type, const control::Bytes& plaintext,
                   std::span<const uint8_t> ticket = {});
   void send_raw(const Endpoint& to, std::span<const uint8_t> bytes);

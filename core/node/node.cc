@@ -16,6 +16,7 @@ extern "C" {
 #include "node/login_client.h"
 #include "node/progress_note.h"
 #include "wire/constants.h"
+#include "wire/ip_packet.h"
 #include "node/tx_batch.h"
 #include "stack/core_lock.h"
 #include "stack/lwip_port.h"
@@ -28,6 +29,8 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kTickInterval = 20ms;  // timers: handshake retries, roaming, keepalives
+// How often the peers of open sockets are listed and held (idle expiry spares them).
+constexpr auto kSocketHoldInterval = 500ms;
 constexpr size_t kReceiveSlotSize = TxBatch::kSlotSize;
 // How long one step with a server (TLS login, DC registration, a resolution) may take.
 constexpr auto kServerTimeout = std::chrono::milliseconds(5000);
@@ -187,6 +190,9 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                                               "", 0,
                                                               "registered again as " +
                                                                   config_.name + " with the DC"});
+                                               // Directions asked for while the DC was out of
+                                               // reach (or from our old address) go again now.
+                                               engine_->on_registered(*this, tunnel::Clock::now());
                                              });
   control_->count_login();
   try {
@@ -259,6 +265,7 @@ void Node::run_receiver() {
     slots[i].buffer = std::span(storage).subspan(i * kReceiveSlotSize, kReceiveSlotSize);
   }
   auto next_tick = tunnel::Clock::now() + kTickInterval;
+  auto next_hold = tunnel::Clock::now();
   while (running_.load(std::memory_order_relaxed)) {
     auto now = tunnel::Clock::now();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
@@ -274,8 +281,13 @@ void Node::run_receiver() {
     if (network_changed_.exchange(false)) handle_network_change(now);
     if (kick_tcp_.exchange(false)) kick_tcp();
     if (now >= next_tick) {
+      if (now >= next_hold) {
+        socket_holds_.refresh(table_);  // before the engine's idle expiry
+        next_hold = now + kSocketHoldInterval;
+      }
       if (control_) control_->tick(*this, now);
       engine_->tick(*this, now);
+      if (!held_.empty()) send_held_packets(now);
       next_tick = now + kTickInterval;
     }
   }
@@ -317,8 +329,63 @@ err_t Node::output_packet(struct pbuf* packet) {
   auto buffer = datagram_buffer(tunnel::kDatagramHeadroom + length + tunnel::kDatagramTailroom);
   pbuf_copy_partial(packet, buffer.data() + tunnel::kDatagramHeadroom,
                     static_cast<u16_t>(length), 0);
-  auto result = engine_->send_inner(buffer, length, *this, tunnel::Clock::now());
-  return result == tunnel::SendResult::no_tunnel ? ERR_RTE : ERR_OK;
+  const auto now = tunnel::Clock::now();
+  auto result = engine_->send_inner(buffer, length, *this, now);
+  if (result != tunnel::SendResult::no_tunnel) return ERR_OK;
+  if (!control_) return ERR_RTE;
+  // Control-plane mode: no entry owns the destination (any more). Keep the packet and ask the
+  // DC; it leaves when the direction has added the peer (send_held_packets), or is dropped after
+  // HeldPackets::kHoldLimit. lwIP sees a sent packet, not a routing error.
+  auto inner = std::span<const uint8_t>(buffer).subspan(tunnel::kDatagramHeadroom, length);
+  auto addresses = wire::parse_inner_addresses(inner);
+  if (!addresses) return ERR_RTE;
+  Endpoint destination;
+  if (addresses.value().version == 4) {
+    std::array<uint8_t, 4> a;
+    std::copy_n(addresses.value().dst.begin(), 4, a.begin());
+    destination = Endpoint::v4(a, 0);
+  } else {
+    destination = Endpoint::v6(addresses.value().dst, 0);
+  }
+  if (held_.hold(destination, inner, now)) {
+    NTM_LOG_INFO("no tunnel to %s: resolving it through the DC", destination.to_string().c_str());
+    control_->request_resolve(destination);
+  }
+  return ERR_OK;
+}
+
+void Node::send_held_packets(tunnel::TimePoint now) {
+  auto ready = held_.take(
+      [this](const Endpoint& a) {
+        if (a.is_v4()) {
+          std::array<uint8_t, 4> v4;
+          std::copy_n(a.address.begin(), 4, v4.begin());
+          return engine_->has_peer_for(v4);
+        }
+        return engine_->has_peer_for(a.address);
+      },
+      now);
+  if (ready.empty()) return;
+  stack::CoreLock lock;  // in order with what lwIP sends meanwhile; the batch leaves on unlock
+  for (const auto& packet : ready) {
+    auto buffer = datagram_buffer(tunnel::kDatagramHeadroom + packet.size() +
+                                  tunnel::kDatagramTailroom);
+    std::memcpy(buffer.data() + tunnel::kDatagramHeadroom, packet.data(), packet.size());
+    engine_->send_inner(buffer, packet.size(), *this, now);
+  }
+}
+
+bool Node::routes_to_tunnel(const Endpoint& virtual_address) const {
+  if (virtual_address.is_v4()) {
+    std::array<uint8_t, 4> a;
+    std::copy_n(virtual_address.address.begin(), 4, a.begin());
+    if (engine_->has_peer_for(a)) return true;
+  } else if (engine_->has_peer_for(virtual_address.address)) {
+    return true;
+  }
+  // A socket's peer whose entry is gone still goes to the tunnel: output_packet holds the packet
+  // and resolves the address instead of failing the connection with a routing error.
+  return control_ != nullptr && socket_holds_.covers(virtual_address);
 }
 
 void Node::flush_on_core_unlock() {
@@ -332,7 +399,7 @@ struct netif* Node::route_ip4(const ip4_addr_t* dest) {
   if (node == nullptr) return nullptr;
   std::array<uint8_t, 4> address;
   std::memcpy(address.data(), &dest->addr, 4);
-  return node->engine_->has_peer_for(address) ? node->interface_->netif() : nullptr;
+  return node->routes_to_tunnel(Endpoint::v4(address, 0)) ? node->interface_->netif() : nullptr;
 }
 
 struct netif* Node::route_ip6(const ip6_addr_t* dest) {
@@ -340,7 +407,7 @@ struct netif* Node::route_ip6(const ip6_addr_t* dest) {
   if (node == nullptr) return nullptr;
   std::array<uint8_t, 16> address;
   std::memcpy(address.data(), dest->addr, 16);
-  return node->engine_->has_peer_for(address) ? node->interface_->netif() : nullptr;
+  return node->routes_to_tunnel(Endpoint::v6(address, 0)) ? node->interface_->netif() : nullptr;
 }
 
 // --- events and state ---
@@ -352,7 +419,10 @@ void Node::event(const tunnel::EngineEvent& e) {
     case tunnel::EngineEventType::tunnel_down: out.type = NodeEvent::Type::tunnel_down; break;
     case tunnel::EngineEventType::path_changed: out.type = NodeEvent::Type::path_changed; break;
     case tunnel::EngineEventType::needs_direction:
-      if (control_ && e.peer != nullptr) control_->request_direction(e.peer->identity.fqdn);
+      if (control_ && e.peer != nullptr) {
+        NTM_LOG_INFO("%s", e.message.c_str());
+        control_->request_direction(e.peer->identity.fqdn);
+      }
       return;
   }
   // Connections stalled in retransmission backoff should not wait for their timer.

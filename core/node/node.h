@@ -19,6 +19,7 @@
 #include "node/pinger.h"
 #include "node/event_queue.h"
 #include "node/node_config.h"
+#include "node/peer_holds.h"
 #include "stack/virtual_interface.h"
 #include "tunnel/engine.h"
 #include "tunnel/tunnel_table.h"
@@ -131,6 +132,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   control::LoginGrant log_in();
   void register_with_dc(control::LoginGrant grant);
   void post_engine_event(const tunnel::EngineEvent& event);
+  void send_held_packets(tunnel::TimePoint now);
+  bool routes_to_tunnel(const Endpoint& virtual_address) const;
 
   // EngineSink
   std::span<uint8_t> datagram_buffer(size_t size) override;
@@ -156,6 +159,10 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   std::atomic<bool> network_changed_{false};
   std::atomic<bool> kick_tcp_{false};
   std::atomic<uint64_t> network_changes_{0};  // a path came (back): retransmit without waiting for RTO
+  // Open sockets hold their peers' entries; packets to an address without an entry wait here
+  // (control-plane mode) while the DC resolves it.
+  SocketHolds socket_holds_;
+  HeldPackets held_;
   std::unique_ptr<mobility::AddressWatcher> watcher_;
   std::thread receiver_;
   Pinger pinger_;

@@ -31,9 +31,15 @@ inline constexpr auto kDefaultIdleTimeout = 180s;
 // node's options override it), and how often a relayed tunnel tries to go direct again.
 inline constexpr auto kDefaultDirectTimeout = 1000ms;
 inline constexpr auto kDirectProbeInterval = 5s;
-// Mobility: after our address changes, how long a peer may stay silent to our path update (a
-// new handshake from the new address) before the DC is asked to direct a new path.
-inline constexpr auto kRoamTimeout = 60ms;
+// A stale path (our address changed, or an idle tunnel starts again) asks the DC to direct a new
+// one: after a network change at once (in parallel with the path update sent straight to the
+// peer), when an idle tunnel resumes after kResumeDirectionDelay without an answer; then again
+// after kDirectionRetry, doubling up to kDirectionRetryMax, until the peer answers or
+// kDirectionGiveUp has passed (a re-registration with the DC asks again at once).
+inline constexpr auto kResumeDirectionDelay = 200ms;
+inline constexpr auto kDirectionRetry = 250ms;
+inline constexpr auto kDirectionRetryMax = 2s;
+inline constexpr auto kDirectionGiveUp = 120s;
 // Handshakes under load (cookie.h, handshake_limiter.h). A responder's cookie secret changes
 // this often, and an initiator stops using a cookie a little before that.
 inline constexpr auto kCookieRefreshTime = 120s;

@@ -110,13 +110,18 @@ class Engine {
               std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now);
 
   // Our real addresses changed: every tunnel sends a path update (a new handshake from the new
-  // address, which the peer authenticates before it follows); peers that stay silent are
-  // reported with needs_direction after kRoamTimeout.
+  // address, which the peer authenticates before it follows) and, in parallel, asks the DC to
+  // direct a new path (needs_direction), again with backoff while the peer stays silent; after
+  // direct_timeout of silence a tunnel with a relay falls back to it.
   void on_network_change(EngineSink& sink, TimePoint now);
 
   // Replaces this node's mac1 key (the DC hands it out at registration). Inits from then on must
   // carry mac1 under it.
   void set_mac1_key(const MacKey& key);
+
+  // The node registered with the DC again (after an outage, a restart, a move): every stale
+  // tunnel asks for its direction again at once.
+  void on_registered(EngineSink& sink, TimePoint now);
 
   // Is there a peer that owns this virtual destination? (The stack's routing hook.)
   bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
@@ -167,6 +172,8 @@ class Engine {
                               std::vector<EngineEvent>& events, bool explicit_path = false);
   void keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
                             std::vector<EngineEvent>& events);
+  void mark_stale_locked(Peer& peer, TimePoint now, TimePoint first_direction_request);
+  void request_direction_locked(Peer& peer, TimePoint now, std::vector<EngineEvent>& events);
   void drop_session_locked(Peer& peer, std::shared_ptr<Session>& slot);
   uint64_t next_timestamp();
 

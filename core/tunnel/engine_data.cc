@@ -31,6 +31,12 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
       // Queuing is use too: without it a new peer (last use 0) counts as idle, and tick() would
       // drop its handshake and expire_idle() the entry before the first answer.
       peer->touch(now);
+      if (!session && !peer->pending && !peer->pinned && peer->endpoint_confirmed &&
+          !peer->path_stale) {
+        // A tunnel that went idle starts again: the peer may have moved meanwhile (or its NAT
+        // forgotten us), so unless it answers soon the DC is asked where it is.
+        mark_stale_locked(*peer, now, now + kResumeDirectionDelay);
+      }
       if (peer->queued.size() >= kMaxQueuedPackets) peer->queued.erase(peer->queued.begin());
       peer->queued.emplace_back(inner.begin(), inner.end());
       if (!peer->pending && peer->endpoint.valid()) start_handshake_locked(peer, sink, now);

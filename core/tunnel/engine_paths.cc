@@ -49,20 +49,66 @@ void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink&
   start_handshake_locked(peer, sink, now);
 }
 
+void Engine::mark_stale_locked(Peer& peer, TimePoint now, TimePoint first_direction_request) {
+  peer.path_stale = true;
+  peer.stale_since = now;
+  peer.next_direction_request = first_direction_request;
+  peer.direction_requests = 0;
+  // Without an answer by then, a tunnel with a relay uses it (tick: punching timed out).
+  if (peer.relay && peer.path != PathKind::relay) peer.direct_deadline = now + config_.direct_timeout;
+}
+
+void Engine::request_direction_locked(Peer& peer, TimePoint now, std::vector<EngineEvent>& events) {
+  ++peer.direction_requests;
+  const auto backoff = std::min<std::chrono::nanoseconds>(
+      kDirectionRetry * (1 << std::min(peer.direction_requests - 1, 8)), kDirectionRetryMax);
+  peer.next_direction_request = now + backoff;
+  std::string why = peer.direction_requests == 1
+                        ? "no answer yet from " + peer.identity.fqdn + " on the current path"
+                        : "still no answer from " + peer.identity.fqdn + " after " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 now - peer.stale_since)
+                                                 .count()) +
+                              " ms";
+  events.push_back({EngineEventType::needs_direction, &peer, peer.endpoint, peer.path,
+                    why + ": asking the DC for a path (request " +
+                        std::to_string(peer.direction_requests) + ")"});
+}
+
 void Engine::on_network_change(EngineSink& sink, TimePoint now) {
   for (const auto& peer : table_.all()) {
-    std::lock_guard lock(peer->mutex);
-    if (!peer->current && !peer->pending) continue;
-    peer->path_stale = true;
-    peer->redirect_requested = false;
-    peer->stale_since = now;
-    // A handshake is the path update: authenticated, answered, and it moves the peer's view of
-    // our endpoint. It goes where the tunnel went (the peer, or the relay).
-    if (peer->pending) {
-      table_.remove_path(peer->pending->local_path_id);
-      peer->pending.reset();
+    std::vector<EngineEvent> events;
+    {
+      std::lock_guard lock(peer->mutex);
+      if (!peer->current && !peer->pending) continue;
+      mark_stale_locked(*peer, now, now);
+      // Ask the DC now, in parallel with the path update below: if the peer cannot be reached
+      // from here (a new NAT it must punch towards, another address family), waiting for the
+      // update to go unanswered first would only add to the gap.
+      if (!peer->pinned) request_direction_locked(*peer, now, events);
+      // A handshake is the path update: authenticated, answered, and it moves the peer's view
+      // of our endpoint. It goes where the tunnel went (the peer, or the relay).
+      if (peer->pending) {
+        table_.remove_path(peer->pending->local_path_id);
+        peer->pending.reset();
+      }
+      if (peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
     }
-    if (peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
+    emit(sink, events);
+  }
+}
+
+void Engine::on_registered(EngineSink& sink, TimePoint now) {
+  for (const auto& peer : table_.all()) {
+    std::vector<EngineEvent> events;
+    {
+      std::lock_guard lock(peer->mutex);
+      if (!peer->path_stale || peer->pinned) continue;
+      // The DC knows where we are now: a direction asked for before may have been lost or
+      // computed from our old address.
+      request_direction_locked(*peer, now, events);
+    }
+    emit(sink, events);
   }
 }
 
@@ -107,8 +153,12 @@ void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink
   const bool moved = peer->path == PathKind::direct && !peer->candidates.empty() &&
                      std::find(peer->candidates.begin(), peer->candidates.end(),
                                peer->endpoint) == peer->candidates.end();
-  if (moved && !peer->pending) {
+  // A relayed tunnel offered direct candidates tries them now rather than at its next periodic
+  // probe: the peer (which asked) is punching towards us at this moment.
+  const bool upgrade = peer->path == PathKind::relay && !peer->candidates.empty();
+  if ((moved || upgrade) && !peer->pending) {
     start_probe_locked(peer, sink, now);
+    if (upgrade) peer->next_direct_probe = now + kDirectProbeInterval;
   } else if (peer->candidates.empty() && peer->relay && peer->path == PathKind::direct &&
              now - peer->last_direct_receive > kDirectProbeInterval) {
     fall_back_to_relay_locked(peer, sink, now, events);
@@ -121,7 +171,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
   if (peer.path_stale) {
     // The peer answered on our new path (or told us its new one): mobility is done for it.
     peer.path_stale = false;
-    peer.redirect_requested = false;
+    peer.direction_requests = 0;
     peer.direct_deadline = TimePoint{};
   }
   if (relay_id) {

@@ -17,12 +17,9 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
     std::shared_ptr<Session> keepalive_on;
     {
       std::lock_guard lock(peer->mutex);
-      if (peer->path_stale && !peer->redirect_requested &&
-          older_than(now, peer->stale_since, kRoamTimeout)) {
-        peer->redirect_requested = true;
-        events.push_back({EngineEventType::needs_direction, peer.shared().get(), peer->endpoint,
-                          peer->path,
-                          "no answer from " + peer->identity.fqdn + " on the new path"});
+      if (peer->path_stale && !peer->pinned && now >= peer->next_direction_request &&
+          !older_than(now, peer->stale_since, kDirectionGiveUp)) {
+        request_direction_locked(*peer, now, events);
       }
       const bool punching_timed_out =
           (!peer->current || peer->path_stale) && peer->path != PathKind::relay && peer->relay &&

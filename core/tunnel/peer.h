@@ -101,11 +101,15 @@ struct Peer {
   TimePoint direct_deadline{};    // hole punching gives up at this time (then the relay)
   TimePoint next_direct_probe{};  // while relayed: when to try the candidates again
   bool endpoint_confirmed = false;  // an authenticated packet came straight from `endpoint`
-  // Mobility: our own address changed and nothing authenticated has come back from this peer
-  // since; after kRoamTimeout the node asks the DC to direct a new path.
+  // The path may be dead: our own address changed, or a tunnel that had gone idle started again,
+  // and nothing authenticated has come back from this peer since. While stale, the DC is asked
+  // to direct a new path (needs_direction) at next_direction_request, again with backoff, and
+  // the tunnel falls back to its relay after the direct timeout; the first authenticated packet
+  // from the peer ends it.
   bool path_stale = false;
-  bool redirect_requested = false;
   TimePoint stale_since{};
+  TimePoint next_direction_request{};
+  int direction_requests = 0;
   TimePoint last_direct_receive{};
   std::shared_ptr<Session> current;   // used for sending
   std::shared_ptr<Session> previous;  // still accepted while the peer switches over
