@@ -1,45 +1,23 @@
 #include "mobility/address_watcher.h"
 
-#include <ifaddrs.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <string>
 #include <vector>
 
-#include "util/endpoint.h"
 #include "util/log.h"
 
 namespace ntm::mobility {
-
-std::string address_snapshot() {
-  std::vector<std::string> items;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return {};
-  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) {
-      continue;
-    }
-    auto e = Endpoint::from_sockaddr(i->ifa_addr);
-    if (e) items.push_back(std::string(i->ifa_name) + "=" + e->to_string());
-  }
-  freeifaddrs(list);
-  std::sort(items.begin(), items.end());
-  std::string out;
-  for (const auto& s : items) out += s + ";";
-  return out;
-}
 
 AddressWatcher::AddressWatcher(std::function<void()> on_change,
                                std::chrono::milliseconds poll_interval)
     : on_change_(std::move(on_change)),
       poll_interval_(poll_interval),
+      last_(read_network_state()),
       wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   io::UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
   if (fd) {
@@ -93,20 +71,26 @@ void AddressWatcher::run_netlink() {
         }
       }
     }
-    if (changed) on_change_();
+    if (changed) check();
   }
 }
 
+void AddressWatcher::check() {
+  // Netlink reports every interface, address and route in the namespace, most of them nothing
+  // to do with us (another program's bridge, a neighbour's veth): only a change of the usable
+  // addresses or default routes is a network change for the node.
+  NetworkState now = read_network_state();
+  if (now == last_) return;
+  NTM_LOG_INFO("network change: %s", describe_change(last_, now).c_str());
+  last_ = std::move(now);
+  on_change_();
+}
+
 void AddressWatcher::run_polling() {
-  std::string last = address_snapshot();
   while (running_.load()) {
     pollfd fd{wake_.get(), POLLIN, 0};
     if (::poll(&fd, 1, static_cast<int>(poll_interval_.count())) > 0) break;
-    std::string now = address_snapshot();
-    if (now != last) {
-      last = std::move(now);
-      on_change_();
-    }
+    check();
   }
 }
 

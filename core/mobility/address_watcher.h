@@ -1,5 +1,6 @@
-// Watches the host's addresses and routes and reports when they change, so the node can move
-// its tunnels: netlink on Linux, a periodic getifaddrs() comparison where netlink is missing.
+// Watches the host's usable addresses and default routes (NetworkState) and reports when they
+// change, so the node can move its tunnels: woken by netlink on Linux, a periodic check where
+// netlink is missing. Other netlink traffic changes nothing and is not reported.
 // The callback runs on the watcher's own thread; keep it short (the node just sets a flag).
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "io/unique_fd.h"
+#include "mobility/network_state.h"
 
 namespace ntm::mobility {
 
@@ -25,16 +27,15 @@ class AddressWatcher {
  private:
   void run_netlink();
   void run_polling();
+  void check();  // reports a change of the network state (watcher thread)
 
   std::function<void()> on_change_;
   std::chrono::milliseconds poll_interval_;
+  NetworkState last_;  // watcher thread only (after construction)
   io::UniqueFd netlink_;
   io::UniqueFd wake_;  // eventfd that ends the thread
   std::atomic<bool> running_{true};
   std::thread thread_;
 };
-
-// A sorted text of the host's non-loopback addresses, for comparing snapshots.
-std::string address_snapshot();
 
 }  // namespace ntm::mobility

@@ -1,0 +1,30 @@
+// What of the host's network matters to the node: its usable addresses (global-scope addresses
+// on interfaces that are up, not loopback, not IPv6 link-local) and its default routes. The
+// address watcher compares snapshots so that unrelated netlink traffic (other programs creating,
+// deleting or renaming interfaces, neighbour updates, routes to elsewhere) moves nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ntm::mobility {
+
+struct NetworkState {
+  std::vector<std::string> addresses;       // "ifname=address", sorted
+  std::vector<std::string> default_routes;  // "v4 ifname via gateway metric N", sorted
+
+  friend bool operator==(const NetworkState&, const NetworkState&) = default;
+};
+
+// The current state, from getifaddrs() and /proc/net/{route,ipv6_route} of this namespace.
+NetworkState read_network_state();
+
+// Default routes in the text of /proc/net/route and /proc/net/ipv6_route (for tests).
+std::vector<std::string> parse_default_routes_v4(std::string_view proc_net_route);
+std::vector<std::string> parse_default_routes_v6(std::string_view proc_net_ipv6_route);
+
+// "addresses +a -b, default routes +c" - what changed, for the log.
+std::string describe_change(const NetworkState& before, const NetworkState& after);
+
+}  // namespace ntm::mobility

@@ -1,0 +1,45 @@
+#include <catch2/catch.hpp>
+
+#include "mobility/network_state.h"
+
+using namespace ntm::mobility;
+
+TEST_CASE("network state finds the IPv4 default routes in /proc/net/route text", "[mobility]") {
+  const char* text =
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+      "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+      "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+      "down0\t00000000\t0101A8C0\t0000\t0\t0\t0\t00000000\t0\t0\t0\n";
+  CHECK(parse_default_routes_v4(text) ==
+        std::vector<std::string>{"v4 eth0 via 192.0.2.1 metric 0",
+                                 "v4 wlan0 via 192.168.1.1 metric 1536"});
+}
+
+TEST_CASE("network state finds the IPv6 default routes and skips the kernel's reject entries",
+          "[mobility]") {
+  const char* text =
+      "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 "
+      "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n"
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+      "20010db8000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n"
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+      "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
+  CHECK(parse_default_routes_v6(text) ==
+        std::vector<std::string>{"v6 eth0 via 2001:db8::1 metric 1024"});
+}
+
+TEST_CASE("network states compare equal unless addresses or default routes differ, and the "
+          "difference is described",
+          "[mobility]") {
+  NetworkState a{{"eth0=10.0.0.2"}, {"v4 eth0 via 10.0.0.1 metric 0"}};
+  NetworkState b = a;
+  CHECK(a == b);
+  b.addresses = {"eth0=10.0.1.2"};
+  CHECK_FALSE(a == b);
+  CHECK(describe_change(a, b) == "addresses +eth0=10.0.1.2 -eth0=10.0.0.2");
+  b = a;
+  b.default_routes.clear();
+  CHECK(describe_change(a, b) == "default routes -v4 eth0 via 10.0.0.1 metric 0");
+  CHECK(describe_change(a, a) == "no change");
+}
