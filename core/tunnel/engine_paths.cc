@@ -156,6 +156,12 @@ void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink
   // A relayed tunnel offered direct candidates tries them now rather than at its next periodic
   // probe: the peer (which asked) is punching towards us at this moment.
   const bool upgrade = peer->path == PathKind::relay && !peer->candidates.empty();
+  if (moved && peer->pending && !peer->pending->probe) {
+    // A handshake still going to the old endpoint (a retry, a rekey) would never be answered:
+    // the probe replaces it (its answer installs a session just the same).
+    table_.remove_path(peer->pending->local_path_id);
+    peer->pending.reset();
+  }
   if ((moved || upgrade) && !peer->pending) {
     start_probe_locked(peer, sink, now);
     if (upgrade) peer->next_direct_probe = now + kDirectProbeInterval;
