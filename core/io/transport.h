@@ -16,6 +16,9 @@ namespace ntm::io {
 struct OutgoingDatagram {
   Endpoint to;
   std::span<const uint8_t> bytes;
+  // IPv4 TTL / IPv6 hop limit for this datagram alone; 0: the socket's default. A small one
+  // opens our NAT's mapping towards `to` without reaching `to` (hole punching, tunnel/engine.h).
+  uint8_t hop_limit = 0;
 };
 
 // A receive slot: the caller provides `buffer`; receive() fills `length` and `from`.

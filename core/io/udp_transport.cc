@@ -152,11 +152,12 @@ void add_to_epoll(int epoll_fd, int fd, uint32_t tag) {
 // Scratch for one chunk of sends. Lives on the sending thread's stack (about 8 KiB), so
 // concurrent send_batch calls share nothing and no call allocates.
 struct SendScratch {
-  static constexpr size_t kControlBytes = CMSG_SPACE(sizeof(uint16_t));
+  // Room for one UDP_SEGMENT (u16) or one IP_TTL / IPV6_HOPLIMIT (int) control message.
+  static constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int));
   std::array<mmsghdr, UdpTransport::kMaxBatch> messages;
   std::array<iovec, UdpTransport::kMaxBatch> iov;
   std::array<SockAddr, UdpTransport::kMaxBatch> addresses;
-  // One UDP_SEGMENT control message per GSO message; aligned for cmsghdr.
+  // One UDP_SEGMENT control message per GSO message, or a hop limit; aligned for cmsghdr.
   alignas(cmsghdr) std::array<std::array<unsigned char, kControlBytes>, UdpTransport::kMaxBatch>
       control;
 };
@@ -197,6 +198,21 @@ void send_segments_one_by_one(int fd, const msghdr& gso_message) {
   }
 }
 
+// One datagram's own TTL (IPv4) or hop limit (IPv6), as a control message in `control`.
+template <size_t N>
+void set_hop_limit(msghdr& h, std::array<unsigned char, N>& control, const Endpoint& to,
+                   uint8_t hop_limit) {
+  control.fill(0);
+  h.msg_control = control.data();
+  h.msg_controllen = CMSG_SPACE(sizeof(int));
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = to.is_v4() ? IPPROTO_IP : IPPROTO_IPV6;
+  c->cmsg_type = to.is_v4() ? IP_TTL : IPV6_HOPLIMIT;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int value = hop_limit;
+  std::memcpy(CMSG_DATA(c), &value, sizeof(value));
+}
+
 // Sends scratch.messages[0, count) on `fd`; see send_batch for the error policy.
 void send_messages(int fd, SendScratch& scratch, size_t count, SendBudget& budget,
                    std::atomic<bool>& gso) {
@@ -218,7 +234,7 @@ void send_messages(int fd, SendScratch& scratch, size_t count, SendBudget& budge
     // A pending ICMP report was returned instead of sending: the datagram did not go out yet.
     if (err == ECONNREFUSED && ++soft_errors <= kMaxSoftErrors) continue;
     const msghdr& failed = scratch.messages[next].msg_hdr;
-    const bool gso_message = failed.msg_controllen != 0;
+    const bool gso_message = failed.msg_iovlen > 1;
     if (!gso_message && is_socket_error(err)) return;  // nothing more can go out on this socket
     if (gso_message) {
       // GSO refused (e.g. segment larger than the path MTU, or no checksum offload): send the
@@ -248,6 +264,7 @@ void send_family(int fd, Endpoint::Family family, std::span<const OutgoingDatagr
   auto flush = [&] {
     for (size_t m = 0; m < messages; ++m) {
       msghdr& h = scratch.messages[m].msg_hdr;
+      if (h.msg_controllen != 0) continue;  // a hop limit (set_hop_limit), never grouped
       if (h.msg_iovlen < 2) continue;
       scratch.control[m].fill(0);  // the padding after the segment size goes to the kernel too
       h.msg_control = scratch.control[m].data();
@@ -288,9 +305,10 @@ void send_family(int fd, Endpoint::Family family, std::span<const OutgoingDatagr
     scratch.iov[vectors] = v;
     h.msg_iov = &scratch.iov[vectors];
     h.msg_iovlen = 1;
+    if (d.hop_limit != 0) set_hop_limit(h, scratch.control[messages], to, d.hop_limit);
     ++messages;
     ++vectors;
-    group_open = gso && size > 0;
+    group_open = gso && size > 0 && d.hop_limit == 0;
     group_to = to;
     group_segment = size;
     group_bytes = size;

@@ -140,6 +140,22 @@ NetworkState read_network_state() {
   return s;
 }
 
+bool behind_ipv4_nat(const NetworkState& state) {
+  bool any = false;
+  for (const auto& entry : state.addresses) {
+    const std::string text = entry.substr(entry.find('=') + 1);
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1) continue;  // IPv6
+    any = true;
+    const uint32_t v = ntohl(a.s_addr);
+    const bool private_range = (v >> 24) == 10 || (v >> 20) == ((172u << 4) | 1) ||
+                               (v >> 16) == ((192u << 8) | 168) ||
+                               (v >> 22) == ((100u << 2) | 1);  // 100.64.0.0/10
+    if (!private_range) return false;
+  }
+  return any;
+}
+
 std::string describe_change(const NetworkState& before, const NetworkState& after) {
   std::string out;
   diff("addresses", before.addresses, after.addresses, out);

@@ -20,6 +20,11 @@ struct NetworkState {
 // The current state, from getifaddrs() and /proc/net/{route,ipv6_route} of this namespace.
 NetworkState read_network_state();
 
+// Does the host reach the IPv4 internet through a NAT? True when it has IPv4 addresses and all
+// of them are private (RFC 1918) or shared (RFC 6598, carrier-grade NAT) ones. Hole punching
+// then opens the NAT's mapping with a short-lived packet first (tunnel::kPunchOpenHopLimit).
+bool behind_ipv4_nat(const NetworkState& state);
+
 // Default routes in the text of /proc/net/route and /proc/net/ipv6_route (for tests).
 std::vector<std::string> parse_default_routes_v4(std::string_view proc_net_route);
 std::vector<std::string> parse_default_routes_v6(std::string_view proc_net_ipv6_route);

@@ -17,6 +17,8 @@ extern "C" {
 #include "node/progress_note.h"
 #include "wire/constants.h"
 #include "wire/ip_packet.h"
+#include "mobility/network_state.h"
+#include "node/mtu_clamp.h"
 #include "node/tx_batch.h"
 #include "stack/core_lock.h"
 #include "stack/lwip_port.h"
@@ -72,6 +74,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   engine_config.static_key = cfg.key;
   engine_config.cipher = cfg.cipher;
   engine_config.idle_timeout = cfg.idle_timeout;
+  engine_config.virtual_mtu = cfg.mtu;
   if (cfg.control) engine_config.direct_timeout = cfg.control->direct_timeout;
   node->engine_ = std::make_unique<tunnel::Engine>(engine_config, node->table_);
 
@@ -106,9 +109,11 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
     throw StartError(StartError::Kind::io, e.what());
   }
 
+  node->update_punch_hop_limit();
   if (grant) node->register_with_dc(std::move(*grant));
   stack::PacketOutput& output = *node;
   node->interface_ = std::make_unique<stack::VirtualInterface>(output, cfg.vip4, cfg.vip6, cfg.mtu);
+  node->interface_mtu_ = cfg.mtu;
   {
     stack::CoreLock lock;
     stack::set_route_functions(&Node::route_ip4, &Node::route_ip6);
@@ -241,8 +246,30 @@ void Node::handle_network_change(tunnel::TimePoint now) {
   NTM_LOG_INFO("network changed: updating paths");
   network_changes_.fetch_add(1, std::memory_order_relaxed);
   if (control_) control_->on_network_change();
+  update_punch_hop_limit();
   engine_->on_network_change(*this, now);
   kick_tcp();
+}
+
+void Node::update_punch_hop_limit() {
+  const bool nat = mobility::behind_ipv4_nat(mobility::read_network_state());
+  engine_->set_punch_open_hop_limit(nat ? tunnel::kPunchOpenHopLimit : 0);
+}
+
+void Node::follow_path_mtu() {
+  const uint16_t mtu = wanted_mtu(table_, config_.mtu);
+  if (mtu == interface_mtu_) return;
+  NTM_LOG_INFO("virtual interface MTU %u -> %u (the tunnels' measured path MTU)",
+               static_cast<unsigned>(interface_mtu_), static_cast<unsigned>(mtu));
+  const bool shrank = mtu < interface_mtu_;
+  {
+    stack::CoreLock lock;
+    apply_mtu(interface_->netif(), mtu);
+  }
+  interface_mtu_ = mtu;
+  // Segments sent meanwhile were probably too big for the path: send them again now (lwIP
+  // fragments what no longer fits) rather than after the retransmission timeout.
+  if (shrank) kick_tcp();
 }
 
 void Node::kick_tcp() {
@@ -283,6 +310,7 @@ void Node::run_receiver() {
     if (now >= next_tick) {
       if (now >= next_hold) {
         socket_holds_.refresh(table_);  // before the engine's idle expiry
+        follow_path_mtu();
         next_hold = now + kSocketHoldInterval;
       }
       if (control_) control_->tick(*this, now);
@@ -315,6 +343,12 @@ std::span<uint8_t> Node::datagram_buffer(size_t size) {
 
 void Node::send(const Endpoint& to, size_t offset, size_t length) {
   thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_);
+}
+
+void Node::send_hop_limited(const Endpoint& to, size_t offset, size_t length,
+                            uint8_t hop_limit) {
+  thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_,
+                        hop_limit);
 }
 
 void Node::deliver(std::span<const uint8_t> inner) {

@@ -133,11 +133,17 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   void register_with_dc(control::LoginGrant grant);
   void post_engine_event(const tunnel::EngineEvent& event);
   void send_held_packets(tunnel::TimePoint now);
+  // Behind a NAT, hole punching opens the NAT's mapping with a short-lived packet first.
+  void update_punch_hop_limit();
+  // The virtual interface's MTU follows the smallest measured tunnel path MTU (receiver thread).
+  void follow_path_mtu();
   bool routes_to_tunnel(const Endpoint& virtual_address) const;
 
   // EngineSink
   std::span<uint8_t> datagram_buffer(size_t size) override;
   void send(const Endpoint& to, size_t offset, size_t length) override;
+  void send_hop_limited(const Endpoint& to, size_t offset, size_t length,
+                        uint8_t hop_limit) override;
   void deliver(std::span<const uint8_t> inner) override;
   void event(const tunnel::EngineEvent& event) override;
   // PacketOutput
@@ -164,6 +170,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   SocketHolds socket_holds_;
   HeldPackets held_;
   std::unique_ptr<mobility::AddressWatcher> watcher_;
+  uint16_t interface_mtu_ = 0;  // receiver thread: the MTU follow_path_mtu() last set
   std::thread receiver_;
   Pinger pinger_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -16,15 +16,17 @@ std::span<uint8_t> TxBatch::buffer(size_t size, io::Transport& transport) {
 }
 
 void TxBatch::commit(const Endpoint& to, size_t offset, size_t length, bool defer,
-                     io::Transport& transport) {
+                     io::Transport& transport, uint8_t hop_limit) {
   if (building_oversize_) {
     building_oversize_ = false;
-    io::OutgoingDatagram one{to, std::span<const uint8_t>(oversize_).subspan(offset, length)};
+    io::OutgoingDatagram one{to, std::span<const uint8_t>(oversize_).subspan(offset, length),
+                             hop_limit};
     transport.send_batch(std::span(&one, 1));
     return;
   }
   pending_[count_] = {to,
-                      std::span<const uint8_t>(slots_).subspan(count_ * kSlotSize + offset, length)};
+                      std::span<const uint8_t>(slots_).subspan(count_ * kSlotSize + offset, length),
+                      hop_limit};
   ++count_;
   if (!defer || count_ == kSlots) flush(transport);
 }

@@ -22,9 +22,9 @@ class TxBatch {
   // A buffer for the next datagram. Sizes above kSlotSize use a side buffer sent on commit.
   std::span<uint8_t> buffer(size_t size, io::Transport& transport);
   // Commits bytes [offset, offset + length) of the last buffer() as a datagram. `defer` keeps
-  // it for flush().
+  // it for flush(). `hop_limit`: see io::OutgoingDatagram.
   void commit(const Endpoint& to, size_t offset, size_t length, bool defer,
-              io::Transport& transport);
+              io::Transport& transport, uint8_t hop_limit = 0);
   void flush(io::Transport& transport);
   bool empty() const { return count_ == 0; }
 

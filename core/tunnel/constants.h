@@ -31,6 +31,18 @@ inline constexpr auto kDefaultIdleTimeout = 180s;
 // node's options override it), and how often a relayed tunnel tries to go direct again.
 inline constexpr auto kDefaultDirectTimeout = 1000ms;
 inline constexpr auto kDirectProbeInterval = 5s;
+// Punching through NATs that let an unsolicited packet create state - stock Linux masquerade
+// without a filter on the uplink: a peer's punch that arrives before our own has left makes a
+// conntrack entry on our router, and our punch is then mapped to another port the peer's NAT
+// does not expect, so neither gets through. A fresh punch therefore first sends the init with
+// hop limit kPunchOpenHopLimit to every IPv4 candidate (when the node is behind a NAT: it passes
+// our router, opening the mapping, and expires before it reaches the peer's), and the init with
+// the normal hop limit only kPunchLead later - longer than the gap between the two ends receiving
+// the DC's Direction - by when the peer's own opening punch has gone out too. Re-punching a
+// tunnel that has a session (a move) does not wait: the mover opened its mapping with its path
+// update already, and the wait would add to every handover.
+inline constexpr uint8_t kPunchOpenHopLimit = 2;
+inline constexpr auto kPunchLead = 20ms;
 // A stale path (our address changed, or an idle tunnel starts again) asks the DC to direct a new
 // one: after a network change at once (in parallel with the path update sent straight to the
 // peer), when an idle tunnel resumes after kResumeDirectionDelay without an answer; then again

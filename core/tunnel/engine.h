@@ -16,6 +16,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
+#include "tunnel/constants.h"
 #include "tunnel/cookie.h"
 #include "tunnel/handshake_limiter.h"
 #include "tunnel/peer.h"
@@ -47,6 +48,14 @@ class EngineSink {
   virtual std::span<uint8_t> datagram_buffer(size_t size) = 0;
   // Bytes [offset, offset + length) of the last datagram_buffer() are a datagram for `to`.
   virtual void send(const Endpoint& to, size_t offset, size_t length) = 0;
+  // The same with an IPv4 TTL / IPv6 hop limit of `hop_limit` for this datagram alone: hole
+  // punching's opening punch, which must pass our own NAT and expire before the peer's.
+  // The default (a sink that cannot set it) sends the datagram plainly.
+  virtual void send_hop_limited(const Endpoint& to, size_t offset, size_t length,
+                                uint8_t hop_limit) {
+    (void)hop_limit;
+    send(to, offset, length);
+  }
   // An authenticated inner packet for the virtual stack. The bytes are valid during the call.
   virtual void deliver(std::span<const uint8_t> inner) = 0;
   virtual void event(const EngineEvent& event) = 0;
@@ -57,6 +66,12 @@ struct EngineConfig {
   crypto::AeadAlgorithm cipher = crypto::AeadAlgorithm::aes_256_gcm;
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(3);
   std::chrono::nanoseconds direct_timeout = std::chrono::seconds(1);
+  // A fresh punch sends the full-hop-limit inits this long after the opening punch
+  // (kPunchLead, see constants.h); 0 sends them at once.
+  std::chrono::nanoseconds punch_lead = kPunchLead;
+  // The virtual interface's MTU: path MTU probes (path_mtu.h) go from it down to
+  // kMinTunnelMtu. 0: no path MTU discovery.
+  uint16_t virtual_mtu = 0;
   // This node's secret mac1 key (control-plane mode, from the DC); nullopt: derived from the
   // static public key. set_mac1_key() replaces it later.
   std::optional<MacKey> mac1_key;
@@ -123,6 +138,12 @@ class Engine {
   // tunnel asks for its direction again at once.
   void on_registered(EngineSink& sink, TimePoint now);
 
+  // The hop limit of opening punches to IPv4 candidates (kPunchOpenHopLimit when this host is
+  // behind a NAT, 0: none). The node sets it at start and after every network change.
+  void set_punch_open_hop_limit(uint8_t hop_limit) {
+    punch_open_hop_limit_.store(hop_limit, std::memory_order_relaxed);
+  }
+
   // Is there a peer that owns this virtual destination? (The stack's routing hook.)
   bool has_peer_for(std::span<const uint8_t, 4> vip4) const;
   bool has_peer_for(std::span<const uint8_t, 16> vip6) const;
@@ -161,12 +182,28 @@ class Engine {
   void transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length, EngineSink& sink);
   void transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
                    std::span<uint8_t> buffer, size_t length, EngineSink& sink);
-  void start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  // `fresh`: both ends are about to punch with nothing open yet - opening punch, then the lead.
+  void start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                          bool fresh);
+  // Sends the init to every candidate: the opening punch and a deferred full punch when
+  // `fresh` and a lead is configured, else the full punch at once.
+  void punch_locked(Peer& peer, const wire::HandshakeInit& init, bool fresh, EngineSink& sink,
+                    TimePoint now);
+  void send_to_candidates_locked(const Peer& peer, std::span<const uint8_t> init,
+                                 uint8_t hop_limit, bool ipv4_only, EngineSink& sink);
   void fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
                                  std::vector<EngineEvent>& events);
   void install_session_locked(const TunnelTable::Ref& peer, std::shared_ptr<Session> session);
   void flush_queue(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
   void send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now);
+  // Path MTU discovery (path_mtu.h, engine_mtu.cc). Under the peer's lock: ends a round that
+  // is over and says whether a new one starts now (its id in peer.mtu_round).
+  bool mtu_round_due_locked(Peer& peer, TimePoint now);
+  void send_mtu_probes(Peer& peer, Session& session, uint32_t round, EngineSink& sink,
+                       TimePoint now);
+  // A control message from the peer (an authenticated capsule, not an IP packet).
+  void on_tunnel_control(Peer& peer, std::span<const uint8_t> plaintext, EngineSink& sink,
+                         TimePoint now);
   void update_endpoint_locked(Peer& peer, const Endpoint& from,
                               std::optional<uint32_t> relay_id, TimePoint now,
                               std::vector<EngineEvent>& events, bool explicit_path = false);
@@ -181,6 +218,8 @@ class Engine {
   TunnelTable& table_;
   EngineStats stats_;
   std::atomic<uint64_t> last_timestamp_{0};
+  std::atomic<uint8_t> punch_open_hop_limit_{0};
+  std::atomic<uint32_t> next_mtu_round_{1};
   mutable std::mutex mac1_mutex_;
   OwnMac1 mac1_;  // guarded by mac1_mutex_
   CookieChecker cookies_;

@@ -6,6 +6,7 @@
 #include "tunnel/constants.h"
 #include "tunnel/engine_internal.h"
 #include "tunnel/inner_source.h"
+#include "tunnel/path_mtu.h"
 #include "wire/capsule.h"
 
 namespace ntm::tunnel {
@@ -169,7 +170,10 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   Peer& peer = *hit->peer;
   // The peer proved it holds the session key, so the path and session bookkeeping below stand;
   // but it may only speak for its own virtual addresses (WireGuard's AllowedIPs rule).
-  bool deliverable = *inner_length > 0;
+  const auto plaintext = datagram.subspan(wire::kCapsuleHeaderSize, *inner_length);
+  // A probe or an ack of path MTU discovery: the engine's own, never the stack's.
+  const bool control = is_tunnel_control(plaintext);
+  bool deliverable = *inner_length > 0 && !control;
   if (deliverable) {
     switch (classify_inner_source(peer.identity,
                                   datagram.subspan(wire::kCapsuleHeaderSize, *inner_length))) {
@@ -215,7 +219,8 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   }
   emit(sink, events);
   if (newly_confirmed) flush_queue(hit->peer, sink, now);
-  if (deliverable) sink.deliver(datagram.subspan(wire::kCapsuleHeaderSize, *inner_length));
+  if (control) on_tunnel_control(peer, plaintext, sink, now);
+  if (deliverable) sink.deliver(plaintext);
 }
 
 }  // namespace ntm::tunnel

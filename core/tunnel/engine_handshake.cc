@@ -41,14 +41,9 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
   peer->pending = std::move(pending);
   stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
   if (punching) {
-    // Hole punching: the same init to every candidate at once; the first answer wins.
-    for (const auto& candidate : peer->candidates) {
-      auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
-      size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
-      transmit_to(candidate, std::nullopt, buffer, size, sink);
-      stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
-      stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
-    }
+    // Hole punching: the same init to every candidate; the first answer wins. A tunnel without
+    // a session starts with the opening punch (constants.h, kPunchLead); retries go at once.
+    punch_locked(*peer, init, !peer->current && peer->pending->attempts == 1, sink, now);
     return;
   }
   auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);

@@ -22,6 +22,12 @@ inline bool older_than(TimePoint now, int64_t then_ns, std::chrono::nanoseconds 
   return ns(now) - then_ns > age.count();
 }
 
+// The peer's path changed: measure its MTU again (path_mtu.h), from the next tick on.
+inline void restart_mtu_search(Peer& peer, TimePoint now) {
+  peer.mtu_next_search = now;
+  peer.mtu_rounds_unanswered = 0;
+}
+
 // Events are collected under a peer's lock and emitted after it is released.
 inline void emit(EngineSink& sink, const std::vector<EngineEvent>& events) {
   for (const auto& e : events) sink.event(e);

@@ -10,8 +10,10 @@
 namespace ntm::tunnel {
 
 using detail::emit;
+using detail::restart_mtu_search;
 
-void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
+void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
+                                bool fresh) {
   const uint32_t path_id = table_.new_path_id();
   auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
                                    mac1_key_of(peer->identity), path_id, next_timestamp(),
@@ -21,13 +23,37 @@ void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, 
   peer->pending->sent_mac2 = add_mac2_locked(*peer, init, now);
   peer->pending->sent_mac1 = init.mac;
   stats_.handshakes_initiated.fetch_add(1, std::memory_order_relaxed);
-  for (const auto& candidate : peer->candidates) {
-    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);
-    size_t size = wire::encode(init, buffer.subspan(kRelayHeaderRoom));
-    transmit_to(candidate, std::nullopt, buffer, size, sink);
+  punch_locked(*peer, init, fresh, sink, now);
+}
+
+void Engine::send_to_candidates_locked(const Peer& peer, std::span<const uint8_t> init,
+                                       uint8_t hop_limit, bool ipv4_only, EngineSink& sink) {
+  for (const auto& candidate : peer.candidates) {
+    if (ipv4_only && !candidate.is_v4()) continue;
+    auto buffer = sink.datagram_buffer(kRelayHeaderRoom + init.size());
+    std::memcpy(buffer.data() + kRelayHeaderRoom, init.data(), init.size());
+    if (hop_limit != 0) {
+      sink.send_hop_limited(candidate, kRelayHeaderRoom, init.size(), hop_limit);
+    } else {
+      transmit_to(candidate, std::nullopt, buffer, init.size(), sink);
+    }
     stats_.packets_sent.fetch_add(1, std::memory_order_relaxed);
-    stats_.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+    stats_.bytes_sent.fetch_add(init.size(), std::memory_order_relaxed);
   }
+}
+
+void Engine::punch_locked(Peer& peer, const wire::HandshakeInit& init, bool fresh,
+                          EngineSink& sink, TimePoint now) {
+  std::array<uint8_t, wire::kHandshakeInitSize> bytes{};
+  wire::encode(init, bytes);
+  if (!fresh || config_.punch_lead <= std::chrono::nanoseconds::zero()) {
+    send_to_candidates_locked(peer, bytes, 0, false, sink);
+    return;
+  }
+  const uint8_t open = punch_open_hop_limit_.load(std::memory_order_relaxed);
+  if (open != 0) send_to_candidates_locked(peer, bytes, open, /*ipv4_only=*/true, sink);
+  peer.pending->init_bytes = bytes;
+  peer.pending->full_punch_at = now + config_.punch_lead;
 }
 
 void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink& sink,
@@ -38,6 +64,7 @@ void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink&
   peer->path = PathKind::relay;
   peer->endpoint = peer->relay->server;
   peer->next_direct_probe = now + kDirectProbeInterval;
+  restart_mtu_search(*peer, now);
   events.push_back({EngineEventType::path_changed, peer.shared().get(), peer->endpoint,
                     PathKind::relay,
                     "no direct path to " + peer->identity.fqdn + ": using relay " +
@@ -163,7 +190,8 @@ void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink
     peer->pending.reset();
   }
   if ((moved || upgrade) && !peer->pending) {
-    start_probe_locked(peer, sink, now);
+    // A moved peer's own path update has opened its NAT already: punch at once.
+    start_probe_locked(peer, sink, now, /*fresh=*/!moved);
     if (upgrade) peer->next_direct_probe = now + kDirectProbeInterval;
   } else if (peer->candidates.empty() && peer->relay && peer->path == PathKind::direct &&
              now - peer->last_direct_receive > kDirectProbeInterval) {
@@ -194,6 +222,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
     if (peer.path == PathKind::direct) stats_.relay_fallbacks.fetch_add(1, std::memory_order_relaxed);
     peer.path = PathKind::relay;
     peer.endpoint = from;
+    restart_mtu_search(peer, now);
     peer.next_direct_probe = now + kDirectProbeInterval;
     events.push_back({EngineEventType::path_changed, &peer, from, PathKind::relay,
                       "peer " + peer.identity.fqdn + " now through relay " + from.to_string()});
@@ -208,6 +237,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
   if (peer.path == PathKind::relay) stats_.direct_upgrades.fetch_add(1, std::memory_order_relaxed);
   peer.endpoint = from;
   peer.path = PathKind::direct;
+  restart_mtu_search(peer, now);
   if (changed) {
     events.push_back({EngineEventType::path_changed, &peer, from, peer.path,
                       "peer " + peer.identity.fqdn + " now directly at " + from.to_string()});

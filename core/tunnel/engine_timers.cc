@@ -15,11 +15,23 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
   for (const auto& peer : table_.all()) {
     std::vector<EngineEvent> events;
     std::shared_ptr<Session> keepalive_on;
+    std::shared_ptr<Session> probe_on;
+    uint32_t probe_round = 0;
     {
       std::lock_guard lock(peer->mutex);
+      if (mtu_round_due_locked(*peer, now)) {
+        probe_on = peer->current;
+        probe_round = peer->mtu_round;
+      }
       if (peer->path_stale && !peer->pinned && now >= peer->next_direction_request &&
           !older_than(now, peer->stale_since, kDirectionGiveUp)) {
         request_direction_locked(*peer, now, events);
+      }
+      if (peer->pending && peer->pending->full_punch_at != TimePoint{} &&
+          now >= peer->pending->full_punch_at) {
+        // The opening punch has had its lead: now the init that reaches the peer.
+        peer->pending->full_punch_at = TimePoint{};
+        send_to_candidates_locked(*peer, peer->pending->init_bytes, 0, false, sink);
       }
       const bool punching_timed_out =
           (!peer->current || peer->path_stale) && peer->path != PathKind::relay && peer->relay &&
@@ -51,7 +63,7 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
       }
       if (peer->path == PathKind::relay && peer->current && !peer->pending &&
           !peer->candidates.empty() && now >= peer->next_direct_probe) {
-        start_probe_locked(peer, sink, now);
+        start_probe_locked(peer, sink, now, /*fresh=*/true);
         peer->next_direct_probe = now + kDirectProbeInterval;
       }
       if (peer->current && older_than(now, peer->current->created, kRejectAfterTime)) {
@@ -82,6 +94,7 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
       }
     }
     if (keepalive_on) send_keepalive(*peer, *keepalive_on, sink, now);
+    if (probe_on) send_mtu_probes(*peer, *probe_on, probe_round, sink, now);
     emit(sink, events);
   }
   table_.expire_idle(now, config_.idle_timeout);

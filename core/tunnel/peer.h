@@ -17,6 +17,7 @@
 #include "tunnel/handshake.h"
 #include "tunnel/replay_window.h"
 #include "util/endpoint.h"
+#include "wire/constants.h"
 
 namespace ntm::tunnel {
 
@@ -79,6 +80,10 @@ struct PendingHandshake {
   // whether it carried a mac2.
   std::array<uint8_t, 16> sent_mac1{};
   bool sent_mac2 = false;
+  // Hole punching after an opening punch: the init goes to every candidate with the normal hop
+  // limit at full_punch_at (TimePoint{}: sent, or nothing deferred).
+  TimePoint full_punch_at{};
+  std::array<uint8_t, wire::kHandshakeInitSize> init_bytes{};
 };
 
 struct Peer {
@@ -129,8 +134,15 @@ struct Peer {
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, packets_sent{0}, packets_received{0};
   // Smoothed round-trip time (RFC 6298 weights) from handshakes; -1 until the first sample.
   std::atomic<int64_t> rtt_us{-1};
-  // Largest inner packet known to reach the peer on the current path; 0 until measured.
+  // Largest inner packet known to reach the peer on the current path; 0 until measured
+  // (path_mtu.h). The search state below is guarded by `mutex`: the current round, when it
+  // ends, the largest size acknowledged in it, rounds that went unanswered, the next search.
   std::atomic<uint32_t> path_mtu{0};
+  uint32_t mtu_round = 0;
+  TimePoint mtu_round_ends{};
+  uint16_t mtu_acked = 0;
+  int mtu_rounds_unanswered = 0;
+  TimePoint mtu_next_search{};
 
   void add_rtt_sample(std::chrono::nanoseconds sample) {
     const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(sample).count();

@@ -50,6 +50,7 @@ from typing import Callable, Optional, Sequence, Union
 INET4_NET = "198.18.0"          # the internet's IPv4 /24
 INET6_NET = "2001:db8::"        # the internet's IPv6 /64 (2001:db8:0:0::/64)
 INET4_GW = INET4_NET + ".1"
+ROUTED_NET = "198.19.0"         # /30 links of routed NATs to the internet's router
 INET6_GW = INET6_NET + "1"
 SERVERS_IPV4 = INET4_NET + ".2"
 SERVERS_IPV6 = INET6_NET + "2"
@@ -226,6 +227,7 @@ class Nat:
     lan_net: str                 # "10.K.1" (a /24)
     symmetric: bool
     filtered: bool = True        # a home router's input-drop rule on the uplink (see add_nat)
+    routed: bool = False         # one router hop from the internet bridge (see add_nat)
     next_host: int = FIRST_HOST
 
     @property
@@ -342,6 +344,7 @@ class Topology:
         self._lock = threading.RLock()
         self._next_inet_host = FIRST_HOST
         self._next_lan = 1
+        self._next_routed_link = 0
         self._next_dev = 0
         self.nodes: dict[str, Node] = {}
         self.nats: dict[str, Nat] = {}
@@ -514,7 +517,7 @@ class Topology:
     # ---- public API ----
 
     def add_nat(self, name: str, *, symmetric: bool = False, filtered: bool = True,
-                lan: Optional[str] = None) -> Nat:
+                routed: bool = False, lan: Optional[str] = None) -> Nat:
         """A NAT router on the internet with its own LAN bridge.
 
         symmetric=True maps every new destination to a new random port (masquerade
@@ -522,7 +525,12 @@ class Topology:
         home router's rule that drops unsolicited input on the uplink: stock masquerade, where
         a peer's punch that arrives first creates a conntrack entry on the router itself and the
         inside host's own punch is then mapped to another port. `lan` ("10.K.1") picks the LAN
-        /24; two NATs may share one (private ranges overlap in real life)."""
+        /24; two NATs may share one (private ranges overlap in real life).
+
+        routed=True puts the NAT one router hop away from the internet bridge: its uplink is a
+        point-to-point link (198.19.K.2/30) to the internet's router instead of a port on br0,
+        as on the real internet, where two home routers are never neighbours. A packet with a
+        small TTL then opens the NAT's mapping and expires before it reaches another NAT."""
         self.build()
         if name in self.nats:
             raise TopologyError(f"NAT {name} exists already")
@@ -531,16 +539,28 @@ class Topology:
                 lan = f"10.{self._next_lan}.1"
                 self._next_lan += 1
         ipaddress.ip_network(f"{lan}.0/24")  # validates
-        wan = f"{INET4_NET}.{self._inet_host()}"
+        if routed:
+            with self._lock:
+                link = self._next_routed_link
+                self._next_routed_link += 1
+            if link > 63:
+                raise TopologyError("out of routed NAT links")
+            wan, gateway, prefix = f"{ROUTED_NET}.{4 * link + 2}", f"{ROUTED_NET}.{4 * link + 1}", 30
+        else:
+            wan, gateway, prefix = f"{INET4_NET}.{self._inet_host()}", INET4_GW, 24
         nat = Nat(name=name, ns=self._ns(f"nat-{name}"), wan_ipv4=wan, lan_net=lan,
-                  symmetric=symmetric, filtered=filtered)
+                  symmetric=symmetric, filtered=filtered, routed=routed)
         self._add_ns(nat.ns, forwarding=True)
         dev = self._dev("h")
         self._veth(self.inet_ns, dev, nat.ns, "wan0")
-        self._x(self.inet_ns, f"ip link set {dev} master br0 up")
-        self._x(nat.ns, f"ip addr add {wan}/24 dev wan0")
+        if routed:
+            self._x(self.inet_ns, f"ip addr add {gateway}/{prefix} dev {dev}")
+            self._x(self.inet_ns, f"ip link set {dev} up")
+        else:
+            self._x(self.inet_ns, f"ip link set {dev} master br0 up")
+        self._x(nat.ns, f"ip addr add {wan}/{prefix} dev wan0")
         self._x(nat.ns, "ip link set wan0 up")
-        self._x(nat.ns, f"ip route add default via {INET4_GW} dev wan0")
+        self._x(nat.ns, f"ip route add default via {gateway} dev wan0")
         self._x(nat.ns, "ip link add lan0 type bridge stp_state 0 mcast_snooping 0")
         self._x(nat.ns, f"ip addr add {nat.lan_gw}/24 dev lan0")
         self._x(nat.ns, "ip link set lan0 up")
@@ -746,7 +766,8 @@ table inet {table} {{
             lines.append(f"  servers {self.servers.ipv4} {self.servers.ipv6}")
         for nat in self.nats.values():
             lines.append(f"  nat {nat.name} wan {nat.wan_ipv4} lan {nat.lan_cidr}"
-                         f"{' symmetric' if nat.symmetric else ''}")
+                         f"{' symmetric' if nat.symmetric else ''}"
+                         f"{'' if nat.filtered else ' unfiltered'}{' routed' if nat.routed else ''}")
         for node in self.nodes.values():
             lines.append(f"  node {node}")
         return "\n".join(lines)

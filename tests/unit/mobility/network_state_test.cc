@@ -43,3 +43,14 @@ TEST_CASE("network states compare equal unless addresses or default routes diffe
   CHECK(describe_change(a, b) == "default routes -v4 eth0 via 10.0.0.1 metric 0");
   CHECK(describe_change(a, a) == "no change");
 }
+
+TEST_CASE("a host whose IPv4 addresses are all private or shared is behind a NAT", "[mobility]") {
+  CHECK(behind_ipv4_nat(NetworkState{{"eth0=10.1.1.10"}, {}}));
+  CHECK(behind_ipv4_nat(NetworkState{{"eth0=172.20.0.5", "wlan0=192.168.1.7"}, {}}));
+  CHECK(behind_ipv4_nat(NetworkState{{"rmnet0=100.72.3.4", "rmnet0=2001:db8::5"}, {}}));
+  CHECK_FALSE(behind_ipv4_nat(NetworkState{{"eth0=10.1.1.10", "eth1=198.18.0.12"}, {}}));
+  CHECK_FALSE(behind_ipv4_nat(NetworkState{{"eth0=172.32.0.1"}, {}}));   // just past 172.16/12
+  CHECK_FALSE(behind_ipv4_nat(NetworkState{{"eth0=100.128.0.1"}, {}}));  // just past 100.64/10
+  CHECK_FALSE(behind_ipv4_nat(NetworkState{{"eth0=2001:db8::5"}, {}}));  // no IPv4 at all
+  CHECK_FALSE(behind_ipv4_nat(NetworkState{}));
+}

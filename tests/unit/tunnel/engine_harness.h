@@ -35,6 +35,7 @@ inline const TimePoint kT0 = TimePoint{} + std::chrono::hours(24);
 struct SentDatagram {
   Endpoint to;
   Bytes bytes;
+  uint8_t hop_limit = 0;  // send_hop_limited(); 0: a plain send()
 };
 
 // Records what the engine asks for. datagram_buffer() returns exactly the requested size out of
@@ -53,6 +54,11 @@ class RecordingSink final : public EngineSink {
     REQUIRE(offset + length <= requested_);
     auto first = buffer_.begin() + static_cast<ptrdiff_t>(offset);
     sent.push_back({to, Bytes(first, first + static_cast<ptrdiff_t>(length))});
+  }
+  void send_hop_limited(const Endpoint& to, size_t offset, size_t length,
+                        uint8_t hop_limit) override {
+    send(to, offset, length);
+    sent.back().hop_limit = hop_limit;
   }
   void deliver(std::span<const uint8_t> inner) override {
     delivered.emplace_back(inner.begin(), inner.end());
@@ -123,6 +129,10 @@ struct NodeOptions {
   std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
   std::chrono::nanoseconds direct_timeout = kDefaultDirectTimeout;
   HandshakeLimits handshake_limits = default_handshake_limits();
+  // Not the engine's default (kPunchLead): these tests carry datagrams by hand and expect a
+  // punch's inits at once; engine_punch_test.cc covers the lead.
+  std::chrono::nanoseconds punch_lead = std::chrono::nanoseconds::zero();
+  uint16_t virtual_mtu = 0;  // the engine's default: no path MTU discovery
 };
 
 // One node: a static key pair, its own tunnel table and engine, and a sink.
@@ -133,6 +143,8 @@ struct Node {
     c.idle_timeout = o.idle_timeout;
     c.direct_timeout = o.direct_timeout;
     c.handshake_limits = o.handshake_limits;
+    c.punch_lead = o.punch_lead;
+    c.virtual_mtu = o.virtual_mtu;
     return c;
   }
 
