@@ -23,6 +23,10 @@ start=$SECONDS
 timeout --kill-after=30 420 "$py" -m pytest -p no:cacheprovider -q -rfEs --durations=5 \
   "$root/tests/faults" "$@"
 rc=$?
+if [ "$rc" -eq 0 ]; then
+  # The soak's smoke: 30 s of random moves, flaps and idle gaps under checksummed sessions.
+  timeout --kill-after=10 150 "$py" "$root/bench/soak.py" --minutes 0.5 --seed 1 || rc=1
+fi
 case $rc in
   0) echo "faults suite: passed ($((SECONDS - start)) s)" ;;
   5) echo "faults suite: FAILED - pytest collected no tests" ;;

@@ -22,7 +22,8 @@
 //   between bursts it waits a random --gap-ms, every --long-idle-every-th gap --long-idle-ms.
 //   A connection that breaks is dead (never re-made). Lines: PROGRESS t= v=<verified bytes per
 //   session>, RESULT sessions= alive= bytes_verified= worst_stall_ms= worst_stall_at=. stdin
-//   commands (client): "RESOLVE NAME" -> RESOLVED t= name= ok= ms=; "STOP" ends early.
+//   commands (client): "RESOLVE NAME" -> RESOLVED t= name= ok= ms=; "PAUSE MS": no burst starts
+//   for MS ms (the tunnels go idle) -> PAUSED t= until=; "STOP" ends early.
 // Both: EVENT lines (node events), TUNNEL lines (a tunnel row changed), STATS every --stats-ms.
 #include <ntm.h>
 
@@ -455,6 +456,8 @@ struct Session {
 };
 
 std::atomic<bool> g_stop{false};
+// "PAUSE MS" on stdin: no session starts a burst before this time (CLOCK_MONOTONIC seconds).
+std::atomic<double> g_pause_until{0};
 
 void run_session(const Config &cfg, int index, Session &s, double deadline) {
   Conn c = connect_to(cfg);
@@ -490,7 +493,8 @@ void run_session(const Config &cfg, int index, Session &s, double deadline) {
     ++gaps;
     unsigned gap = cfg.gap_lo_ms + static_cast<unsigned>(rng() % (cfg.gap_hi_ms - cfg.gap_lo_ms + 1));
     if (cfg.long_idle_every > 0 && gaps % cfg.long_idle_every == 0) gap = cfg.long_idle_ms;
-    const double wake = std::min(deadline, mono_now() + gap / 1000.0);
+    const double wake =
+        std::min(deadline, std::max(mono_now() + gap / 1000.0, g_pause_until.load()));
     while (!g_stop.load() && mono_now() < wake) {
       std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.02, wake - mono_now())));
     }
@@ -512,6 +516,12 @@ void client_commands() {
     if (cmd == "STOP") {
       g_stop = true;
       return;
+    }
+    if (cmd.rfind("PAUSE ", 0) == 0) {
+      const double until = mono_now() + std::stod(cmd.substr(6)) / 1000.0;
+      g_pause_until = until;
+      line("PAUSED t=%.6f until=%.6f", mono_now(), until);
+      continue;
     }
     if (cmd.rfind("RESOLVE ", 0) == 0) {
       std::string name = cmd.substr(8);
