@@ -41,7 +41,7 @@ std::string read_file_text(const std::string& path, std::string_view what) {
 constexpr std::string_view kKeys[] = {
     "name", "key", "key-file", "vip4", "vip6", "peer", "server", "server-cert", "account",
     "password", "password-file", "state", "direct-timeout", "start-timeout", "listen", "cipher",
-    "mtu", "idle-timeout", "log-level", "log-format", "control-socket", "socks5", "http-proxy",
+    "mtu", "idle-timeout", "keepalive-interval", "log-level", "log-format", "control-socket", "socks5", "http-proxy",
     "dns", "max-connections", "forward", "expose"};
 
 }  // namespace
@@ -72,6 +72,7 @@ void apply_setting(UpConfig& c, std::string_view key, std::string_view raw) {
     c.cipher = v;
   } else if (key == "mtu") c.mtu = parse_unsigned(key, v, 65535);
   else if (key == "idle-timeout") c.idle_timeout_ms = parse_unsigned(key, v, 86400000);
+  else if (key == "keepalive-interval") c.keepalive_interval_ms = parse_unsigned(key, v, 86400000);
   else if (key == "log-level") {
     if (v != "error" && v != "warn" && v != "info" && v != "debug")
       throw ConfigError("log-level: '" + v + "' is not error, warn, info or debug");
@@ -196,6 +197,7 @@ NodeOptions::NodeOptions(const UpConfig& c) {
   options_.cipher = c.cipher == "chacha" ? NTM_CIPHER_CHACHA20_POLY1305 : NTM_CIPHER_AES_256_GCM;
   options_.mtu = c.mtu;
   options_.idle_timeout_ms = c.idle_timeout_ms;
+  options_.keepalive_interval_ms = c.keepalive_interval_ms;
   options_.log_level = c.log_level == "debug"  ? NTM_LOG_DEBUG
                        : c.log_level == "info" ? NTM_LOG_INFO
                        : c.log_level == "warn" ? NTM_LOG_WARN

@@ -28,6 +28,7 @@ struct UpConfig {
   std::string cipher = "aes";
   unsigned mtu = 0;
   unsigned idle_timeout_ms = 0;
+  unsigned keepalive_interval_ms = 0;  // 0: the library's default
   std::string log_level = "info";
   std::string log_format = "text";
   std::string control_socket;  // empty: the default path (default_control_socket())

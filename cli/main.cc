@@ -44,6 +44,7 @@ void add_up_flags(CLI::App& up, UpFlags& flags) {
       {"cipher", "aes (default) or chacha"},
       {"mtu", "virtual MTU"},
       {"idle-timeout", "ms before idle tunnels are dropped"},
+      {"keepalive-interval", "ms between keepalives on quiet tunnels (NAT mappings)"},
       {"log-level", "error, warn, info (default), debug"},
       {"log-format", "text (default) or json"},
       {"control-socket", "path of the control API socket"},

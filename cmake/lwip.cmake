@@ -77,13 +77,21 @@ target_include_directories(ntm_lwip SYSTEM PUBLIC
 target_compile_options(ntm_lwip PRIVATE -w)
 target_link_libraries(ntm_lwip PUBLIC Threads::Threads)
 
+# timeouts.c in lwIP's test mode: the only effect (2.1.3) is that `lwip_cyclic_timer` is not static,
+# so the node can cancel lwIP's 1-second timers (reassembly, ND) and run them only while they
+# have work (core/stack/slow_timers.cc): an idle node does not wake every second.
+set_source_files_properties("${_lwip}/src/core/timeouts.c" PROPERTIES COMPILE_DEFINITIONS
+  "LWIP_TESTMODE=1")
+
 # Our port: sys_arch on C++ threads and the hooks lwIP calls into.
 target_sources(ntm_lwip PRIVATE
   "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/sys_arch.cc"
-  "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/lwip_hooks.cc")
+  "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/lwip_hooks.cc"
+  "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/slow_timers.cc")
 set_source_files_properties(
   "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/sys_arch.cc"
   "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/lwip_hooks.cc"
+  "${CMAKE_CURRENT_SOURCE_DIR}/core/stack/slow_timers.cc"
   PROPERTIES COMPILE_OPTIONS "-Wall;-Wextra")
 target_include_directories(ntm_lwip PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/core")
 target_link_libraries(ntm_lwip PUBLIC OpenSSL::Crypto)

@@ -386,6 +386,20 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   }
 }
 
+tunnel::TimePoint ControlClient::next_timer() const {
+  // tick() compares with `>`: the first instant it acts is one tick of the clock later.
+  constexpr auto kAfter = std::chrono::nanoseconds(1);
+  std::lock_guard lock(mutex_);
+  tunnel::TimePoint next = tunnel::TimePoint::max();
+  if (needs_register_) next = std::min(next, last_register_sent_ + kRegisterRetry + kAfter);
+  if (registered_) next = std::min(next, next_keepalive_);
+  for (const auto& [id, pending] : resolves_) {
+    if (pending.reply || pending.attempts >= kResolveAttempts) continue;
+    next = std::min(next, pending.sent_at + kResolveRetry + kAfter);
+  }
+  return next;
+}
+
 void ControlClient::send_detached_locked(control::Resolve request) {
   request.request_id = next_request_id_++;
   stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
@@ -448,6 +462,7 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
   send_to_dc(control::MessageType::resolve, control::encode(request));
   resolves_[id] = PendingResolve{request, tunnel::Clock::now(), 1, std::nullopt};
+  transport_.wake();  // the receiver thread resends it until answered: it has a timer now
   std::optional<Resolved> result;
   changed_.wait_until(lock, deadline, [&] {
     const auto& reply = resolves_[id].reply;

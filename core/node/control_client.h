@@ -57,8 +57,11 @@ class ControlClient {
   // Handles one control datagram (receiver thread). `sink` carries engine output.
   void on_datagram(std::span<const uint8_t> datagram, const Endpoint& from,
                    tunnel::EngineSink& sink, tunnel::TimePoint now);
-  // Keepalives, retransmissions, relay-bind refresh (receiver thread, every ~100 ms).
+  // Keepalives, retransmissions, relay-bind refresh (receiver thread, at next_timer()).
   void tick(tunnel::EngineSink& sink, tunnel::TimePoint now);
+  // When tick() next has something to do: the next keepalive, a registration or resolution to
+  // send again. Requests made from other threads wake the transport's receive().
+  tunnel::TimePoint next_timer() const;
 
   struct Resolved {
     uint64_t node_id = 0;

@@ -22,6 +22,7 @@ extern "C" {
 #include "node/tx_batch.h"
 #include "stack/core_lock.h"
 #include "stack/lwip_port.h"
+#include "stack/slow_timers.h"
 #include "tunnel/constants.h"
 #include "util/log.h"
 
@@ -30,7 +31,10 @@ namespace ntm::node {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kTickInterval = 20ms;  // timers: handshake retries, roaming, keepalives
+// While datagrams flow, the timers' next instant is worked out again at most this often (state
+// that datagrams change, e.g. a new session, can arm timers); held packets are looked at this
+// often while they wait for their direction.
+constexpr auto kBusyRecompute = 20ms;
 // How often the peers of open sockets are listed and held (idle expiry spares them).
 constexpr auto kSocketHoldInterval = 500ms;
 constexpr size_t kReceiveSlotSize = TxBatch::kSlotSize;
@@ -75,6 +79,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   engine_config.cipher = cfg.cipher;
   engine_config.idle_timeout = cfg.idle_timeout;
   engine_config.virtual_mtu = cfg.mtu;
+  engine_config.keepalive_interval = cfg.keepalive_interval;
   if (cfg.control) engine_config.direct_timeout = cfg.control->direct_timeout;
   node->engine_ = std::make_unique<tunnel::Engine>(engine_config, node->table_);
 
@@ -242,6 +247,15 @@ void Node::notify_network_change() {
   if (transport_) transport_->wake();
 }
 
+void Node::wake_receiver() {
+  // The receiver works its timers out again before it sleeps; only other threads must wake it.
+  if (transport_ && receiver_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
+    transport_->wake();
+  }
+}
+
+void Node::timers_changed() { wake_receiver(); }
+
 void Node::handle_network_change(tunnel::TimePoint now) {
   NTM_LOG_INFO("network changed: updating paths");
   network_changes_.fetch_add(1, std::memory_order_relaxed);
@@ -286,18 +300,24 @@ void Node::kick_tcp() {
 // --- data plane ---
 
 void Node::run_receiver() {
+  receiver_thread_.store(std::this_thread::get_id());
   std::vector<uint8_t> storage(io::UdpTransport::kMaxBatch * kReceiveSlotSize);
   std::vector<io::ReceiveSlot> slots(io::UdpTransport::kMaxBatch);
   for (size_t i = 0; i < slots.size(); ++i) {
     slots[i].buffer = std::span(storage).subspan(i * kReceiveSlotSize, kReceiveSlotSize);
   }
-  auto next_tick = tunnel::Clock::now() + kTickInterval;
-  auto next_hold = tunnel::Clock::now();
+  // The loop sleeps in receive() until a datagram, a wake() from another thread, or the next
+  // instant a timer is due - not on a fixed tick: an idle node does not wake at all.
+  auto now = tunnel::Clock::now();
+  auto timers_due = now;  // once at start
+  auto recompute_at = now;
+  bool busy = false;
   while (running_.load(std::memory_order_relaxed)) {
-    auto now = tunnel::Clock::now();
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
-    if (wait < 0ms) wait = 0ms;
+    const auto wake_at = busy ? std::min(timers_due, recompute_at) : timers_due;
+    // Rounded up: a wait cut to 0 ms before a timer due in 0.7 ms would spin until it.
+    const auto wait = wake_at <= now ? 0ms : std::chrono::ceil<std::chrono::milliseconds>(wake_at - now);
     size_t count = transport_->receive(slots, wait);
+    receiver_wakeups_.fetch_add(1, std::memory_order_relaxed);
     if (count > 0) {
       now = tunnel::Clock::now();
       stack::CoreLock lock;  // delivering into lwIP; replies are batched until unlock
@@ -306,18 +326,52 @@ void Node::run_receiver() {
     }
     now = tunnel::Clock::now();
     if (network_changed_.exchange(false)) handle_network_change(now);
-    if (kick_tcp_.exchange(false)) kick_tcp();
-    if (now >= next_tick) {
-      if (now >= next_hold) {
-        socket_holds_.refresh(table_);  // before the engine's idle expiry
-        follow_path_mtu();
-        next_hold = now + kSocketHoldInterval;
-      }
-      if (control_) control_->tick(*this, now);
-      engine_->tick(*this, now);
-      if (!held_.empty()) send_held_packets(now);
-      next_tick = now + kTickInterval;
+    // After datagrams, timers are looked at again within kBusyRecompute; after a timeout or a
+    // wake-up at once.
+    if (count == 0 || now >= recompute_at) {
+      timers_due = next_timer(now);
+      recompute_at = now + kBusyRecompute;
     }
+    if (now >= timers_due) {
+      run_timers(now);
+      timers_due = next_timer(now);
+      recompute_at = now + kBusyRecompute;
+      if (timers_due <= now) {
+        // Something next_timer() reports but tick() did not change: never spin on it.
+        NTM_LOG_DEBUG("a timer stayed due after it ran; trying again in %lld ms",
+                      static_cast<long long>(kBusyRecompute.count()));
+        timers_due = now + kBusyRecompute;
+      }
+    }
+    // Last: timers and datagrams above may have asked for it (a new path, a tunnel up).
+    if (kick_tcp_.exchange(false)) kick_tcp();
+    busy = count > 0;
+  }
+}
+
+tunnel::TimePoint Node::next_timer(tunnel::TimePoint now) const {
+  auto next = engine_->next_timer(now);
+  if (control_) next = std::min(next, control_->next_timer());
+  if (!held_.empty()) next = std::min(next, now + kBusyRecompute);
+  return std::min(next, next_slow_timers_);
+}
+
+void Node::run_timers(tunnel::TimePoint now) {
+  if (now >= next_hold_refresh_) {
+    socket_holds_.refresh(table_);  // before the engine's idle expiry
+    next_hold_refresh_ = now + kSocketHoldInterval;
+  }
+  if (control_) control_->tick(*this, now);
+  engine_->tick(*this, now);
+  follow_path_mtu();  // a probe round may just have ended
+  if (!held_.empty()) send_held_packets(now);
+  if (now >= next_slow_timers_) {
+    {
+      stack::CoreLock lock;
+      stack::run_slow_timers();
+    }
+    next_slow_timers_ = now < slow_timers_until_ ? now + stack::slow_timer_interval()
+                                                 : tunnel::TimePoint::max();
   }
 }
 
@@ -353,6 +407,14 @@ void Node::send_hop_limited(const Endpoint& to, size_t offset, size_t length,
 
 void Node::deliver(std::span<const uint8_t> inner) {
   if (pinger_.on_inner(inner)) return;  // an answer to `ntm ping`
+  if (stack::is_fragment(inner)) {
+    // lwIP's reassembly keeps state: its timers run (on this thread) until that has aged out.
+    const auto now = tunnel::Clock::now();
+    slow_timers_until_ = now + stack::slow_timer_work_after_fragment();
+    if (next_slow_timers_ == tunnel::TimePoint::max()) {
+      next_slow_timers_ = now + stack::slow_timer_interval();
+    }
+  }
   if (inner.size() > 0xffff || !interface_->input(inner)) {
     NTM_LOG_DEBUG("virtual stack dropped an inner packet of %zu bytes", inner.size());
   }
@@ -384,6 +446,7 @@ err_t Node::output_packet(struct pbuf* packet) {
   if (held_.hold(destination, inner, now)) {
     NTM_LOG_INFO("no tunnel to %s: resolving it through the DC", destination.to_string().c_str());
     control_->request_resolve(destination);
+    wake_receiver();  // held packets have a timer (they leave when the direction is in)
   }
   return ERR_OK;
 }
@@ -463,6 +526,7 @@ void Node::event(const tunnel::EngineEvent& e) {
   if (e.type == tunnel::EngineEventType::tunnel_up ||
       e.type == tunnel::EngineEventType::path_changed) {
     kick_tcp_.store(true);
+    wake_receiver();
   }
   if (e.peer != nullptr) {
     out.peer_name = e.peer->identity.fqdn;
@@ -546,6 +610,7 @@ NodeStats Node::stats() const {
   out.relay_fallbacks = get(e.relay_fallbacks);
   out.direct_upgrades = get(e.direct_upgrades);
   out.network_changes = get(network_changes_);
+  out.receiver_wakeups = get(receiver_wakeups_);
   if (control_) {
     const auto& c = control_->stats();
     out.logins = get(c.logins);

@@ -74,6 +74,9 @@ struct NodeStats {
            directions_received = 0, dc_keepalives_sent = 0, dc_keepalives_missed = 0;
   uint64_t relay_fallbacks = 0, direct_upgrades = 0;
   uint64_t tcp_connections = 0, memory_used = 0;  // gauges
+  // Times the receiver thread came back from waiting (datagrams, timers, wake-ups); not in the
+  // C ABI: tests check with it that an idle node sleeps.
+  uint64_t receiver_wakeups = 0;
 };
 
 // The answer to Node::ping(): the round trip through the tunnel, or why there is none.
@@ -126,6 +129,11 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   explicit Node(NodeConfig config);
   bool is_own_address(const Endpoint& address) const;
   void run_receiver();
+  // The receiver's timers: when they are next due, and running them.
+  tunnel::TimePoint next_timer(tunnel::TimePoint now) const;
+  void run_timers(tunnel::TimePoint now);
+  // Another thread armed a timer (or asked for kick_tcp): the receiver works its sleep out again.
+  void wake_receiver();
   void handle_network_change(tunnel::TimePoint now);
   void kick_tcp();
   void dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::TimePoint now);
@@ -146,6 +154,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
                         uint8_t hop_limit) override;
   void deliver(std::span<const uint8_t> inner) override;
   void event(const tunnel::EngineEvent& event) override;
+  void timers_changed() override;
   // PacketOutput
   err_t output_packet(struct pbuf* packet) override;
 
@@ -172,6 +181,12 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   std::unique_ptr<mobility::AddressWatcher> watcher_;
   uint16_t interface_mtu_ = 0;  // receiver thread: the MTU follow_path_mtu() last set
   std::thread receiver_;
+  std::atomic<std::thread::id> receiver_thread_{};
+  std::atomic<uint64_t> receiver_wakeups_{0};
+  // Receiver thread only: the socket holds' next refresh, lwIP's slow timers (after fragments).
+  tunnel::TimePoint next_hold_refresh_{};
+  tunnel::TimePoint next_slow_timers_ = tunnel::TimePoint::max();
+  tunnel::TimePoint slow_timers_until_{};
   Pinger pinger_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::unique_ptr<ControlServer> control_server_;  // last: stops first

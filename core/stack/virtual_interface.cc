@@ -13,6 +13,7 @@ extern "C" {
 }
 
 #include "stack/core_lock.h"
+#include "stack/slow_timers.h"
 
 namespace ntm::stack {
 
@@ -37,6 +38,8 @@ void ensure_stack_started() {
         &ctx);
     std::unique_lock lock(mutex);
     ready.wait(lock, [&] { return done; });
+    CoreLock core;
+    stop_slow_timers();  // the node runs them while they have work (slow_timers.h)
   });
 }
 

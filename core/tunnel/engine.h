@@ -59,6 +59,10 @@ class EngineSink {
   // An authenticated inner packet for the virtual stack. The bytes are valid during the call.
   virtual void deliver(std::span<const uint8_t> inner) = 0;
   virtual void event(const EngineEvent& event) = 0;
+  // A timer may now be due earlier than next_timer() said before (a handshake started, a path
+  // went stale) - called from whichever thread did it, with no engine lock held. A node that
+  // sleeps until next_timer() wakes up and asks again.
+  virtual void timers_changed() {}
 };
 
 struct EngineConfig {
@@ -72,6 +76,11 @@ struct EngineConfig {
   // The virtual interface's MTU: path MTU probes (path_mtu.h) go from it down to
   // kMinTunnelMtu. 0: no path MTU discovery.
   uint16_t virtual_mtu = 0;
+  // A tunnel with a session sends an empty keepalive when it has sent nothing for this long, so
+  // NAT mappings on the path stay open. Keepalives are not use: the tunnel still goes idle.
+  // Zero (the default here; nodes set 25 s): none, only the passive keepalive after unanswered
+  // data.
+  std::chrono::nanoseconds keepalive_interval{0};
   // This node's secret mac1 key (control-plane mode, from the DC); nullopt: derived from the
   // static public key. set_mac1_key() replaces it later.
   std::optional<MacKey> mac1_key;
@@ -113,8 +122,13 @@ class Engine {
                TimePoint now, std::optional<uint32_t> relay_id = std::nullopt);
 
   // Timers: handshake retries and failures, rekeying, keepalives, session and idle expiry.
-  // Call every 20-100 ms (the node uses 20 ms).
+  // Call at next_timer() (or more often: a tick with nothing due does nothing).
   void tick(EngineSink& sink, TimePoint now);
+
+  // The earliest time at which tick() has something to do, given the state now; TimePoint::max()
+  // when nothing is armed (no sessions, handshakes or stale paths). State changed by other
+  // threads may arm an earlier timer: they call EngineSink::timers_changed().
+  TimePoint next_timer(TimePoint now) const;
 
   // Starts a handshake with a peer now if it has no session (e.g. to warm a tunnel up).
   void connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
@@ -204,6 +218,9 @@ class Engine {
   // A control message from the peer (an authenticated capsule, not an IP packet).
   void on_tunnel_control(Peer& peer, std::span<const uint8_t> plaintext, EngineSink& sink,
                          TimePoint now);
+  // `use`: the packet counts as use of the tunnel (data does; keepalives do not).
+  void seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
+                     size_t inner_length, EngineSink& sink, TimePoint now, bool use);
   void update_endpoint_locked(Peer& peer, const Endpoint& from,
                               std::optional<uint32_t> relay_id, TimePoint now,
                               std::vector<EngineEvent>& events, bool explicit_path = false);

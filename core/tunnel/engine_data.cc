@@ -24,6 +24,8 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
     return SendResult::no_tunnel;
   }
   std::shared_ptr<Session> session;
+  bool queued = false;
+  bool armed = false;  // a handshake started or the path went stale: the node's timers moved
   {
     std::lock_guard lock(peer->mutex);
     session = peer->current;
@@ -37,29 +39,40 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
         // A tunnel that went idle starts again: the peer may have moved meanwhile (or its NAT
         // forgotten us), so unless it answers soon the DC is asked where it is.
         mark_stale_locked(*peer, now, now + kResumeDirectionDelay);
+        armed = true;
       }
       if (peer->queued.size() >= kMaxQueuedPackets) peer->queued.erase(peer->queued.begin());
       peer->queued.emplace_back(inner.begin(), inner.end());
-      if (!peer->pending && peer->endpoint.valid()) start_handshake_locked(peer, sink, now);
-      return SendResult::queued;
-    }
-    if (!peer->pending &&
+      if (!peer->pending && peer->endpoint.valid()) {
+        start_handshake_locked(peer, sink, now);
+        armed = true;
+      }
+      queued = true;
+    } else if (!peer->pending &&
         older_than(now, session->created,
                    session->is_initiator ? kRekeyAfterTime : kResponderRekeyAfterTime)) {
       // Keep sending on the old session; the new one takes over when it is up. The handshake
       // reuses the sink's buffer, so save the packet first (rare: once per rekey).
       std::vector<uint8_t> copy(inner.begin(), inner.end());
       start_handshake_locked(peer, sink, now);
+      armed = true;
       datagram = sink.datagram_buffer(kDatagramHeadroom + inner_length + kDatagramTailroom);
       std::memcpy(datagram.data() + kDatagramHeadroom, copy.data(), copy.size());
     }
   }
+  if (armed) sink.timers_changed();
+  if (queued) return SendResult::queued;
   seal_and_send(*peer, *session, datagram, inner_length, sink, now);
   return SendResult::sent;
 }
 
 void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
                            size_t inner_length, EngineSink& sink, TimePoint now) {
+  seal_and_send(peer, session, datagram, inner_length, sink, now, /*use=*/true);
+}
+
+void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
+                           size_t inner_length, EngineSink& sink, TimePoint now, bool use) {
   const size_t total = wire::kCapsuleHeaderSize + inner_length + wire::kTagSize;
   auto capsule = datagram.subspan(kRelayHeaderRoom);
   Endpoint to;
@@ -80,7 +93,7 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
                            capsule.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
   }
   transmit_to(to, relay, datagram, total, sink);
-  peer.touch(now);
+  if (use) peer.touch(now);
   peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
   if (inner_length > 0) {
     peer.packets_sent.fetch_add(1, std::memory_order_relaxed);
@@ -92,7 +105,7 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
 
 void Engine::send_keepalive(Peer& peer, Session& session, EngineSink& sink, TimePoint now) {
   auto buffer = sink.datagram_buffer(kDatagramHeadroom + kDatagramTailroom);
-  seal_and_send(peer, session, buffer, 0, sink, now);
+  seal_and_send(peer, session, buffer, 0, sink, now, /*use=*/false);
 }
 
 void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
@@ -209,7 +222,8 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     events.insert(events.begin(), {EngineEventType::tunnel_up, &peer, from, path,
                                    "tunnel to " + peer.identity.fqdn + " is up (responder)"});
   }
-  peer.touch(now);
+  // An empty packet (a keepalive) is not use: tunnels that only exchange keepalives go idle.
+  if (deliverable || newly_confirmed) peer.touch(now);
   if (deliverable) {
     // Only data asks for a passive keepalive; a keepalive must not, or two peers would answer
     // each other's keepalives forever and the tunnel would never go idle.

@@ -54,9 +54,13 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
 }
 
 void Engine::connect(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now) {
-  std::lock_guard lock(peer->mutex);
-  peer->touch(now);
-  if (!peer->current && !peer->pending) start_handshake_locked(peer, sink, now);
+  {
+    std::lock_guard lock(peer->mutex);
+    peer->touch(now);
+    if (peer->current || peer->pending) return;
+    start_handshake_locked(peer, sink, now);
+  }
+  sink.timers_changed();
 }
 
 void Engine::drop_session_locked(Peer&, std::shared_ptr<Session>& slot) {

@@ -87,10 +87,15 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
         peer->queued.clear();
         events.push_back({EngineEventType::tunnel_down, peer.shared().get(), peer->endpoint,
                           peer->path, "tunnel to " + peer->identity.fqdn + " idle"});
-      } else if (peer->current && peer->current->confirmed &&
-                 peer->last_received_ns.load() > peer->last_sent_ns.load() &&
-                 older_than(now, peer->last_received_ns.load(), kPassiveKeepalive)) {
-        keepalive_on = peer->current;
+      } else if (peer->current && peer->current->confirmed) {
+        const int64_t sent = peer->last_sent_ns.load();
+        const int64_t received = peer->last_received_ns.load();
+        // Passive: data came and we answered nothing. Persistent: we sent nothing for the
+        // keepalive interval (NAT mappings).
+        const bool passive = received > sent && older_than(now, received, kPassiveKeepalive);
+        const bool persistent = config_.keepalive_interval.count() > 0 &&
+                                older_than(now, sent, config_.keepalive_interval);
+        if (passive || persistent) keepalive_on = peer->current;
       }
     }
     if (keepalive_on) send_keepalive(*peer, *keepalive_on, sink, now);
@@ -98,6 +103,70 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
     emit(sink, events);
   }
   table_.expire_idle(now, config_.idle_timeout);
+}
+
+
+namespace {
+
+// The first instant at which older_than(now, then, age) holds.
+TimePoint due(TimePoint then, std::chrono::nanoseconds age) {
+  return then + age + std::chrono::nanoseconds(1);
+}
+
+TimePoint due(int64_t then_ns, std::chrono::nanoseconds age) {
+  return due(TimePoint(std::chrono::nanoseconds(then_ns)), age);
+}
+
+}  // namespace
+
+// Mirrors tick() condition by condition: every branch tick() can take has its instant here, and
+// nothing that tick() would leave unchanged is reported as due (the node would spin on it).
+TimePoint Engine::next_timer(TimePoint now) const {
+  TimePoint next = TimePoint::max();
+  auto at = [&next](TimePoint t) { next = std::min(next, t); };
+  for (const auto& peer : table_.all()) {
+    std::lock_guard lock(peer->mutex);
+    // Path MTU rounds (mtu_round_due_locked): the end of a round, or the next search - which
+    // either starts a round or, for a tunnel not in use, moves itself on.
+    if (config_.virtual_mtu != 0 && peer->current && peer->current->confirmed &&
+        peer->endpoint.valid()) {
+      at(peer->mtu_round_ends != TimePoint{} ? peer->mtu_round_ends : peer->mtu_next_search);
+    }
+    if (peer->path_stale && !peer->pinned && !older_than(now, peer->stale_since, kDirectionGiveUp)) {
+      at(peer->next_direction_request);
+    }
+    if (peer->pending && peer->pending->full_punch_at != TimePoint{}) {
+      at(peer->pending->full_punch_at);
+    }
+    const bool may_fall_back = (!peer->current || peer->path_stale) &&
+                               peer->path != PathKind::relay && peer->relay &&
+                               peer->direct_deadline != TimePoint{};
+    if (peer->pending && peer->pending->probe) {
+      at(due(peer->pending->sent_at, kHandshakeRetryInterval));
+    } else {
+      if (may_fall_back) at(peer->direct_deadline);
+      if (peer->pending) at(due(peer->pending->sent_at, kHandshakeRetryInterval));
+    }
+    if (peer->path == PathKind::relay && peer->current && !peer->pending &&
+        !peer->candidates.empty()) {
+      at(peer->next_direct_probe);
+    }
+    for (const auto* session : {&peer->current, &peer->previous, &peer->next}) {
+      if (*session) at(due((*session)->created, kRejectAfterTime));
+    }
+    if (peer->current || peer->previous || peer->next || peer->pending) {
+      at(due(peer->last_use_ns.load(), config_.idle_timeout));
+    }
+    if (peer->current && peer->current->confirmed) {
+      const int64_t sent = peer->last_sent_ns.load();
+      const int64_t received = peer->last_received_ns.load();
+      if (received > sent) at(due(received, kPassiveKeepalive));
+      if (config_.keepalive_interval.count() > 0) at(due(sent, config_.keepalive_interval));
+    }
+  }
+  // Entries idle expiry would remove (unpinned, unheld); the Refs above are gone by now.
+  at(table_.next_expiry(config_.idle_timeout));
+  return next;
 }
 
 }  // namespace ntm::tunnel

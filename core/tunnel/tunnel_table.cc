@@ -146,6 +146,17 @@ size_t TunnelTable::expire_idle(TimePoint now, std::chrono::nanoseconds idle_tim
   return doomed.size();
 }
 
+TimePoint TunnelTable::next_expiry(std::chrono::nanoseconds idle_timeout) const {
+  std::shared_lock lock(mutex_);
+  TimePoint next = TimePoint::max();
+  for (const auto& peer : entries_) {
+    if (peer->pinned || peer->refs.load(std::memory_order_relaxed) > 0) continue;
+    const TimePoint last(std::chrono::nanoseconds(peer->last_use_ns.load(std::memory_order_relaxed)));
+    next = std::min(next, last + idle_timeout + std::chrono::nanoseconds(1));
+  }
+  return next;
+}
+
 std::vector<TunnelTable::Ref> TunnelTable::all() const {
   std::shared_lock lock(mutex_);
   std::vector<Ref> out;

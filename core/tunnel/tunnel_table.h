@@ -65,6 +65,8 @@ class TunnelTable {
   // Removes unpinned entries that nobody holds and that have been idle longer than
   // `idle_timeout`; returns how many were removed.
   size_t expire_idle(TimePoint now, std::chrono::nanoseconds idle_timeout);
+  // When expire_idle() would next remove an entry nobody holds now; TimePoint::max() if none.
+  TimePoint next_expiry(std::chrono::nanoseconds idle_timeout) const;
 
   std::vector<Ref> all() const;
   size_t size() const;

@@ -133,6 +133,7 @@ struct NodeOptions {
   // punch's inits at once; engine_punch_test.cc covers the lead.
   std::chrono::nanoseconds punch_lead = std::chrono::nanoseconds::zero();
   uint16_t virtual_mtu = 0;  // the engine's default: no path MTU discovery
+  std::chrono::nanoseconds keepalive_interval{0};
 };
 
 // One node: a static key pair, its own tunnel table and engine, and a sink.
@@ -145,6 +146,7 @@ struct Node {
     c.handshake_limits = o.handshake_limits;
     c.punch_lead = o.punch_lead;
     c.virtual_mtu = o.virtual_mtu;
+    c.keepalive_interval = o.keepalive_interval;
     return c;
   }
 
@@ -219,14 +221,17 @@ struct PairOptions {
   bool pinned = true;
   // B's budget for inits before it is under load and asks for cookies.
   HandshakeLimits b_handshake_limits = default_handshake_limits();
+  std::chrono::nanoseconds keepalive_interval{0};  // both ends
 };
 
 // A knows B (and where B is); B knows A but not A's endpoint.
 struct EnginePair {
   explicit EnginePair(PairOptions options = {})
-      : a(1, options.idle_timeout),
+      : a(1, NodeOptions{.idle_timeout = options.idle_timeout,
+                         .keepalive_interval = options.keepalive_interval}),
         b(2, NodeOptions{.idle_timeout = options.idle_timeout,
-                         .handshake_limits = options.b_handshake_limits}) {
+                         .handshake_limits = options.b_handshake_limits,
+                         .keepalive_interval = options.keepalive_interval}) {
     auto b_at_a = a.table.add(b.identity(), options.pinned);
     REQUIRE(b_at_a);
     {
