@@ -17,7 +17,12 @@ namespace ntm::node {
 uint16_t wanted_mtu(tunnel::TunnelTable& table, uint16_t configured);
 
 // Sets the interface's MTU (both families) and lowers the MSS of every active TCP connection
-// that would not fit. Call under lwIP's core lock.
+// that would not fit (clamp_mss). Call under lwIP's core lock.
 void apply_mtu(struct netif* netif, uint16_t mtu);
+
+// Lowers the MSS of active TCP connections towards `mtu` - not below what a connection has
+// already queued in its last unsent segment (lwIP's tcp_write relies on it), so call it again
+// later (the node does, every 500 ms) to finish. Call under lwIP's core lock.
+void clamp_mss(uint16_t mtu);
 
 }  // namespace ntm::node

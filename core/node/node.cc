@@ -272,7 +272,13 @@ void Node::update_punch_hop_limit() {
 
 void Node::follow_path_mtu() {
   const uint16_t mtu = wanted_mtu(table_, config_.mtu);
-  if (mtu == interface_mtu_) return;
+  if (mtu == interface_mtu_) {
+    if (mtu < config_.mtu) {
+      stack::CoreLock lock;
+      clamp_mss(mtu);  // connections opened meanwhile, and what was queued before
+    }
+    return;
+  }
   NTM_LOG_INFO("virtual interface MTU %u -> %u (the tunnels' measured path MTU)",
                static_cast<unsigned>(interface_mtu_), static_cast<unsigned>(mtu));
   const bool shrank = mtu < interface_mtu_;
