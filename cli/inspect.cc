@@ -229,4 +229,58 @@ int cmd_ping(const std::string& path, const std::string& peer, int count, int in
   });
 }
 
+namespace {
+
+// One address family of a netcheck answer.
+void print_family(const char* label, const json& f) {
+  if (!f.value("available", false)) {
+    std::printf("%-5s unavailable: %s\n", label, str(f, "reason").c_str());
+    return;
+  }
+  const std::string nat = str(f, "nat");
+  const std::string mapping = str(f, "mapping");
+  std::string nat_text = nat == "none" ? "no NAT" : nat == "yes" ? "behind a NAT" : "NAT unknown";
+  if (nat == "yes") nat_text += mapping == "unknown" ? " (mapping unknown: one server answered)"
+                                                      : " (" + mapping + " mapping)";
+  std::string mtu = "not measured";
+  if (f.value("path_mtu", 0) > 0)
+    mtu = std::to_string(f.value("path_mtu", 0)) + " (to " + str(f, "mtu_server") + ")";
+  std::printf("%-5s local %s, %s, path MTU %s\n", label, str(f, "local").c_str(), nat_text.c_str(),
+              mtu.c_str());
+  for (const auto& s : f["servers"]) {
+    const bool ok = s.value("reachable", false);
+    std::string seen = str(s, "observed");
+    std::printf("  %-3s %-40s %-11s %-9s%s\n", str(s, "role").c_str(), str(s, "server").c_str(),
+                ok ? "reachable" : "unreachable",
+                ok ? format_rtt(s.value("rtt_us", int64_t{-1})).c_str() : "-",
+                seen.empty() ? "" : (" seen as " + seen).c_str());
+  }
+}
+
+}  // namespace
+
+int cmd_netcheck(const std::string& path, bool as_json) {
+  return guarded([&] {
+    const json r = checked(control_request(path, {{"command", "netcheck"}}, kRequestTimeoutMs));
+    bool answered = false;
+    for (const char* family : {"ipv4", "ipv6"}) {
+      const json& f = r[family];
+      if (!f.value("available", false)) continue;
+      for (const auto& s : f["servers"])
+        if (s.value("reachable", false) && str(s, "role") != "as") answered = true;
+    }
+    if (as_json) {
+      std::printf("%s\n", r.dump(2).c_str());
+    } else {
+      print_family("IPv4", r["ipv4"]);
+      print_family("IPv6", r["ipv6"]);
+    }
+    if (!answered) {
+      std::fprintf(stderr, "ntm: netcheck: no DC or RS answered over IPv4 or IPv6\n");
+      return 1;
+    }
+    return 0;
+  });
+}
+
 }  // namespace ntm::cli

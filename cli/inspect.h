@@ -17,6 +17,9 @@ int cmd_status(const std::string& socket_path, bool json);
 int cmd_peers(const std::string& socket_path, bool json);
 int cmd_ping(const std::string& socket_path, const std::string& peer, int count, int interval_ms,
              int timeout_ms, bool json);
+// Asks the node to probe its AS, DCs and RSs per address family (reachability, RTT, NAT and
+// mapping behaviour, path MTU). Exit status 1 when no DC or RS answered in any family.
+int cmd_netcheck(const std::string& socket_path, bool json);
 
 // Formats for the tables: "1.2 ms", "12.3 KiB", "2m05s", "5s ago".
 std::string format_rtt(int64_t rtt_us);

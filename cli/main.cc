@@ -1,6 +1,6 @@
 // ntm: a node for unmodified programs, and a window into a running node.
 //   ntm up [--config FILE] [--KEY VALUE]...   run a node (forwards, proxies, DNS) in the foreground
-//   ntm status | peers | ping NAME             inspect the running node (--json for machines)
+//   ntm status | peers | ping NAME | netcheck  inspect the running node (--json for machines)
 //   ntm keygen                                 a static-peer key pair
 //   ntm --version
 #include <ntm.h>
@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   ping->add_option("-c,--count", ping_count, "pings to send (default 4)")->check(CLI::Range(1, 1000));
   ping->add_option("-i,--interval", ping_interval_ms, "ms between pings (default 1000)")->check(CLI::Range(0, 60000));
   ping->add_option("-W,--timeout", ping_timeout_ms, "ms to wait for each answer (default 3000)")->check(CLI::Range(1, 60000));
+  auto* netcheck = add_inspect("netcheck", "reachability of the node's AS, DC and RS per family, NAT "
+                                           "mapping behaviour, path MTU");
   auto* keygen = app.add_subcommand("keygen", "print a new private key and its public key");
 
   try {
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
   const std::string path = socket_path.empty() ? ntm::cli::default_control_socket() : socket_path;
   if (*status) return ntm::cli::cmd_status(path, json);
   if (*peers) return ntm::cli::cmd_peers(path, json);
+  if (*netcheck) return ntm::cli::cmd_netcheck(path, json);
   if (*ping) return ntm::cli::cmd_ping(path, ping_peer, ping_count, ping_interval_ms, ping_timeout_ms, json);
   return 2;
 }

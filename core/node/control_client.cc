@@ -159,6 +159,7 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
       registration_.vip4 = ack.value().virtual_ipv4;
       registration_.vip6 = ack.value().virtual_ipv6;
       registration_.observed = ack.value().observed;
+      registration_.relays = ack.value().relays;
       if (ack.value().keepalive_s > 0) {
         keepalive_interval_ = std::chrono::seconds(ack.value().keepalive_s);
       }
@@ -195,6 +196,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
         if (ack) {
           dc_ = from;  // the DC endpoint that works from where we are now
           registration_.observed = ack.value().observed;
+          registration_.relays = ack.value().relays;
           registered_again = needs_register_;  // not a duplicate ack of the same registration
           if (registered_again) stats_.registrations.fetch_add(1, std::memory_order_relaxed);
           registered_ = true;
@@ -477,6 +479,15 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   }
   resolves_.erase(id);
   return result;
+}
+
+ControlClient::Servers ControlClient::servers() const {
+  std::lock_guard lock(mutex_);
+  Servers s{config_.server, grant_.dc, registration_.relays};
+  for (const auto& [id, binding] : relay_bindings_)
+    if (std::find(s.relays.begin(), s.relays.end(), binding.server) == s.relays.end())
+      s.relays.push_back(binding.server);
+  return s;
 }
 
 }  // namespace ntm::node

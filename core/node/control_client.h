@@ -35,6 +35,7 @@ struct Registration {
   std::array<uint8_t, 4> vip4{};
   std::array<uint8_t, 16> vip6{};
   Endpoint observed;
+  std::vector<Endpoint> relays;  // the RSs the DC announced
 };
 
 class ControlClient {
@@ -90,6 +91,14 @@ class ControlClient {
   // Counts a successful login (the node's first, before this client existed).
   void count_login() { stats_.logins.fetch_add(1, std::memory_order_relaxed); }
   const Registration& registration() const { return registration_; }
+  // The servers this node uses, for `ntm netcheck`: the AS, every DC endpoint from the login, and
+  // the relays (announced at registration or assigned in a direction).
+  struct Servers {
+    Endpoint as;
+    std::vector<Endpoint> dcs;
+    std::vector<Endpoint> relays;
+  };
+  Servers servers() const;
 
  private:
   struct PendingResolve {

@@ -158,4 +158,36 @@ nlohmann::json ping_json(const PingResult& r) {
   return j;
 }
 
+namespace {
+
+std::string endpoint_text(const Endpoint& e) { return e.valid() ? e.to_string() : ""; }
+
+nlohmann::json family_json(const FamilyReport& f) {
+  nlohmann::json j{{"available", f.available}};
+  if (!f.available) {
+    j["reason"] = f.unavailable_reason;
+    return j;
+  }
+  nlohmann::json servers = nlohmann::json::array();
+  for (const auto& s : f.servers) {
+    nlohmann::json e{{"role", s.role}, {"server", endpoint_text(s.server)}, {"reachable", s.reachable}};
+    if (s.reachable) e["rtt_us"] = s.rtt_us;
+    if (s.observed.valid()) e["observed"] = s.observed.to_string();
+    servers.push_back(std::move(e));
+  }
+  j["local"] = endpoint_text(f.local);
+  j["servers"] = std::move(servers);
+  j["nat"] = f.nat;
+  j["mapping"] = f.mapping;
+  j["path_mtu"] = f.path_mtu;
+  j["mtu_server"] = endpoint_text(f.mtu_server);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json netcheck_json(const NetcheckReport& r) {
+  return {{"ipv4", family_json(r.ipv4)}, {"ipv6", family_json(r.ipv6)}};
+}
+
 }  // namespace ntm::node

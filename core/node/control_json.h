@@ -15,6 +15,7 @@ nlohmann::json tunnel_json(const TunnelInfo& tunnel);
 nlohmann::json stats_json(const NodeStats& stats);
 nlohmann::json events_json(const std::vector<RecentEvent>& events);
 nlohmann::json ping_json(const PingResult& result);
+nlohmann::json netcheck_json(const NetcheckReport& report);
 
 // "up", "handshake", "idle"; "direct", "relay", "none"; "tunnel_up", ...
 const char* tunnel_state_name(int state);

@@ -151,6 +151,13 @@ std::string ControlServer::handle(const std::string& text) {
     }
     if (all || command == "stats") reply["stats"] = stats_json(node_.stats());
     if (all || command == "events") reply["events"] = events_json(node_.recent_events());
+    if (command == "netcheck") {
+      if (!node_.control_plane()) {
+        throw std::invalid_argument(
+            "netcheck needs a node in control-plane mode (it probes the node's AS, DC and RS)");
+      }
+      reply = netcheck_json(run_netcheck(node_.netcheck_targets()));
+    }
     if (command == "ping") {
       if (!request.contains("peer") || !request["peer"].is_string()) {
         throw std::invalid_argument("ping needs \"peer\": a name or virtual address");
@@ -161,7 +168,7 @@ std::string ControlServer::handle(const std::string& text) {
     }
     if (reply.is_null()) {
       throw std::invalid_argument("unknown command '" + command +
-                                  "' (info, tunnels, stats, events, status, ping)");
+                                  "' (info, tunnels, stats, events, status, ping, netcheck)");
     }
   } catch (const std::exception& e) {
     reply = {{"error", e.what()}};

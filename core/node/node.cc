@@ -741,4 +741,10 @@ std::optional<Resolved> Node::resolve(std::string_view name) const {
   return Resolved{peer->identity.vip4, peer->identity.vip6};
 }
 
+NetcheckTargets Node::netcheck_targets() const {
+  if (!control_) return {};
+  auto servers = control_->servers();
+  return NetcheckTargets{{servers.as}, std::move(servers.dcs), std::move(servers.relays)};
+}
+
 }  // namespace ntm::node

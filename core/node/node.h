@@ -16,6 +16,7 @@
 #include "mobility/address_watcher.h"
 #include "node/control_client.h"
 #include "node/control_server.h"
+#include "node/netcheck.h"
 #include "node/pinger.h"
 #include "node/event_queue.h"
 #include "node/node_config.h"
@@ -123,6 +124,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   PingResult ping(std::string_view target, std::chrono::milliseconds timeout);
   std::vector<RecentEvent> recent_events() const { return events_->recent(); }
   bool control_plane() const { return control_ != nullptr; }
+  // The servers `ntm netcheck` probes; empty in static-peer mode.
+  NetcheckTargets netcheck_targets() const;
   int64_t uptime_ms() const;
 
  private:

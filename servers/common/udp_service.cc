@@ -1,6 +1,7 @@
 #include "common/udp_service.h"
 
 #include "control/constants.h"
+#include "control/net_probe.h"
 #include "util/log.h"
 
 namespace ntm::servers {
@@ -59,6 +60,29 @@ void UdpService::send_batch(std::span<const io::OutgoingDatagram> datagrams) {
   transport_->send_batch(datagrams);
 }
 
+size_t UdpService::answer_probes(std::span<io::ReceiveSlot> received) {
+  // Probes are rare and never reach the owner: answer them, then move the other datagrams to the
+  // front (each slot keeps its own buffer, so reordering slots is free).
+  std::vector<control::Bytes> replies;
+  std::vector<io::OutgoingDatagram> out;
+  size_t kept = 0;
+  for (size_t i = 0; i < received.size(); ++i) {
+    const io::ReceiveSlot& slot = received[i];
+    if (slot.length > 0 && slot.buffer[0] == control::kNetProbeType) {
+      if (auto reply = control::answer_net_probe(slot.buffer.first(slot.length), slot.from)) {
+        replies.reserve(received.size());  // spans into replies must stay valid until sent
+        replies.push_back(std::move(*reply));
+        out.push_back({slot.from, replies.back()});
+        continue;
+      }
+    }
+    if (kept != i) std::swap(received[kept], received[i]);
+    ++kept;
+  }
+  if (!out.empty()) transport_->send_batch(out);
+  return kept;
+}
+
 void UdpService::loop() {
   const size_t batch = options_.batch;
   std::vector<uint8_t> storage(batch * control::kMaxDatagramSize);
@@ -69,8 +93,9 @@ void UdpService::loop() {
                                          control::kMaxDatagramSize);
   auto next_sweep = Clock::now() + kSweepInterval;
   while (!stopping_) {
-    const size_t n = transport_->receive(slots, options_.receive_timeout);
+    size_t n = transport_->receive(slots, options_.receive_timeout);
     const auto now = Clock::now();
+    n = answer_probes(std::span<io::ReceiveSlot>(slots.data(), n));
     on_batch_(std::span<const io::ReceiveSlot>(slots.data(), n), now);
     if (now >= next_sweep) {
       next_sweep = now + kSweepInterval;

@@ -58,6 +58,9 @@ class UdpService {
 
  private:
   void loop();
+  // Answers the NetProbes among `received` (control/net_probe.h) and returns how many other
+  // datagrams remain, moved to the front.
+  size_t answer_probes(std::span<io::ReceiveSlot> received);
 
   UdpServiceOptions options_;
   BatchHandler on_batch_;

@@ -89,7 +89,7 @@ def test_unmodified_programs_across_a_nat_and_to_an_ipv6_only_node():
         nodes: list[NtmUp] = []
         try:
             b = up(bob, SERVERS_IPV4, "forward 127.0.0.1:9001 -> alice.example:80\n")
-            up(carol, SERVERS_IPV6, "")
+            c = up(carol, SERVERS_IPV6, "")
             a = up(alice, SERVERS_IPV4, "forward 127.0.0.1:9000 -> bob.example:80\n"
                                         "socks5 = 127.0.0.1:1080\ndns = 127.0.0.1:5353\n")
 
@@ -130,6 +130,28 @@ def test_unmodified_programs_across_a_nat_and_to_an_ipv6_only_node():
             # The DNS responder answers with the DC's addresses.
             r = t.exec(alice, ["python3", "-c", DNS_QUERY, "bob.example"])
             assert r.stdout.strip() == rows[f"bob.{DOMAIN}"]["virtual_ipv4"], r
+
+            # ntm netcheck: alice's stock NAT keeps one mapping per socket (the DC and the RS
+            # see the same address and port); bob has no NAT; carol has no IPv4 route.
+            nc_a = json.loads(a.ctl("netcheck", "--json").stdout)
+            v4 = nc_a["ipv4"]
+            assert v4["available"] and v4["nat"] == "yes", nc_a
+            assert v4["mapping"] == "endpoint-independent", nc_a
+            assert {s["role"] for s in v4["servers"] if s["reachable"]} == {"as", "dc", "rs"}, nc_a
+            assert v4["path_mtu"] == 1500, nc_a
+            assert v4["local"].startswith(alice.ipv4 + ":"), nc_a
+            nc_b = json.loads(b.ctl("netcheck", "--json").stdout)
+            assert nc_b["ipv4"]["nat"] == "none", nc_b
+            nc_c = json.loads(c.ctl("netcheck", "--json").stdout)
+            assert not nc_c["ipv4"]["available"] and "no route" in nc_c["ipv4"]["reason"], nc_c
+            assert nc_c["ipv6"]["available"] and nc_c["ipv6"]["nat"] == "none", nc_c
+            assert nc_c["ipv6"]["mapping"] == "endpoint-independent", nc_c
+            # A narrow link in front of the servers: only probes of at most 1280 bytes get there.
+            t.set_uplink_mtu(t.servers, 1280)
+            nc_b = json.loads(b.ctl("netcheck", "--json").stdout)
+            assert nc_b["ipv4"]["path_mtu"] == 1280, nc_b
+            text = b.ctl("netcheck").stdout
+            assert "IPv4  local" in text and "no NAT" in text and "path MTU 1280" in text, text
         finally:
             rcs = [n.stop() for n in nodes]
         assert rcs == [0] * len(nodes), [n.process.output() for n in nodes]
