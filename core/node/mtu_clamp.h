@@ -21,8 +21,8 @@ uint16_t wanted_mtu(tunnel::TunnelTable& table, uint16_t configured);
 void apply_mtu(struct netif* netif, uint16_t mtu);
 
 // Lowers the MSS of active TCP connections towards `mtu` - not below what a connection has
-// already queued in its last unsent segment (lwIP's tcp_write relies on it), so call it again
-// later (the node does, every 500 ms) to finish. Call under lwIP's core lock.
+// already queued (lwIP asserts queued segments fit), so call it again later to finish (the node
+// does whenever its receiver runs its timers while the MTU is lowered). Call under the core lock.
 void clamp_mss(uint16_t mtu);
 
 }  // namespace ntm::node
