@@ -40,8 +40,12 @@ def test_interface_churn_moves_nothing(topo, servers):
     diag = f"before {before}\nafter {after}\n" + run.diag()
     assert int(after["network_changes"]) == int(before["network_changes"]) + 1, diag
     assert int(after["registrations"]) <= int(before["registrations"]) + 1, diag
-    # The barrier's own path update (one handshake, perhaps one retry) and nothing else.
-    assert int(after["handshakes_initiated"]) - int(before["handshakes_initiated"]) <= 2, diag
+    # The barrier's own path update (one handshake, perhaps one retry), plus one re-punch for
+    # every direction the DC sent while the path was stale (the node asks at once and again
+    # after re-registering, and which answers first is a race), and nothing for the churn.
+    directions = int(after["directions_received"]) - int(before["directions_received"])
+    assert int(after["handshakes_initiated"]) - int(before["handshakes_initiated"]) <= \
+        2 + directions, diag
     record("interface churn", f"{CHURN_ROUNDS} rounds of churn",
            f"{int(after['network_changes']) - int(before['network_changes']) - 1} changes, "
            f"{int(after['handshakes_initiated']) - int(before['handshakes_initiated'])} "
