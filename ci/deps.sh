@@ -84,7 +84,7 @@ ensure_lwip_source() {
   log "lwIP source ready in $dest"
 }
 
-ensure_packages build-essential cmake ninja-build pkg-config libssl-dev libsqlite3-dev catch2 \
+ensure_packages build-essential cmake ninja-build pkg-config libssl-dev libsqlite3-dev libargon2-dev catch2 \
   python3 iproute2 xz-utils binutils
 ensure_lwip_source
 

@@ -51,9 +51,10 @@ enum class LoginStatus : uint8_t {
   account_disabled = 2,
   bad_request = 3,
   server_error = 4,
-  rate_limited = 5,      // too many failed logins from this address; retry later
+  rate_limited = 5,      // too many failed logins from this address or for this account
+  busy = 6,              // the AS is saturated: retry after LoginResponse.retry_after_ms
 };
-inline constexpr uint8_t kMaxLoginStatus = 5;
+inline constexpr uint8_t kMaxLoginStatus = 6;
 
 // ResolveReply.status.
 enum class ResolveStatus : uint8_t { ok = 0, unknown_name = 1, peer_offline = 2 };

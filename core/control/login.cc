@@ -59,6 +59,7 @@ Bytes encode_login_response(const LoginResponse& response) {
   return encode_message(kMaxFrameSize, [&](ByteWriter& w) {
     w.u8(static_cast<uint8_t>(response.status));
     put_str(w, response.message);
+    if (response.status == LoginStatus::busy) w.u32(response.retry_after_ms);
     if (!ok) return;
     const LoginGrant& g = *response.grant;
     w.u64(g.node_id);
@@ -80,6 +81,7 @@ Decoded<LoginResponse> decode_login_response(std::span<const uint8_t> body) {
   if (status > kMaxLoginStatus) bad = true;
   p.status = static_cast<LoginStatus>(status);
   p.message = get_str(r);
+  if (!r.failed() && !bad && p.status == LoginStatus::busy) p.retry_after_ms = r.u32();
   if (!r.failed() && !bad && p.status == LoginStatus::ok) {
     LoginGrant g;
     g.node_id = r.u64();

@@ -6,6 +6,7 @@
 //   LoginResponse  status u8 | message str, and when status = ok:
 //                  node_id u64 | fqdn str | certificate bytes | as_sign_public[32] |
 //                  dc list<endpoint> | session_key[32] | ticket bytes | expires_unix u64
+//                  or when status = busy: retry_after_ms u32
 #pragma once
 
 #include <optional>
@@ -59,6 +60,7 @@ struct LoginResponse {
   LoginStatus status = LoginStatus::ok;
   std::string message;  // human-readable; empty or "ok" on success
   std::optional<LoginGrant> grant;  // present exactly when status == ok
+  uint32_t retry_after_ms = 0;      // on the wire exactly when status == busy
 
   friend bool operator==(const LoginResponse&, const LoginResponse&) = default;
 };

@@ -11,12 +11,16 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <random>
+#include <thread>
 
 #include "crypto/tls_socket.h"
 #include "io/unique_fd.h"
+#include "util/log.h"
 
 namespace ntm::node {
 
@@ -133,6 +137,7 @@ std::string status_text(control::LoginStatus status) {
     case control::LoginStatus::bad_request: return "the AS rejected the request";
     case control::LoginStatus::server_error: return "the AS failed";
     case control::LoginStatus::rate_limited: return "too many failed logins; retry later";
+    case control::LoginStatus::busy: return "the AS is busy";
   }
   return "unknown status";
 }
@@ -160,6 +165,13 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
                            std::to_string(timeout.count()) + " ms");
     }
     long verify = SSL_get_verify_result(ssl.get());
+    if (verify == X509_V_OK && SSL_get_error(ssl.get(), rc) == SSL_ERROR_SYSCALL) {
+      // Closed or reset before the handshake ended (an AS at its connection limit does that).
+      ERR_clear_error();
+      throw LoginError(LoginError::Kind::network,
+                       "the AS at " + config.server.to_string() +
+                           " closed the connection during the TLS handshake");
+    }
     std::string why = verify != X509_V_OK
                           ? std::string("the AS certificate does not match the pinned one (") +
                                 X509_verify_cert_error_string(verify) + ")"
@@ -188,6 +200,12 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
   }
   auto response = control::decode_login_response(view.value().body);
   if (!response) throw LoginError(LoginError::Kind::protocol, "the AS sent a malformed response");
+  if (response.value().status == control::LoginStatus::busy) {
+    throw LoginError(LoginError::Kind::busy,
+                     "the AS at " + config.server.to_string() + " is busy (" +
+                         response.value().message + ")",
+                     std::chrono::milliseconds(response.value().retry_after_ms));
+  }
   if (response.value().status != control::LoginStatus::ok || !response.value().grant) {
     std::string message = status_text(response.value().status);
     if (!response.value().message.empty()) message += ": " + response.value().message;
@@ -195,6 +213,44 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
                                                      message + ")");
   }
   return *response.value().grant;
+}
+
+control::LoginGrant login_with_retry(const ControlPlaneConfig& config,
+                                     const crypto::X25519Key& static_public,
+                                     std::chrono::milliseconds step_timeout,
+                                     std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  const auto deadline = Clock::now() + budget;
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  milliseconds backoff{250};
+  unsigned attempt = 0;
+  while (true) {
+    ++attempt;
+    try {
+      return login(config, static_public, step_timeout);
+    } catch (const LoginError& e) {
+      if (!e.transient()) throw;
+      milliseconds wait;
+      if (e.kind() == LoginError::Kind::busy) {
+        const auto asked = std::max(e.retry_after(), milliseconds(50));
+        wait = asked + milliseconds(std::uniform_int_distribution<long>(0, asked.count() / 2)(rng));
+      } else {
+        // Full jitter: anywhere in [backoff/2, backoff].
+        wait = milliseconds(
+            std::uniform_int_distribution<long>(backoff.count() / 2, backoff.count())(rng));
+        backoff = std::min(backoff * 2, milliseconds(4000));
+      }
+      if (Clock::now() + wait >= deadline) {
+        throw LoginError(e.kind(), std::string(e.what()) + " (gave up after " +
+                                       std::to_string(attempt) + " attempt" +
+                                       (attempt == 1 ? "" : "s") + ")");
+      }
+      NTM_LOG_INFO("login attempt %u failed (%s); retrying in %lld ms", attempt, e.what(),
+                   static_cast<long long>(wait.count()));
+      std::this_thread::sleep_for(wait);
+    }
+  }
 }
 
 }  // namespace ntm::node

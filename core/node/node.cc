@@ -179,7 +179,11 @@ control::LoginGrant Node::log_in() {
   }
   try {
     ProgressNote note("the AS at " + cfg.control->server.to_string() + " (login)");
-    auto grant = login(*cfg.control, cfg.key.public_key, kServerTimeout);
+    // Hundreds of nodes may start at once: a busy or silent AS is tried again (jittered) for
+    // the start-up budget; a refusal fails at once.
+    start_deadline_ = std::chrono::steady_clock::now() + cfg.control->start_timeout;
+    auto grant = login_with_retry(*cfg.control, cfg.key.public_key, kServerTimeout,
+                                  cfg.control->start_timeout);
     cfg.name = grant.fqdn;
     return grant;
   } catch (const LoginError& e) {
@@ -207,7 +211,11 @@ void Node::register_with_dc(control::LoginGrant grant) {
   control_->count_login();
   try {
     ProgressNote note("the DC (registration)");
-    auto reg = control_->register_blocking(kServerTimeout);
+    // The rest of the start-up budget (at least one server timeout): a DC busy with many nodes
+    // starting together gets our Register again until it answers.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        start_deadline_ - std::chrono::steady_clock::now());
+    auto reg = control_->register_blocking(std::max<std::chrono::milliseconds>(left, kServerTimeout));
     auto nonzero = [](std::span<const uint8_t> b) {
       return std::any_of(b.begin(), b.end(), [](uint8_t x) { return x != 0; });
     };

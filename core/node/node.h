@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -142,6 +143,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   void dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::TimePoint now);
   control::LoginGrant log_in();
   void register_with_dc(control::LoginGrant grant);
+  // Control-plane start-up: login and registration retry until then (start_timeout).
+  std::chrono::steady_clock::time_point start_deadline_{};
   void post_engine_event(const tunnel::EngineEvent& event);
   void send_held_packets(tunnel::TimePoint now);
   // Behind a NAT, hole punching opens the NAT's mapping with a short-lived packet first.

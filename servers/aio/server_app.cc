@@ -17,10 +17,10 @@
 
 namespace ntm::servers {
 
-ServerApp::ServerApp(ServerOptions options, Roles roles, ScryptParams scrypt)
+ServerApp::ServerApp(ServerOptions options, Roles roles, PasswordCost password_cost)
     : options_((validate(options), std::move(options))), roles_(roles), state_(options_.state) {
   const std::string db = state_.database_path();
-  if (roles_.as || roles_.dc) accounts_ = std::make_unique<SqliteAccountStore>(db, scrypt);
+  if (roles_.as || roles_.dc) accounts_ = std::make_unique<SqliteAccountStore>(db, password_cost);
   if (roles_.dc) addresses_ = std::make_unique<SqliteAddressStore>(db, options_.pools);
   if (roles_.as) tls::ensure_identity(tls_cert_path(), state_.file(kTlsKeyFile), "as." + options_.domain);
 }

@@ -27,8 +27,8 @@ class ServerApp {
  public:
   // Validates the options, opens the state directory (creating keys and the TLS identity as
   // needed) and the database. Throws ConfigError / StateError / sqlite::Error with a clear
-  // message. `scrypt` is the cost for new passwords (tests lower it).
-  ServerApp(ServerOptions options, Roles roles, ScryptParams scrypt = {});
+  // message. `password_cost` is the cost of new password hashes (tests lower it).
+  ServerApp(ServerOptions options, Roles roles, PasswordCost password_cost = {});
   ~ServerApp();
 
   // Starts RS, then DC (given the RS addresses), then AS (given the DC addresses).

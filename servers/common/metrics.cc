@@ -38,6 +38,8 @@ const char* reason_name(AsLogin r) {
     case AsLogin::server_error: return "server_error";
     case AsLogin::tls_failed: return "tls_failed";
     case AsLogin::overloaded: return "overloaded";
+    case AsLogin::busy: return "busy";
+    case AsLogin::timed_out: return "timed_out";
     case AsLogin::count_: break;
   }
   return "unknown";

@@ -60,7 +60,9 @@ enum class AsLogin {
   bad_request,
   server_error,
   tls_failed,   // the TLS handshake failed (scanners, a client not pinning our certificate)
-  overloaded,   // closed at once: too many logins waiting
+  overloaded,   // closed at once: too many connections (in all, or from that source)
+  busy,         // answered "busy, retry in N ms": the password workers were saturated
+  timed_out,    // closed: handshake + request (or the response) not done before the deadline
   count_
 };
 

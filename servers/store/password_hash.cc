@@ -1,14 +1,17 @@
 #include "store/password_hash.h"
 
+#include <argon2.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <vector>
 
 #include "crypto/encoding.h"
+#include "crypto/error.h"
 #include "crypto/hash.h"
 #include "crypto/ossl.h"
 #include "crypto/random.h"
@@ -21,6 +24,32 @@ namespace {
 constexpr size_t kSaltSize = 16;
 constexpr size_t kHashSize = 32;
 constexpr uint64_t kMaxN = uint64_t{1} << 20;
+// Bounds for stored argon2id parameters (above them the hash is treated as malformed).
+constexpr uint32_t kMaxMemoryKib = 1024 * 1024;
+constexpr uint32_t kMaxPasses = 64;
+constexpr uint32_t kMaxLanes = 16;
+
+struct Argon2Stored {
+  PasswordCost cost;
+  bool ok = false;
+};
+
+// The parameters of "$argon2id$v=19$m=..,t=..,p=..$salt$hash".
+Argon2Stored parse_argon2id(std::string_view stored) {
+  Argon2Stored out;
+  const std::string s(stored.substr(0, 128));
+  unsigned version = 0, m = 0, t = 0, p = 0;
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "$argon2id$v=%u$m=%u,t=%u,p=%u$%n", &version, &m, &t, &p,
+                  &consumed) != 4 || consumed == 0)
+    return out;
+  if (version != ARGON2_VERSION_13 || m < 8 * p || m > kMaxMemoryKib || t == 0 ||
+      t > kMaxPasses || p == 0 || p > kMaxLanes)
+    return out;
+  out.cost = PasswordCost{m, t, p};
+  out.ok = true;
+  return out;
+}
 
 EVP_KDF* scrypt_kdf() {
   static const crypto::ossl::KdfPtr k = crypto::ossl::checked<crypto::ossl::KdfPtr>(
@@ -70,7 +99,22 @@ bool parse_uint(std::string_view s, T& out) {
 
 }  // namespace
 
-std::string hash_password(std::string_view password, const ScryptParams& params) {
+std::string hash_password(std::string_view password, const PasswordCost& cost) {
+  std::array<uint8_t, kSaltSize> salt{};
+  crypto::random_bytes(salt);
+  const size_t length = argon2_encodedlen(cost.passes, cost.memory_kib, cost.lanes, kSaltSize,
+                                          kHashSize, Argon2_id);
+  std::string encoded(length, '\0');
+  const int rc = argon2id_hash_encoded(cost.passes, cost.memory_kib, cost.lanes, password.data(),
+                                       password.size(), salt.data(), salt.size(), kHashSize,
+                                       encoded.data(), encoded.size());
+  if (rc != ARGON2_OK)
+    throw crypto::CryptoError(std::string("argon2id: ") + argon2_error_message(rc));
+  encoded.resize(std::char_traits<char>::length(encoded.c_str()));
+  return encoded;
+}
+
+std::string hash_password_scrypt(std::string_view password, const ScryptParams& params) {
   std::array<uint8_t, kSaltSize> salt{};
   crypto::random_bytes(salt);
   auto hash = scrypt(password, salt, params);
@@ -81,7 +125,9 @@ std::string hash_password(std::string_view password, const ScryptParams& params)
   return out;
 }
 
-bool verify_password(std::string_view password, std::string_view stored) {
+namespace {
+
+bool verify_scrypt(std::string_view password, std::string_view stored) {
   const auto parts = split(stored, '$');
   if (parts.size() != 6 || parts[0] != "scrypt") return false;
   ScryptParams params;
@@ -105,9 +151,26 @@ bool verify_password(std::string_view password, std::string_view stored) {
   }
 }
 
-void dummy_password_work() {
-  static const std::string dummy = hash_password("ntm-dummy-password");
-  (void)verify_password("not-the-password", dummy);
+}  // namespace
+
+bool verify_password(std::string_view password, std::string_view stored) {
+  if (stored.rfind("scrypt$", 0) == 0) return verify_scrypt(password, stored);
+  if (!parse_argon2id(stored).ok) return false;
+  const std::string encoded(stored);  // NUL-terminated for libargon2
+  // argon2id_verify compares the derived key in constant time.
+  return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
+}
+
+bool needs_rehash(std::string_view stored, const PasswordCost& cost) {
+  const auto a = parse_argon2id(stored);
+  if (!a.ok) return true;
+  return a.cost.memory_kib < cost.memory_kib || a.cost.passes < cost.passes ||
+         a.cost.lanes < cost.lanes;
+}
+
+void dummy_password_work(const PasswordCost& cost) {
+  // One argon2id computation of that cost: what verifying a stored hash costs.
+  (void)hash_password("ntm-dummy-password", cost);
 }
 
 std::string new_enrollment_token() {

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS accounts (
   name            TEXT PRIMARY KEY,
   node_id         INTEGER NOT NULL UNIQUE,
   kind            INTEGER NOT NULL,          -- 0 password, 1 enrollment token
-  secret_hash     TEXT NOT NULL,             -- scrypt$... or sha256$...
+  secret_hash     TEXT NOT NULL,             -- $argon2id$... (or scrypt$...) or sha256$...
   disabled        INTEGER NOT NULL DEFAULT 0,
   token_used      INTEGER NOT NULL DEFAULT 0,
   static_public   BLOB,                      -- of the last successful login
@@ -58,8 +58,8 @@ bool valid_account_name(std::string_view name) {
   return true;
 }
 
-SqliteAccountStore::SqliteAccountStore(const std::string& db_path, ScryptParams scrypt)
-    : db_(db_path), scrypt_(scrypt) {
+SqliteAccountStore::SqliteAccountStore(const std::string& db_path, PasswordCost cost)
+    : db_(db_path), cost_(cost) {
   db_.exec(kSchema);
 }
 
@@ -99,7 +99,7 @@ AccountInfo SqliteAccountStore::insert(std::string_view name, CredentialKind kin
 AccountInfo SqliteAccountStore::add_password_account(std::string_view name,
                                                      std::string_view password) {
   if (password.empty()) throw AccountError("the password must not be empty");
-  return insert(name, CredentialKind::password, hash_password(password, scrypt_));
+  return insert(name, CredentialKind::password, hash_password(password, cost_));
 }
 
 std::pair<AccountInfo, std::string> SqliteAccountStore::add_token_account(std::string_view name) {
@@ -125,11 +125,13 @@ AuthOutcome SqliteAccountStore::authenticate(std::string_view name, std::string_
   }
   // The slow check runs outside the lock so logins proceed in parallel.
   if (!account) {
-    dummy_password_work();
+    dummy_password_work(cost_);
     return {AuthResult::bad_credentials, 0};
   }
+  std::string upgraded;  // a stronger hash of the right password, replacing an old one
   if (account->kind == CredentialKind::password) {
     if (!verify_password(secret, secret_hash)) return {AuthResult::bad_credentials, 0};
+    if (needs_rehash(secret_hash, cost_)) upgraded = hash_password(secret, cost_);
   } else {
     if (!verify_token(secret, secret_hash)) return {AuthResult::bad_credentials, 0};
   }
@@ -149,6 +151,13 @@ AuthOutcome SqliteAccountStore::authenticate(std::string_view name, std::string_
         "UPDATE accounts SET static_public = ?2, last_login_unix = ?3 WHERE name = ?1");
     st.bind(1, name).bind_blob(2, static_public).bind(3, static_cast<int64_t>(now_unix));
     st.run();
+    if (!upgraded.empty()) {
+      // Only if the hash is still the one verified (not changed meanwhile).
+      auto up = db_.prepare(
+          "UPDATE accounts SET secret_hash = ?2 WHERE name = ?1 AND secret_hash = ?3");
+      up.bind(1, name).bind(2, upgraded).bind(3, secret_hash);
+      up.run();
+    }
   }
   return {AuthResult::ok, account->node_id};
 }

@@ -14,9 +14,10 @@ namespace ntm::servers {
 
 class SqliteAccountStore final : public AccountStore {
  public:
-  // Opens or creates the database and the table. `scrypt` is the cost for new passwords (tests
-  // may lower it; verification always uses the parameters stored with each hash).
-  explicit SqliteAccountStore(const std::string& db_path, ScryptParams scrypt = {});
+  // Opens or creates the database and the table. `cost` is the password hash cost for new
+  // passwords and for hashes upgraded at login (tests lower it; verification always uses the
+  // parameters stored with each hash).
+  explicit SqliteAccountStore(const std::string& db_path, PasswordCost cost = {});
 
   AccountInfo add_password_account(std::string_view name, std::string_view password) override;
   std::pair<AccountInfo, std::string> add_token_account(std::string_view name) override;
@@ -33,7 +34,7 @@ class SqliteAccountStore final : public AccountStore {
 
   std::mutex mu_;
   sqlite::Database db_;
-  ScryptParams scrypt_;
+  PasswordCost cost_;
 };
 
 }  // namespace ntm::servers

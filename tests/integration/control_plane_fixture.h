@@ -35,7 +35,7 @@ inline constexpr const char *kAlicePassword = "alice-pw";
 inline constexpr const char *kBobPassword = "bob-pw";
 constexpr uint64_t kTransfer = 4u << 20;  // 4 MiB each way
 // Tests lower the password KDF cost (the servers' tests do the same).
-inline const servers::ScryptParams kFastScrypt{.n = 1024, .r = 8, .p = 1};
+inline constexpr servers::PasswordCost kFastScrypt = servers::kTestPasswordCost;
 
 inline std::vector<std::string> operator+(std::vector<std::string> a,
                                           const std::vector<std::string> &b) {
@@ -64,7 +64,10 @@ struct TempDir {
 // AS + DC + RS on 127.0.0.1 (free ports), state in a temporary directory, accounts alice and bob.
 class ControlPlane {
  public:
-  explicit ControlPlane(const std::function<void(servers::ServerOptions &)> &tweak = {}) {
+  // `cost`: of password hashes the servers write (tests lower it; the burst test does not).
+  explicit ControlPlane(const std::function<void(servers::ServerOptions &)> &tweak = {},
+                        servers::PasswordCost cost = kFastScrypt)
+      : cost_(cost) {
     servers::ServerOptions o;
     o.state = dir_.path / "server-state";
     o.domain = kDomain;
@@ -73,7 +76,7 @@ class ControlPlane {
     o.listen_dc = {loopback};
     o.listen_rs = {loopback};
     if (tweak) tweak(o);
-    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, kFastScrypt);
+    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, cost_);
     app_->accounts().add_password_account("alice", kAlicePassword);
     app_->accounts().add_password_account("bob", kBobPassword);
     app_->start();
@@ -89,7 +92,7 @@ class ControlPlane {
     o.listen_rs = app_->rs()->local_endpoints();
     app_->stop();
     app_.reset();
-    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, kFastScrypt);
+    app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{}, cost_);
     app_->start();
   }
   ControlPlane(const ControlPlane &) = delete;
@@ -126,6 +129,7 @@ class ControlPlane {
 #endif
 
  private:
+  servers::PasswordCost cost_;
   TempDir dir_;
   std::unique_ptr<servers::ServerApp> app_;
 };

@@ -113,7 +113,7 @@ class ControlPlane {
     o.listen_dc = {loopback};
     o.listen_rs = {loopback};
     app_ = std::make_unique<servers::ServerApp>(std::move(o), servers::Roles{},
-                                                servers::ScryptParams{.n = 1024, .r = 8, .p = 1});
+                                                servers::kTestPasswordCost);
     for (const char* account : {"alice", "bob", "mallory"}) {
       app_->accounts().add_password_account(account, std::string(account) + "-pw");
     }

@@ -22,7 +22,7 @@ namespace {
 struct AsFixture {
   test::TempDir dir;
   StateDir state{dir.path / "state"};
-  SqliteAccountStore accounts{state.database_path(), ScryptParams{.n = 1024, .r = 8, .p = 1}};
+  SqliteAccountStore accounts{state.database_path(), kTestPasswordCost};
   control::Key32 ticket_key = state.load_or_create_key(kTicketKeyFile);
   crypto::Ed25519PrivateKey sign_key = state.load_or_create_signing_key();
   std::unique_ptr<AccountServer> server;

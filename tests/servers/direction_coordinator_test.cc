@@ -25,7 +25,7 @@ const Endpoint kRelay = Endpoint::v4({127, 0, 0, 1}, 7802);
 struct DcFixture {
   test::TempDir dir;
   StateDir state{dir.path / "state"};
-  SqliteAccountStore accounts{state.database_path(), ScryptParams{.n = 1024, .r = 8, .p = 1}};
+  SqliteAccountStore accounts{state.database_path(), kTestPasswordCost};
   SqliteAddressStore addresses{state.database_path(), AddressPools{}};
   control::Key32 ticket_key = state.load_or_create_key(kTicketKeyFile);
   control::Key32 relay_key = state.load_or_create_key(kRelayKeyFile);

@@ -24,7 +24,7 @@ ServerOptions loopback_options(const std::filesystem::path& state) {
   return o;
 }
 
-const ScryptParams kFast{.n = 1024, .r = 8, .p = 1};
+const PasswordCost kFast = kTestPasswordCost;
 
 }  // namespace
 

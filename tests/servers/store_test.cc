@@ -12,24 +12,66 @@ using namespace ntm::servers;
 
 namespace {
 
-const ScryptParams kFast{.n = 1024, .r = 8, .p = 1};
+const PasswordCost kFast = kTestPasswordCost;
 
 }  // namespace
 
-TEST_CASE("scrypt password hash verifies the right password only", "[servers][store]") {
+TEST_CASE("argon2id password hash verifies the right password only", "[servers][store]") {
   const auto h = hash_password("hunter2", kFast);
-  CHECK(h.rfind("scrypt$1024$8$1$", 0) == 0);
+  CHECK(h.rfind("$argon2id$v=19$m=64,t=1,p=1$", 0) == 0);
   CHECK(verify_password("hunter2", h));
   CHECK_FALSE(verify_password("hunter3", h));
-  CHECK_FALSE(verify_password("hunter2", "scrypt$1024$8$1$bad$bad"));
-  CHECK_FALSE(verify_password("hunter2", "scrypt$3$8$1$AAAA$AAAA"));
+  CHECK_FALSE(verify_password("hunter2", "$argon2id$v=19$m=64,t=1,p=1$bad$bad"));
+  // A tampered database cannot make the server burn 4 TiB.
+  CHECK_FALSE(verify_password("hunter2", "$argon2id$v=19$m=4294967295,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAA"));
   CHECK(hash_password("x", kFast) != hash_password("x", kFast));  // salted
 }
 
-TEST_CASE("default scrypt cost is N=2^14 r=8 p=1", "[servers][store]") {
+TEST_CASE("default password cost is argon2id m=19 MiB t=2 p=1 (OWASP)", "[servers][store]") {
   const auto h = hash_password("pw");
-  CHECK(h.rfind("scrypt$16384$8$1$", 0) == 0);
+  CHECK(h.rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0) == 0);
   CHECK(verify_password("pw", h));
+  CHECK_FALSE(needs_rehash(h));
+}
+
+TEST_CASE("earlier scrypt hashes still verify and ask to be rehashed", "[servers][store]") {
+  const auto old = hash_password_scrypt("hunter2", ScryptParams{.n = 1024, .r = 8, .p = 1});
+  CHECK(old.rfind("scrypt$1024$8$1$", 0) == 0);
+  CHECK(verify_password("hunter2", old));
+  CHECK_FALSE(verify_password("hunter3", old));
+  CHECK_FALSE(verify_password("hunter2", "scrypt$3$8$1$AAAA$AAAA"));
+  CHECK(needs_rehash(old));
+  CHECK(needs_rehash(hash_password("x", kFast)));  // weaker than the default
+  CHECK_FALSE(needs_rehash(hash_password("x", kFast), kFast));
+}
+
+TEST_CASE("a login replaces an old password hash with the current one", "[servers][store]") {
+  test::TempDir dir;
+  const auto db = (dir.path / "ntm.db").string();
+  SqliteAccountStore store(db, kFast);
+  store.add_password_account("alice", "pw");
+  auto secret_of = [&] {
+    sqlite::Database raw(db);
+    auto st = raw.prepare("SELECT secret_hash FROM accounts WHERE name = 'alice'");
+    REQUIRE(st.step());
+    return st.column_text(0);
+  };
+  {
+    sqlite::Database raw(db);
+    auto st = raw.prepare("UPDATE accounts SET secret_hash = ?1 WHERE name = 'alice'");
+    st.bind(1, hash_password_scrypt("pw", ScryptParams{.n = 1024, .r = 8, .p = 1}));
+    st.run();
+  }
+  REQUIRE(secret_of().rfind("scrypt$", 0) == 0);
+  // A wrong password changes nothing.
+  CHECK(store.authenticate("alice", "nope", test::fake_static_key(1), 1).result ==
+        AuthResult::bad_credentials);
+  CHECK(secret_of().rfind("scrypt$", 0) == 0);
+  CHECK(store.authenticate("alice", "pw", test::fake_static_key(1), 1).result == AuthResult::ok);
+  const auto now = secret_of();
+  CHECK(now.rfind("$argon2id$", 0) == 0);
+  CHECK(store.authenticate("alice", "pw", test::fake_static_key(1), 2).result == AuthResult::ok);
+  CHECK(secret_of() == now);  // rehashed once, not at every login
 }
 
 TEST_CASE("account store adds, authenticates, disables and lists accounts", "[servers][store]") {

@@ -62,6 +62,21 @@ TEST_CASE("login response without a grant round-trips for each refusal status", 
   }
 }
 
+TEST_CASE("a busy login response carries its retry time", "[control]") {
+  LoginResponse p{LoginStatus::busy, "retry in 750 ms", std::nullopt};
+  p.retry_after_ms = 750;
+  const auto body = encode_login_response(p);
+  auto d = decode_login_response(body);
+  REQUIRE(d.ok());
+  CHECK(d.value() == p);
+  CHECK(d.value().retry_after_ms == 750);
+  test::check_truncations_and_trailing(body, [](auto s) { return decode_login_response(s); });
+  // Only busy carries the field: another status with the same bytes has trailing bytes.
+  auto other = body;
+  other[0] = static_cast<uint8_t>(LoginStatus::server_error);
+  CHECK_FALSE(decode_login_response(other).ok());
+}
+
 TEST_CASE("login response rejects truncated and trailing bytes", "[control]") {
   test::check_truncations_and_trailing(encode_login_response(sample_ok()),
                                        [](auto s) { return decode_login_response(s); });
