@@ -241,7 +241,10 @@ control::LoginGrant login_with_retry(const ControlPlaneConfig& config,
             std::uniform_int_distribution<long>(backoff.count() / 2, backoff.count())(rng));
         backoff = std::min(backoff * 2, milliseconds(4000));
       }
-      if (Clock::now() + wait >= deadline) {
+      // Asked to wait past the budget: one last attempt just before it ends.
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (wait > left && e.kind() == LoginError::Kind::busy) wait = left - milliseconds(100);
+      if (wait <= milliseconds(0) || wait >= left) {
         throw LoginError(e.kind(), std::string(e.what()) + " (gave up after " +
                                        std::to_string(attempt) + " attempt" +
                                        (attempt == 1 ? "" : "s") + ")");

@@ -48,9 +48,12 @@ AccountServer::AccountServer(AccountServerConfig config, AccountStore& accounts)
     : config_(std::move(config)),
       accounts_(accounts),
       limiter_(config_.failed_login_burst, config_.failed_login_refill),
+      account_backoff_(config_.account_free_failures, config_.account_lock_base,
+                       config_.account_lock_max),
       per_source_(config_.max_connections_per_source == 0 ? 1
                                                           : config_.max_connections_per_source) {
   if (config_.workers == 0) config_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (config_.max_queued == 0) config_.max_queued = 4 * size_t{config_.workers};
 }
 
 AccountServer::~AccountServer() { stop(); }
@@ -111,6 +114,7 @@ void AccountServer::stop() {
   workers_->stop();  // after the loop: jobs in progress finish, their answers are dropped
   workers_.reset();
   connections_.clear();
+  pending_.clear();
   per_source_ = SourceCounter(config_.max_connections_per_source == 0
                                   ? 1
                                   : config_.max_connections_per_source);
@@ -221,7 +225,8 @@ void AccountServer::accept_ready() {
 void AccountServer::watch(uint64_t id, const LoginConnection& c, bool add) {
   epoll_event ev{};
   ev.events = c.wants_write() ? EPOLLOUT : EPOLLIN;
-  if (c.phase() == LoginConnection::Phase::waiting) ev.events = 0;  // nothing to do until answered
+  // Waiting for a worker: only a hang-up matters (the client gave up: its job is dropped).
+  if (c.phase() == LoginConnection::Phase::waiting) ev.events = EPOLLRDHUP;
   ev.data.u64 = id;
   ::epoll_ctl(epoll_fd_.get(), add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c.fd(), &ev);
 }
@@ -230,6 +235,11 @@ void AccountServer::on_ready(uint64_t id, bool) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   LoginConnection& c = *it->second;
+  if (c.phase() == LoginConnection::Phase::waiting) {
+    NTM_LOG_DEBUG("AS: %s went away before its login was checked", c.from().to_string().c_str());
+    close_connection(id);  // cancels the queued job
+    return;
+  }
   c.advance();
   after_advance(id, c);
 }
@@ -260,6 +270,10 @@ void AccountServer::close_connection(uint64_t id) {
     per_source_.remove(it->second->from());
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, it->second->fd(), nullptr);
   connections_.erase(it);
+  if (auto p = pending_.find(id); p != pending_.end()) {
+    p->second->store(true);
+    pending_.erase(p);
+  }
 }
 
 void AccountServer::expire(Clock::time_point now) {
@@ -297,7 +311,14 @@ void AccountServer::dispatch(uint64_t id, LoginConnection& c) {
     return;
   }
   const auto wait = workers_->estimated_wait();
-  auto job = [this, id, req = std::move(request.value()), from = c.from()]() mutable {
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto job = [this, id, cancelled, req = std::move(request.value()), from = c.from()]() mutable {
+    if (cancelled->load()) {
+      // The client left while queued: no password work for nobody.
+      crypto::secure_zero(
+          std::span<uint8_t>(reinterpret_cast<uint8_t*>(req.secret.data()), req.secret.size()));
+      return;
+    }
     auto response = authenticate(req, from);
     crypto::secure_zero(
         std::span<uint8_t>(reinterpret_cast<uint8_t*>(req.secret.data()), req.secret.size()));
@@ -311,11 +332,14 @@ void AccountServer::dispatch(uint64_t id, LoginConnection& c) {
     (void)!::write(wake_fd_.get(), &one, sizeof(one));
   };
   if (wait <= config_.max_login_wait && workers_->submit(std::move(job))) {
-    watch(id, c, false);  // quiet until the answer comes
+    pending_.emplace(id, std::move(cancelled));
+    watch(id, c, false);  // quiet until the answer comes (or the client hangs up)
     return;
   }
   // Saturated: tell the node when to come back rather than let it time out.
-  const auto retry = std::clamp(wait, std::chrono::milliseconds(250), std::chrono::milliseconds(30000));
+  // The queue's wait, within bounds: the node adds its own jitter, so the ones told at the
+  // same moment come back spread out.
+  const auto retry = std::clamp(wait, std::chrono::milliseconds(250), std::chrono::milliseconds(5000));
   LoginResponse busy = refuse(LoginStatus::busy, "the AS is busy; retry in " +
                                                      std::to_string(retry.count()) + " ms");
   busy.retry_after_ms = static_cast<uint32_t>(retry.count());
@@ -338,6 +362,7 @@ void AccountServer::drain_completions() {
     done.swap(completions_);
   }
   for (auto& d : done) {
+    pending_.erase(d.id);
     auto it = connections_.find(d.id);
     if (it == connections_.end()) {
       crypto::secure_zero(d.frame);
@@ -384,14 +409,32 @@ std::optional<LoginResponse> AccountServer::precheck(const control::LoginRequest
                   "too many failed logins from this address; retry in " +
                       std::to_string(retry_after.count()) + " s");
   }
+  if (auto locked = account_locked(request, from)) return locked;
   const control::Key32 zero{};
   if (request.static_public == zero)
     return refuse(LoginStatus::bad_request, "the static public key must not be all zero");
   return std::nullopt;
 }
 
+std::optional<LoginResponse> AccountServer::account_locked(const control::LoginRequest& request,
+                                                           const Endpoint& from) {
+  std::chrono::milliseconds retry_after{0};
+  if (account_backoff_.allowed(request.account, AccountBackoff::Clock::now(), retry_after))
+    return std::nullopt;
+  const auto seconds = (retry_after.count() + 999) / 1000;
+  NTM_LOG_LIMITED(failure_log_, log::Level::warn,
+                  "AS: login for '%s' from %s refused: account locked for %lld s after failed "
+                  "logins",
+                  valid_account_name(request.account) ? request.account.c_str() : "(invalid name)",
+                  from.to_string().c_str(), static_cast<long long>(seconds));
+  return refuse(LoginStatus::rate_limited, "too many failed logins for this account; retry in " +
+                                               std::to_string(seconds) + " s");
+}
+
 LoginResponse AccountServer::authenticate(const control::LoginRequest& request,
                                           const Endpoint& from) {
+  // Again here: failures recorded while this login was queued count too.
+  if (auto locked = account_locked(request, from)) return *locked;
   const auto steady_now = FailureRateLimiter::Clock::now();
   const uint64_t now = now_unix();
   AuthOutcome outcome;
@@ -404,9 +447,11 @@ LoginResponse AccountServer::authenticate(const control::LoginRequest& request,
   }
   switch (outcome.result) {
     case AuthResult::ok:
+      account_backoff_.record_success(request.account);
       break;
     case AuthResult::bad_credentials:
       limiter_.record_failure(from, steady_now);
+      account_backoff_.record_failure(request.account, steady_now);
       NTM_LOG_LIMITED(failure_log_, log::Level::warn,
                       "AS: failed login for '%s' from %s: bad credentials",
                       valid_account_name(request.account) ? request.account.c_str() : "(invalid name)",
@@ -414,6 +459,7 @@ LoginResponse AccountServer::authenticate(const control::LoginRequest& request,
       return refuse(LoginStatus::bad_credentials, "wrong account name, password or token");
     case AuthResult::token_used:
       limiter_.record_failure(from, steady_now);
+      account_backoff_.record_failure(request.account, steady_now);
       NTM_LOG_LIMITED(failure_log_, log::Level::warn,
                       "AS: failed login for '%s' from %s: enrollment token already used",
                       request.account.c_str(), from.to_string().c_str());

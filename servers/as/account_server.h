@@ -50,7 +50,9 @@ struct AccountServerConfig {
   std::vector<Endpoint> dc_endpoints;         // returned to nodes (public DC addresses)
   std::chrono::seconds session_lifetime{24 * 3600};  // certificate, ticket and session expiry
   unsigned workers = 0;                       // password-hash threads (~19 MiB each); 0: one per core
-  size_t max_queued = 256;                    // logins waiting for a worker; more get busy
+  // Logins waiting for a worker; more get busy. A short queue (a few per worker) keeps the
+  // workers busy while the others come back later; a long one only makes clients time out.
+  size_t max_queued = 0;                      // 0: 4 per worker
   // A login whose estimated wait for a worker is longer gets busy (nodes give up after 5 s).
   std::chrono::milliseconds max_login_wait{2000};
   size_t max_connections = 4096;              // open at once; more are closed at accept
@@ -59,6 +61,11 @@ struct AccountServerConfig {
   std::chrono::milliseconds io_timeout{5000};          // sending the response
   unsigned failed_login_burst = 10;           // failures per address before rate limiting
   std::chrono::milliseconds failed_login_refill{6000};  // one more failure allowed per period
+  // Per account, from any address: after this many failures in a row the account is locked
+  // for account_lock_base, doubling with each further failure up to account_lock_max.
+  unsigned account_free_failures = 5;
+  std::chrono::milliseconds account_lock_base{2000};
+  std::chrono::milliseconds account_lock_max{15 * 60 * 1000};
   std::function<uint64_t()> now_unix;         // default: the system clock
 };
 
@@ -105,6 +112,9 @@ class AccountServer {
   // The quick checks before any password work; nullopt: go on.
   std::optional<control::LoginResponse> precheck(const control::LoginRequest& request,
                                                  const Endpoint& from);
+  // rate_limited when the account is locked after failed logins; nullopt otherwise.
+  std::optional<control::LoginResponse> account_locked(const control::LoginRequest& request,
+                                                       const Endpoint& from);
   // The password check and, on success, the credentials (the slow part: runs on a worker).
   control::LoginResponse authenticate(const control::LoginRequest& request, const Endpoint& from);
   uint64_t now_unix() const;
@@ -113,6 +123,7 @@ class AccountServer {
   AccountServerConfig config_;
   AccountStore& accounts_;
   FailureRateLimiter limiter_;
+  AccountBackoff account_backoff_;
   tls::SslCtxPtr ctx_;
   io::UniqueFd listen_fd_;
   io::UniqueFd wake_fd_;
@@ -129,6 +140,8 @@ class AccountServer {
   SourceCounter per_source_;
   LoginConnection::Clock::time_point listen_paused_until_{};
   bool listen_watched_ = false;
+  // Logins handed to a worker, by connection: set when the client hangs up first.
+  std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> pending_;
 
   // Answers from the workers, picked up by the event loop.
   std::mutex completions_mu_;

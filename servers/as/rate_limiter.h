@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "util/endpoint.h"
@@ -47,6 +49,42 @@ class FailureRateLimiter {
   size_t max_entries_;
   std::mutex mu_;
   std::unordered_map<AddressKey, Bucket, KeyHash> buckets_;
+};
+
+// Failed logins per account, from any address (a guesser with many addresses gets no more
+// tries than one with a single address). After `free_failures` failures in a row the account
+// is locked for `base`, twice as long after each further failure, up to `max`; a success
+// resets it, and so does a day without failures. Locked means every login for the account is
+// refused with rate_limited - the right password too, so the answer tells a guesser nothing.
+// Unknown account names are tracked alike (they must look the same). Thread-safe; at most
+// `max_entries` accounts are tracked (unlocked ones are dropped first).
+class AccountBackoff {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  AccountBackoff(unsigned free_failures, std::chrono::milliseconds base,
+                 std::chrono::milliseconds max, size_t max_entries = 65536)
+      : free_(free_failures), base_(base), max_(max), max_entries_(max_entries) {}
+
+  // True when the account may try now; otherwise `retry_after` says for how long it may not.
+  bool allowed(std::string_view account, Clock::time_point now,
+               std::chrono::milliseconds& retry_after);
+  void record_failure(std::string_view account, Clock::time_point now);
+  void record_success(std::string_view account);
+
+ private:
+  struct Entry {
+    unsigned failures = 0;
+    Clock::time_point last_failure{};
+    Clock::time_point locked_until{};
+  };
+
+  unsigned free_;
+  std::chrono::milliseconds base_;
+  std::chrono::milliseconds max_;
+  size_t max_entries_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
 };
 
 }  // namespace ntm::servers

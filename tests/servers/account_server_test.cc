@@ -27,7 +27,8 @@ struct AsFixture {
   crypto::Ed25519PrivateKey sign_key = state.load_or_create_signing_key();
   std::unique_ptr<AccountServer> server;
 
-  explicit AsFixture(unsigned burst = 10) {
+  explicit AsFixture(unsigned burst = 10,
+                     const std::function<void(AccountServerConfig&)>& tune = {}) {
     tls::ensure_identity(state.file(kTlsCertFile), state.file(kTlsKeyFile), "as.example");
     AccountServerConfig c;
     c.listen = Endpoint::v4({127, 0, 0, 1}, 0);
@@ -39,6 +40,7 @@ struct AsFixture {
     c.dc_endpoints = {Endpoint::v4({127, 0, 0, 1}, 7801)};
     c.session_lifetime = std::chrono::seconds(3600);
     c.failed_login_burst = burst;
+    if (tune) tune(c);
     server = std::make_unique<AccountServer>(std::move(c), accounts);
     server->start();
   }
@@ -172,6 +174,56 @@ TEST_CASE("AS: repeated failed logins from one address are rate limited", "[serv
   REQUIRE(limited.response);
   CHECK(limited.response->status == LoginStatus::rate_limited);
   CHECK_THAT(limited.response->message, Catch::Contains("retry in"));
+}
+
+TEST_CASE("AS: 100 guesses for one account from 20 addresses do not all reach the password check",
+          "[servers][as]") {
+  AsFixture f(10, [](AccountServerConfig& c) { c.account_lock_base = 1500ms; });
+  f.accounts.add_password_account("alice", "pw");
+  int checked = 0, limited = 0;
+  for (int i = 0; i < 100; ++i) {
+    // Each address stays far below its own limit (5 tries each, burst 10).
+    const auto source = Endpoint::v4({127, 0, 0, static_cast<uint8_t>(2 + i % 20)}, 0);
+    auto r = test::tls_login(f.server->local_endpoint(), f.state.file(kTlsCertFile),
+                             {"alice", "guess" + std::to_string(i), test::fake_static_key(1)},
+                             source);
+    REQUIRE(r.response);
+    if (r.response->status == LoginStatus::bad_credentials) ++checked;
+    if (r.response->status == LoginStatus::rate_limited) ++limited;
+  }
+  // 5 free failures, then one more try per lock period (1.5 s, 3 s, 6 s...).
+  CHECK(checked <= 10);
+  CHECK(checked + limited == 100);
+  // While locked even the right password is refused (the answer tells a guesser nothing)...
+  auto locked = f.login("alice", "pw");
+  REQUIRE(locked.response);
+  CHECK(locked.response->status == LoginStatus::rate_limited);
+  CHECK_THAT(locked.response->message, Catch::Contains("for this account"));
+  // ...and other accounts are not affected.
+  f.accounts.add_password_account("bob", "pw");
+  CHECK(f.login("bob", "pw").response->status == LoginStatus::ok);
+}
+
+TEST_CASE("account backoff locks after the free failures, doubles, and resets on success",
+          "[servers][as]") {
+  AccountBackoff b(3, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000));
+  const auto t0 = AccountBackoff::Clock::now();
+  std::chrono::milliseconds retry{0};
+  for (int i = 0; i < 2; ++i) b.record_failure("alice", t0);
+  CHECK(b.allowed("alice", t0, retry));
+  b.record_failure("alice", t0);  // the third: locked for 1 s
+  CHECK_FALSE(b.allowed("alice", t0, retry));
+  CHECK(retry == std::chrono::milliseconds(1000));
+  CHECK(b.allowed("bob", t0, retry));
+  CHECK(b.allowed("alice", t0 + std::chrono::milliseconds(1000), retry));
+  b.record_failure("alice", t0 + std::chrono::milliseconds(1000));  // 2 s
+  CHECK_FALSE(b.allowed("alice", t0 + std::chrono::milliseconds(2999), retry));
+  for (int i = 0; i < 10; ++i) b.record_failure("alice", t0 + std::chrono::milliseconds(3000));
+  CHECK_FALSE(b.allowed("alice", t0 + std::chrono::milliseconds(7999), retry));  // capped at 5 s
+  CHECK(b.allowed("alice", t0 + std::chrono::milliseconds(8000), retry));
+  b.record_success("alice");
+  b.record_failure("alice", t0 + std::chrono::milliseconds(9000));
+  CHECK(b.allowed("alice", t0 + std::chrono::milliseconds(9000), retry));  // counting anew
 }
 
 TEST_CASE("AS: several clients log in at once", "[servers][as]") {

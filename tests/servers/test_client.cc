@@ -36,12 +36,20 @@ TempDir::~TempDir() {
 }
 
 LoginResult tls_exchange(const Endpoint& as, const std::filesystem::path& pinned_pem,
-                         const control::Bytes& frame) {
+                         const control::Bytes& frame, const std::optional<Endpoint>& source) {
   LoginResult result;
   io::UniqueFd fd(::socket(as.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   timeval tv{5, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (source) {
+    sockaddr_storage local{};
+    const unsigned local_len = source->to_sockaddr(local);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), local_len) != 0) {
+      result.tls_error = std::string("bind: ") + std::strerror(errno);
+      return result;
+    }
+  }
   sockaddr_storage ss{};
   const unsigned len = as.to_sockaddr(ss);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -77,8 +85,8 @@ LoginResult tls_exchange(const Endpoint& as, const std::filesystem::path& pinned
 }
 
 LoginResult tls_login(const Endpoint& as, const std::filesystem::path& pinned_pem,
-                      const control::LoginRequest& request) {
-  return tls_exchange(as, pinned_pem, control::encode_login_request_frame(request));
+                      const control::LoginRequest& request, const std::optional<Endpoint>& source) {
+  return tls_exchange(as, pinned_pem, control::encode_login_request_frame(request), source);
 }
 
 UdpSocket::UdpSocket(const Endpoint& bind) {

@@ -32,12 +32,15 @@ struct LoginResult {
   std::optional<control::LoginResponse> response;
 };
 
-// Connects to `as`, verifies its certificate against `pinned_pem`, sends the raw `frame` (or the
-// encoded request) and reads one response frame.
+// Connects to `as` (from `source` when given, e.g. another 127/8 address), verifies its
+// certificate against `pinned_pem`, sends the raw `frame` (or the encoded request) and reads one
+// response frame.
 LoginResult tls_exchange(const Endpoint& as, const std::filesystem::path& pinned_pem,
-                         const control::Bytes& frame);
+                         const control::Bytes& frame,
+                         const std::optional<Endpoint>& source = std::nullopt);
 LoginResult tls_login(const Endpoint& as, const std::filesystem::path& pinned_pem,
-                      const control::LoginRequest& request);
+                      const control::LoginRequest& request,
+                      const std::optional<Endpoint>& source = std::nullopt);
 
 class UdpSocket {
  public:
