@@ -22,6 +22,10 @@ enum class MessageType : uint8_t {
   direction = 0x16,      // DC -> both nodes
   direction_ack = 0x17,  // node -> DC
   error = 0x18,          // DC -> node
+  peer_revoked = 0x19,      // DC -> node: a peer's account was disabled or deleted
+  peer_revoked_ack = 0x1a,  // node -> DC
+  // node <-> DC in the clear (registration.h): a fresh challenge for the next Register
+  register_challenge = 0x1f,  // DC -> node
   // node <-> AS, inside TLS 1.3 (login.h)
   login_request = 0x20,
   login_response = 0x21,
@@ -29,13 +33,14 @@ enum class MessageType : uint8_t {
   relayed = 0x30,
   relay_bind = 0x31,
   relay_bind_ack = 0x32,
+  relay_challenge = 0x33,  // RS -> node: a cookie for the next RelayBind from this address
 };
 
-// True for 0x10..0x18.
-constexpr bool is_dc_type(uint8_t t) noexcept { return t >= 0x10 && t <= 0x18; }
+// True for 0x10..0x1a (the sealed types; 0x1f travels in the clear).
+constexpr bool is_dc_type(uint8_t t) noexcept { return t >= 0x10 && t <= 0x1a; }
 // Which DC message types travel node -> DC (the others travel DC -> node).
 constexpr bool is_node_to_dc_type(uint8_t t) noexcept {
-  return t == 0x10 || t == 0x12 || t == 0x14 || t == 0x17;
+  return t == 0x10 || t == 0x12 || t == 0x14 || t == 0x17 || t == 0x1a;
 }
 
 // ---- default ports ----
@@ -108,8 +113,18 @@ inline constexpr uint8_t kDirectionDcToNode = 1;
 // Relay: the 8-byte header of 0x30 / 0x31 / 0x32 datagrams
 // (type u8 | flags u8 | reserved u16 | relay_id u32).
 inline constexpr size_t kRelayHeaderSize = 8;
-// RelayBind: header | node_id u64 | expires_unix u64 | relay_token[32].
-inline constexpr size_t kRelayBindSize = kRelayHeaderSize + 8 + 8 + kRelayTokenSize;  // 56
-inline constexpr size_t kRelayBindAckSize = kRelayHeaderSize;                           // 8
+// RelayBind: header | node_id u64 | expires_unix u64 | sequence u64 | cookie[16] | proof[16].
+inline constexpr size_t kRelayCookieSize = 16;
+inline constexpr size_t kRelayProofSize = 16;
+inline constexpr size_t kRelayBindSize =
+    kRelayHeaderSize + 8 + 8 + 8 + kRelayCookieSize + kRelayProofSize;            // 64
+// RelayBindAck and RelayChallenge: header | cookie[16].
+inline constexpr size_t kRelayBindAckSize = kRelayHeaderSize + kRelayCookieSize;  // 24
+inline constexpr size_t kRelayChallengeSize = kRelayHeaderSize + kRelayCookieSize;  // 24
+
+// RegisterChallenge (in the clear): type u8 | flags u8 | reserved u16 | node_id u64 |
+// challenge[32].
+inline constexpr size_t kChallengeSize = 32;
+inline constexpr size_t kRegisterChallengeSize = 4 + 8 + kChallengeSize;  // 44
 
 }  // namespace ntm::control

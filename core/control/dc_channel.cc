@@ -1,7 +1,5 @@
 #include "control/dc_channel.h"
 
-#include <chrono>
-
 #include "crypto/secure.h"
 #include "wire/constants.h"
 
@@ -35,13 +33,6 @@ std::array<uint8_t, kNonceSize> dc_nonce(uint8_t direction, uint64_t counter) no
   n[0] = direction;
   wire::store_be64(&n[4], counter);
   return n;
-}
-
-uint64_t counter_start_from_clock() {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  return static_cast<uint64_t>(ms) << 12;
 }
 
 DcChannel::DcChannel(DcRole role, uint64_t node_id, std::span<const uint8_t, kKeySize> session_key,

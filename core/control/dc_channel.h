@@ -37,10 +37,6 @@ Decoded<DcEnvelopeView> decode_dc_envelope(std::span<const uint8_t> datagram) no
 // The 12-byte nonce for a direction byte and a counter.
 std::array<uint8_t, kNonceSize> dc_nonce(uint8_t direction, uint64_t counter) noexcept;
 
-// Milliseconds since the Unix epoch times 4096: increases across restarts (up to 4096 messages
-// per millisecond of uptime before it could overlap) and stays far below the 2^60 counter limit.
-uint64_t counter_start_from_clock();
-
 enum class DcRole : uint8_t {
   node,  // seals node->DC messages, opens DC->node messages
   dc,    // seals DC->node messages, opens node->DC messages
@@ -56,10 +52,8 @@ class DcChannel {
     uint8_t flags;
   };
 
-  // Throws CryptoError if the key cannot be set up. `first_counter` is the first send counter:
-  // a side that may re-create a channel for a key the peer already saw (the DC after a restart,
-  // when nodes re-register with their old ticket) starts at counter_start_from_clock() so its
-  // new counters are above the ones the peer's replay window already recorded.
+  // Throws CryptoError if the key cannot be set up. `first_counter` is the first send counter
+  // (the DC gives each registration channel of one run its own range; registration.h).
   DcChannel(DcRole role, uint64_t node_id, std::span<const uint8_t, kKeySize> session_key,
             uint64_t first_counter = 0);
   DcChannel(DcChannel&&) noexcept = default;

@@ -44,13 +44,17 @@ Resolve Resolve::by_ipv6(uint32_t request_id, const Ipv6Address& a) {
 
 // ---- Register / Keepalive ----
 Bytes encode(const Register& m) {
-  return encode_message(kMaxMessage, [&](ByteWriter& w) { put_endpoints(w, m.private_endpoints); });
+  return encode_message(kMaxMessage, [&](ByteWriter& w) {
+    put_endpoints(w, m.private_endpoints);
+    w.bytes(m.challenge);
+  });
 }
 Decoded<Register> decode_register(std::span<const uint8_t> p) {
   ByteReader r(p);
   bool bad = false;
   Register m;
   m.private_endpoints = get_endpoints(r, bad);
+  m.challenge = get_array<kChallengeSize>(r);
   return finish(r, bad, std::move(m));
 }
 
@@ -229,6 +233,33 @@ Decoded<DcError> decode_dc_error(std::span<const uint8_t> p) {
   m.code = static_cast<DcErrorCode>(code);
   m.message = get_str(r);
   return finish(r, bad, std::move(m));
+}
+
+// ---- PeerRevoked / PeerRevokedAck ----
+Bytes encode(const PeerRevoked& m) {
+  return encode_message(kMaxMessage, [&](ByteWriter& w) {
+    w.u32(m.notice_id);
+    w.u64(m.node_id);
+    put_str(w, m.reason);
+  });
+}
+Decoded<PeerRevoked> decode_peer_revoked(std::span<const uint8_t> p) {
+  ByteReader r(p);
+  PeerRevoked m;
+  m.notice_id = r.u32();
+  m.node_id = r.u64();
+  m.reason = get_str(r);
+  return finish(r, false, std::move(m));
+}
+
+Bytes encode(const PeerRevokedAck& m) {
+  return encode_message(kMaxMessage, [&](ByteWriter& w) { w.u32(m.notice_id); });
+}
+Decoded<PeerRevokedAck> decode_peer_revoked_ack(std::span<const uint8_t> p) {
+  ByteReader r(p);
+  PeerRevokedAck m;
+  m.notice_id = r.u32();
+  return finish(r, false, std::move(m));
 }
 
 }  // namespace ntm::control

@@ -3,7 +3,7 @@
 // std::invalid_argument for values the format cannot carry, decoders are strict: truncated,
 // bad_field (an invalid enum value or endpoint family), oversized (trailing bytes).
 //
-//   Register       private list<endpoint>
+//   Register       private list<endpoint> | challenge[32] (zero: none yet; registration.h)
 //   RegisterAck    virtual_ipv4[4] | virtual_ipv6[16] | observed endpoint | keepalive_s u16 |
 //                  relays list<endpoint>
 //   Keepalive      private list<endpoint>
@@ -19,6 +19,8 @@
 //                  (optional-endpoint: family 0 alone = no relay assigned)
 //   DirectionAck   direction_id u32
 //   Error          code u8 | message str
+//   PeerRevoked    notice_id u32 | node_id u64 | reason str
+//   PeerRevokedAck notice_id u32
 #pragma once
 
 #include <span>
@@ -27,8 +29,11 @@
 
 namespace ntm::control {
 
+using Challenge = std::array<uint8_t, kChallengeSize>;
+
 struct Register {
   std::vector<Endpoint> private_endpoints;
+  Challenge challenge{};  // the DC's last RegisterChallenge for this node, or zero
   friend bool operator==(const Register&, const Register&) = default;
 };
 
@@ -100,6 +105,20 @@ struct DcError {
   friend bool operator==(const DcError&, const DcError&) = default;
 };
 
+// A peer's account was disabled or deleted: tear its tunnel down and accept it no more.
+// Retransmitted (as Direction) until PeerRevokedAck.
+struct PeerRevoked {
+  uint32_t notice_id = 0;
+  uint64_t node_id = 0;
+  std::string reason;
+  friend bool operator==(const PeerRevoked&, const PeerRevoked&) = default;
+};
+
+struct PeerRevokedAck {
+  uint32_t notice_id = 0;
+  friend bool operator==(const PeerRevokedAck&, const PeerRevokedAck&) = default;
+};
+
 Bytes encode(const Register& m);
 Bytes encode(const RegisterAck& m);
 Bytes encode(const Keepalive& m);
@@ -109,6 +128,8 @@ Bytes encode(const ResolveReply& m);
 Bytes encode(const Direction& m);
 Bytes encode(const DirectionAck& m);
 Bytes encode(const DcError& m);
+Bytes encode(const PeerRevoked& m);
+Bytes encode(const PeerRevokedAck& m);
 
 Decoded<Register> decode_register(std::span<const uint8_t> plaintext);
 Decoded<RegisterAck> decode_register_ack(std::span<const uint8_t> plaintext);
@@ -119,6 +140,8 @@ Decoded<ResolveReply> decode_resolve_reply(std::span<const uint8_t> plaintext);
 Decoded<Direction> decode_direction(std::span<const uint8_t> plaintext);
 Decoded<DirectionAck> decode_direction_ack(std::span<const uint8_t> plaintext);
 Decoded<DcError> decode_dc_error(std::span<const uint8_t> plaintext);
+Decoded<PeerRevoked> decode_peer_revoked(std::span<const uint8_t> plaintext);
+Decoded<PeerRevokedAck> decode_peer_revoked_ack(std::span<const uint8_t> plaintext);
 
 // The envelope type of each body.
 constexpr MessageType message_type(const Register&) { return MessageType::register_node; }
@@ -130,5 +153,7 @@ constexpr MessageType message_type(const ResolveReply&) { return MessageType::re
 constexpr MessageType message_type(const Direction&) { return MessageType::direction; }
 constexpr MessageType message_type(const DirectionAck&) { return MessageType::direction_ack; }
 constexpr MessageType message_type(const DcError&) { return MessageType::error; }
+constexpr MessageType message_type(const PeerRevoked&) { return MessageType::peer_revoked; }
+constexpr MessageType message_type(const PeerRevokedAck&) { return MessageType::peer_revoked_ack; }
 
 }  // namespace ntm::control

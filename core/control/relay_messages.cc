@@ -54,19 +54,59 @@ Decoded<RelayedHeader> decode_relayed_header(std::span<const uint8_t> d) noexcep
   return h;
 }
 
+namespace {
+
+void put_bind_fields(ByteWriter& w, const RelayBind& m) {
+  put_header(w, MessageType::relay_bind, 0, m.relay_id);
+  w.u64(m.node_id);
+  w.u64(m.expires_unix);
+  w.u64(m.sequence);
+  w.bytes(m.cookie);
+}
+
+RelayProof bind_proof(std::span<const uint8_t> token, const RelayBind& m) {
+  std::array<uint8_t, kRelayBindSize - kRelayProofSize> signed_part{};
+  ByteWriter w(signed_part);
+  put_bind_fields(w, m);
+  const auto mac = crypto::hmac_sha256(token, signed_part);
+  RelayProof proof{};
+  std::copy_n(mac.begin(), proof.size(), proof.begin());
+  return proof;
+}
+
+Bytes encode_cookie_message(MessageType type, uint32_t relay_id, const RelayCookie& cookie) {
+  return encode_message(kRelayBindAckSize, [&](ByteWriter& w) {
+    put_header(w, type, 0, relay_id);
+    w.bytes(cookie);
+  });
+}
+
+template <class T>
+Decoded<T> decode_cookie_message(std::span<const uint8_t> d, MessageType type) noexcept {
+  ByteReader r(d);
+  T m;
+  uint8_t flags = 0;
+  if (auto e = check_header(d, type, kRelayBindAckSize, kRelayBindAckSize, r, flags, m.relay_id))
+    return *e;
+  r.read_into(m.cookie);
+  return m;
+}
+
+}  // namespace
+
 Bytes encode(const RelayBind& m) {
   return encode_message(kRelayBindSize, [&](ByteWriter& w) {
-    put_header(w, MessageType::relay_bind, 0, m.relay_id);
-    w.u64(m.node_id);
-    w.u64(m.expires_unix);
-    w.bytes(m.token);
+    put_bind_fields(w, m);
+    w.bytes(m.proof);
   });
 }
 
 Bytes encode(const RelayBindAck& m) {
-  return encode_message(kRelayBindAckSize, [&](ByteWriter& w) {
-    put_header(w, MessageType::relay_bind_ack, 0, m.relay_id);
-  });
+  return encode_cookie_message(MessageType::relay_bind_ack, m.relay_id, m.cookie);
+}
+
+Bytes encode(const RelayChallenge& m) {
+  return encode_cookie_message(MessageType::relay_challenge, m.relay_id, m.cookie);
 }
 
 Decoded<RelayBind> decode_relay_bind(std::span<const uint8_t> d) noexcept {
@@ -78,18 +118,33 @@ Decoded<RelayBind> decode_relay_bind(std::span<const uint8_t> d) noexcept {
     return *e;
   m.node_id = r.u64();
   m.expires_unix = r.u64();
-  r.read_into(m.token);
+  m.sequence = r.u64();
+  r.read_into(m.cookie);
+  r.read_into(m.proof);
   return m;
 }
 
 Decoded<RelayBindAck> decode_relay_bind_ack(std::span<const uint8_t> d) noexcept {
-  ByteReader r(d);
-  RelayBindAck m;
-  uint8_t flags = 0;
-  if (auto e = check_header(d, MessageType::relay_bind_ack, kRelayBindAckSize, kRelayBindAckSize,
-                            r, flags, m.relay_id))
-    return *e;
-  return m;
+  return decode_cookie_message<RelayBindAck>(d, MessageType::relay_bind_ack);
+}
+
+Decoded<RelayChallenge> decode_relay_challenge(std::span<const uint8_t> d) noexcept {
+  return decode_cookie_message<RelayChallenge>(d, MessageType::relay_challenge);
+}
+
+RelayBind make_relay_bind(uint32_t relay_id, uint64_t node_id, uint64_t expires_unix,
+                          const RelayToken& token, uint64_t sequence, const RelayCookie& cookie) {
+  RelayBind b{relay_id, node_id, expires_unix, sequence, cookie, {}};
+  b.proof = bind_proof(token, b);
+  return b;
+}
+
+bool verify_relay_bind(std::span<const uint8_t, kKeySize> dc_rs_key, const RelayBind& bind,
+                       uint64_t now_unix) {
+  if (now_unix >= bind.expires_unix) return false;
+  const RelayToken token = compute_relay_token(dc_rs_key, bind.relay_id, bind.node_id,
+                                               bind.expires_unix);
+  return crypto::constant_time_equal(bind_proof(token, bind), bind.proof);
 }
 
 RelayToken compute_relay_token(std::span<const uint8_t, kKeySize> dc_rs_key, uint32_t relay_id,
@@ -109,10 +164,5 @@ bool verify_relay_token(std::span<const uint8_t, kKeySize> dc_rs_key, uint32_t r
   return crypto::constant_time_equal(expected, token);
 }
 
-bool verify_relay_token(std::span<const uint8_t, kKeySize> dc_rs_key, const RelayBind& bind,
-                        uint64_t now_unix) {
-  return verify_relay_token(dc_rs_key, bind.relay_id, bind.node_id, bind.expires_unix, bind.token,
-                            now_unix);
-}
 
 }  // namespace ntm::control

@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <stdexcept>
 
 #include "control/certificate.h"
+#include "control/registration.h"
 #include "control/relay_messages.h"
 #include "util/log.h"
 
@@ -24,6 +26,8 @@ constexpr auto kRegisterRetry = 500ms;
 constexpr auto kKeepaliveRetry = 1s;
 constexpr int kKeepalivesBeforeRegister = 3;
 constexpr auto kResolveRetry = 500ms;
+// Challenges (DC or RS) are answered at once, but at most this often (forged ones cost little).
+constexpr auto kChallengeAnswerGap = 100ms;
 constexpr int kResolveAttempts = 8;
 
 uint64_t now_unix() {
@@ -64,15 +68,19 @@ ControlClient::ControlClient(const ControlPlaneConfig& config, control::LoginGra
                              tunnel::Engine& engine, tunnel::TunnelTable& table,
                              io::Transport& transport,
                              std::function<control::LoginGrant()> relogin,
-                             std::function<void()> registered_again)
+                             std::function<void()> registered_again,
+                             std::function<void()> relay_restored,
+                             std::function<void(NodeEvent)> post_event)
     : config_(config),
       engine_(engine),
       table_(table),
       transport_(transport),
       relogin_(std::move(relogin)),
       registered_again_(std::move(registered_again)),
+      relay_restored_(std::move(relay_restored)),
+      post_event_(std::move(post_event)),
       grant_(std::move(grant)),
-      channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
+      session_channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
       dcs_(usable_dcs(grant_.dc, transport.local_endpoints())),
       dc_(dcs_.front()) {}
 
@@ -84,7 +92,10 @@ bool ControlClient::is_control(std::span<const uint8_t> datagram) {
     case control::MessageType::resolve_reply:
     case control::MessageType::direction:
     case control::MessageType::error:
+    case control::MessageType::peer_revoked:
     case control::MessageType::relay_bind_ack:
+    case control::MessageType::relay_challenge:
+    case control::MessageType::register_challenge:
       return true;
     default:
       return false;
@@ -123,10 +134,22 @@ void ControlClient::send_raw(const Endpoint& to, std::span<const uint8_t> bytes)
   transport_.send_batch(std::span(&d, 1));
 }
 
-void ControlClient::send_to_dc(control::MessageType type, const control::Bytes& plaintext,
-                               std::span<const uint8_t> ticket) {
-  auto datagram = channel_.seal(type, plaintext, ticket);
+void ControlClient::send_to_dc(control::MessageType type, const control::Bytes& plaintext) {
+  if (!channel_) return;  // not registered yet: the registration's retries come first
+  auto datagram = channel_->seal(type, plaintext);
   send_raw(dc_, datagram);
+}
+
+void ControlClient::send_register_locked(const Endpoint& to) {
+  const uint64_t counter = session_channel_.send_counter();
+  auto datagram = session_channel_.seal(
+      control::MessageType::register_node,
+      control::encode(control::Register{private_endpoints(), challenge_}), grant_.ticket);
+  if (!control::is_zero(challenge_)) {
+    pending_.emplace(control::DcRole::node, grant_.node_id,
+                     control::registration_key(grant_.session_key, challenge_, counter));
+  }
+  send_raw(to, datagram);
 }
 
 Registration ControlClient::register_blocking(std::chrono::milliseconds timeout) {
@@ -137,15 +160,25 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
   size_t attempt = 0;
   while (tunnel::Clock::now() < deadline) {
     dc_ = dcs_[attempt++ % dcs_.size()];
-    send_to_dc(control::MessageType::register_node,
-               control::encode(control::Register{private_endpoints()}), grant_.ticket);
+    send_register_locked(dc_);
     const auto retry_at = std::min(deadline, tunnel::Clock::now() + kRegisterRetry);
     while (tunnel::Clock::now() < retry_at) {
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at -
                                                                         tunnel::Clock::now());
       if (transport_.receive(std::span(&slot, 1), std::max(wait, 1ms)) == 0) continue;
       if (std::find(dcs_.begin(), dcs_.end(), slot.from) == dcs_.end()) continue;
-      auto opened = channel_.open(std::span(storage).first(slot.length));
+      const auto datagram = std::span<const uint8_t>(storage).first(slot.length);
+      if (!datagram.empty() &&
+          datagram[0] == static_cast<uint8_t>(control::MessageType::register_challenge)) {
+        auto c = control::decode_register_challenge(datagram);
+        if (!c || c.value().node_id != grant_.node_id) continue;
+        challenge_ = c.value().challenge;
+        dc_ = slot.from;
+        send_register_locked(dc_);  // the answer to this one should be the RegisterAck
+        continue;
+      }
+      if (!pending_) continue;
+      auto opened = pending_->open(datagram);
       if (!opened) continue;
       dc_ = slot.from;  // a late answer from a DC tried earlier counts too
       if (opened->type == control::MessageType::error) {
@@ -156,6 +189,8 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
       if (opened->type != control::MessageType::register_ack) continue;
       auto ack = control::decode_register_ack(opened->plaintext);
       if (!ack) continue;
+      channel_ = std::move(pending_);
+      pending_.reset();
       registration_.vip4 = ack.value().virtual_ipv4;
       registration_.vip6 = ack.value().virtual_ipv6;
       registration_.observed = ack.value().observed;
@@ -176,20 +211,118 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
   throw std::runtime_error("no DC answered the registration (tried " + tried + ")");
 }
 
+void ControlClient::on_register_challenge(std::span<const uint8_t> datagram, const Endpoint& from) {
+  if (revoked_) return;
+  auto c = control::decode_register_challenge(datagram);
+  if (!c || c.value().node_id != grant_.node_id) return;
+  challenge_ = c.value().challenge;
+  const auto now = tunnel::Clock::now();
+  if (!needs_register_) {
+    NTM_LOG_INFO("the DC at %s does not know us (it restarted?): registering again",
+                 from.to_string().c_str());
+  }
+  needs_register_ = true;
+  if (now - last_challenge_register_ < kChallengeAnswerGap) return;  // tick() retries
+  last_challenge_register_ = now;
+  dc_ = from;
+  send_register_locked(dc_);
+  last_register_sent_ = now;
+}
+
+control::RelayCookie ControlClient::cookie_for(const Endpoint& server) const {
+  for (const auto& [e, cookie] : relay_cookies_)
+    if (e == server) return cookie;
+  return {};
+}
+
+void ControlClient::send_bind_locked(RelayBinding& b, tunnel::TimePoint now) {
+  const auto bind = control::make_relay_bind(b.relay_id, grant_.node_id, b.expires_unix, b.token,
+                                             ++bind_sequence_, cookie_for(b.server));
+  send_raw(b.server, control::encode(bind));
+  b.last_sent = now;
+}
+
+bool ControlClient::on_relay_message(std::span<const uint8_t> datagram, const Endpoint& from,
+                                     tunnel::TimePoint now) {
+  std::lock_guard lock(mutex_);
+  uint32_t relay_id = 0;
+  control::RelayCookie cookie{};
+  const bool is_challenge =
+      datagram[0] == static_cast<uint8_t>(control::MessageType::relay_challenge);
+  if (is_challenge) {
+    auto c = control::decode_relay_challenge(datagram);
+    if (!c) return false;
+    relay_id = c.value().relay_id;
+    cookie = c.value().cookie;
+  } else {
+    auto a = control::decode_relay_bind_ack(datagram);
+    if (!a) return false;
+    relay_id = a.value().relay_id;
+    cookie = a.value().cookie;
+  }
+  auto it = relay_bindings_.find(relay_id);
+  if (it == relay_bindings_.end() || !(it->second.server == from)) return false;  // not ours
+  bool stored = false;
+  for (auto& [e, c] : relay_cookies_) {
+    if (e == from) {
+      c = cookie;
+      stored = true;
+    }
+  }
+  if (!stored) relay_cookies_.emplace_back(from, cookie);
+  RelayBinding& b = it->second;
+  if (!is_challenge) {
+    const bool restored = b.restoring && b.acked;
+    b.restoring = false;
+    b.acked = true;
+    if (restored) NTM_LOG_INFO("the relay at %s has relay %08x again", from.to_string().c_str(), relay_id);
+    return restored;
+  }
+  // The RS does not know this binding from here (it restarted, or we moved): bind again now.
+  // Before the first ack this is the answer to our cookie-less first bind: use it at once.
+  if (b.acked && now - b.last_sent < kChallengeAnswerGap) return false;
+  if (!b.restoring && b.acked) {
+    NTM_LOG_INFO("the relay at %s does not know relay %08x from here (it restarted?): binding again",
+                 from.to_string().c_str(), relay_id);
+  }
+  b.restoring = true;
+  send_bind_locked(b, now);
+  return false;
+}
+
 void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoint& from,
                                 tunnel::EngineSink& sink, tunnel::TimePoint now) {
-  if (static_cast<control::MessageType>(datagram[0]) == control::MessageType::relay_bind_ack) {
-    return;  // binds are refreshed with keepalives; the ack only confirms what we assume
+  const auto type = static_cast<control::MessageType>(datagram[0]);
+  if (type == control::MessageType::relay_bind_ack ||
+      type == control::MessageType::relay_challenge) {
+    if (on_relay_message(datagram, from, now) && relay_restored_) relay_restored_();
+    return;
   }
   std::optional<control::Direction> direction;
   bool registered_again = false;
+  bool revoked_now = false;
+  std::vector<control::PeerRevoked> torn_down;
   {
     std::lock_guard lock(mutex_);
     // Only the DC speaks this protocol to us (any of its endpoints: after a move the answer may
     // come from another family's).
     if (std::find(dcs_.begin(), dcs_.end(), from) == dcs_.end()) return;
-    auto opened = channel_.open(datagram);
-    if (!opened) return;  // forged, replayed or for an old session
+    if (type == control::MessageType::register_challenge) {
+      on_register_challenge(datagram, from);
+      return;
+    }
+    std::optional<control::DcChannel::Opened> opened;
+    bool from_pending = false;
+    if (pending_) {
+      opened = pending_->open(datagram);
+      from_pending = opened.has_value();
+    }
+    if (!opened && channel_) opened = channel_->open(datagram);
+    if (!opened) return;  // forged, replayed or for an old registration
+    if (from_pending && opened->type == control::MessageType::register_ack) {
+      channel_ = std::move(pending_);  // the new registration's key from now on
+      pending_.reset();
+    }
     switch (opened->type) {
       case control::MessageType::register_ack: {
         auto ack = control::decode_register_ack(opened->plaintext);
@@ -202,6 +335,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
           registered_ = true;
           needs_register_ = false;
           keepalives_unanswered_ = 0;
+          next_keepalive_ = now + keepalive_interval_;
         }
         break;
       }
@@ -209,6 +343,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
         auto ack = control::decode_keepalive_ack(opened->plaintext);
         if (ack) {
           registration_.observed = ack.value().observed;
+          if (keepalives_unanswered_ > 0) next_keepalive_ = keepalive_sent_at_ + keepalive_interval_;
           keepalives_unanswered_ = 0;
         }
         break;
@@ -235,12 +370,40 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
       }
       case control::MessageType::error: {
         auto error = control::decode_dc_error(opened->plaintext);
-        if (error) on_error(error.value());
+        if (error) {
+          const bool was_revoked = revoked_;
+          on_error(error.value());
+          revoked_now = revoked_ && !was_revoked;
+        }
+        break;
+      }
+      case control::MessageType::peer_revoked: {
+        auto notice = control::decode_peer_revoked(opened->plaintext);
+        if (notice) on_peer_revoked_locked(notice.value());
         break;
       }
       default:
         break;
     }
+    torn_down.swap(to_tear_down_);
+  }
+  for (const auto& notice : torn_down) {
+    auto peer = table_.find_node_id(notice.node_id);
+    if (!peer) continue;  // we had no tunnel with it: nothing to tell the application
+    NTM_LOG_WARN("peer %s revoked by the DC: %s", peer->identity.fqdn.c_str(), notice.reason.c_str());
+    const std::string name = peer->identity.fqdn;
+    table_.remove(*peer);
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(notice.node_id));
+    if (post_event_)
+      post_event_({NodeEvent::Type::peer_revoked, name, id, "", 0,
+                   "peer " + name + " revoked: " + notice.reason});
+  }
+  if (revoked_now) {
+    NTM_LOG_ERROR("this node's account was revoked: %s", revoked_reason_.c_str());
+    table_.clear();  // every tunnel goes down
+    if (post_event_)
+      post_event_({NodeEvent::Type::revoked, "", "", "", 0, "revoked: " + revoked_reason_});
   }
   if (direction) on_direction(*direction, sink, now);
   if (registered_again) {
@@ -258,6 +421,15 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
     return;
   }
   const auto& c = cert.value();
+  {
+    std::lock_guard lock(mutex_);
+    if (revoked_ || revoked_peers_.contains(c.node_id)) {
+      // Acknowledged, so the DC stops repeating it, and otherwise ignored.
+      send_to_dc(control::MessageType::direction_ack,
+                 control::encode(control::DirectionAck{d.direction_id}));
+      return;
+    }
+  }
   tunnel::PeerIdentity identity;
   identity.node_id = c.node_id;
   identity.fqdn = c.fqdn;
@@ -295,10 +467,17 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
                control::encode(control::DirectionAck{d.direction_id}));
     if (d.relay.valid()) {
       relay = tunnel::Peer::Relay{d.relay, d.relay_id};
-      RelayBinding binding{d.relay, {d.relay_id, grant_.node_id, d.relay_expires_unix,
-                                     d.relay_token}};
-      send_raw(binding.server, control::encode(binding.bind));
-      relay_bindings_[d.relay_id] = binding;
+      // One binding per peer: the newest direction's (older relay ids are no longer used).
+      std::erase_if(relay_bindings_,
+                    [&](const auto& kv) { return kv.second.peer_node_id == c.node_id; });
+      RelayBinding binding;
+      binding.server = d.relay;
+      binding.relay_id = d.relay_id;
+      binding.peer_node_id = c.node_id;
+      binding.expires_unix = d.relay_expires_unix;
+      binding.token = d.relay_token;
+      auto& stored = relay_bindings_[d.relay_id] = binding;
+      send_bind_locked(stored, now);
     }
     changed_.notify_all();
   }
@@ -309,8 +488,34 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
   engine_.direct(peer, std::move(candidates), relay, sink, now);
 }
 
+void ControlClient::on_peer_revoked_locked(const control::PeerRevoked& notice) {
+  send_to_dc(control::MessageType::peer_revoked_ack,
+             control::encode(control::PeerRevokedAck{notice.notice_id}));
+  if (!revoked_peers_.insert(notice.node_id).second) return;  // a repeat
+  std::erase_if(relay_bindings_,
+                [&](const auto& kv) { return kv.second.peer_node_id == notice.node_id; });
+  to_tear_down_.push_back(notice);
+}
+
+bool ControlClient::revoked() const {
+  std::lock_guard lock(mutex_);
+  return revoked_;
+}
+
 void ControlClient::on_error(const control::DcError& error) {
   switch (error.code) {
+    case control::DcErrorCode::account_disabled:
+      // Final: no more registrations or logins (they would only be refused again).
+      if (!revoked_) {
+        revoked_ = true;
+        revoked_reason_ = error.message;
+        registered_ = false;
+        needs_register_ = false;
+        relay_bindings_.clear();
+        for (auto& [id, pending] : resolves_) pending.attempts = kResolveAttempts;
+        changed_.notify_all();
+      }
+      break;
     case control::DcErrorCode::session_expired:
       relogin_locked();
       break;
@@ -325,10 +530,12 @@ void ControlClient::on_error(const control::DcError& error) {
 }
 
 void ControlClient::relogin_locked() {
+  if (revoked_) return;
   try {
     grant_ = relogin_();
     stats_.logins.fetch_add(1, std::memory_order_relaxed);
-    channel_ = control::DcChannel(control::DcRole::node, grant_.node_id, grant_.session_key);
+    session_channel_ = control::DcChannel(control::DcRole::node, grant_.node_id, grant_.session_key);
+    pending_.reset();
     needs_register_ = true;
     last_register_sent_ = {};
     NTM_LOG_INFO("logged in again as %s", grant_.fqdn.c_str());
@@ -339,40 +546,46 @@ void ControlClient::relogin_locked() {
 
 void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   std::lock_guard lock(mutex_);
+  if (revoked_) return;
   if (needs_register_ && now - last_register_sent_ > kRegisterRetry) {
     // The first try goes to the DC we know; later ones walk the list (a family may be gone).
     if (last_register_sent_ != tunnel::TimePoint{}) dc_ = dcs_[register_attempt_++ % dcs_.size()];
-    send_to_dc(control::MessageType::register_node,
-               control::encode(control::Register{private_endpoints()}), grant_.ticket);
+    send_register_locked(dc_);
     last_register_sent_ = now;
   }
-  if (registered_ && now >= next_keepalive_) {
-    if (keepalives_unanswered_ >= kKeepalivesBeforeRegister && !needs_register_) {
-      NTM_LOG_WARN("the DC at %s answered none of %d keepalives: registering again",
-                   dc_.to_string().c_str(), keepalives_unanswered_);
-      needs_register_ = true;
-      last_register_sent_ = {};
-      keepalives_unanswered_ = 0;
-    }
-    if (keepalives_unanswered_ > 0) {
-      stats_.dc_keepalives_missed.fetch_add(1, std::memory_order_relaxed);
-    }
-    send_to_dc(control::MessageType::keepalive,
-               control::encode(control::Keepalive{private_endpoints()}));
-    stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
-    ++keepalives_unanswered_;
-    const uint64_t unix_now = now_unix();
-    for (auto it = relay_bindings_.begin(); it != relay_bindings_.end();) {
-      if (it->second.bind.expires_unix <= unix_now) {
-        it = relay_bindings_.erase(it);
-        continue;
+  if (registered_) {
+    if (keepalives_unanswered_ == 0 && now >= next_keepalive_) {
+      send_to_dc(control::MessageType::keepalive,
+                 control::encode(control::Keepalive{private_endpoints()}));
+      stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
+      keepalives_unanswered_ = 1;
+      keepalive_sent_at_ = now;
+      next_keepalive_ = now + keepalive_interval_;
+      // Relay bindings are refreshed with the keepalives, for peers we still have.
+      const uint64_t unix_now = now_unix();
+      for (auto it = relay_bindings_.begin(); it != relay_bindings_.end();) {
+        if (it->second.expires_unix <= unix_now || !table_.find_node_id(it->second.peer_node_id)) {
+          it = relay_bindings_.erase(it);
+          continue;
+        }
+        send_bind_locked(it->second, now);
+        ++it;
       }
-      send_raw(it->second.server, control::encode(it->second.bind));
-      ++it;
+    } else if (keepalives_unanswered_ > 0 && now - keepalive_sent_at_ >= kKeepaliveRetry) {
+      // Unanswered: ask again after a second, not a whole interval later.
+      stats_.dc_keepalives_missed.fetch_add(1, std::memory_order_relaxed);
+      if (keepalives_unanswered_ >= kKeepalivesBeforeRegister && !needs_register_) {
+        NTM_LOG_WARN("the DC at %s answered none of %d keepalives: registering again",
+                     dc_.to_string().c_str(), keepalives_unanswered_);
+        needs_register_ = true;
+        last_register_sent_ = {};
+      }
+      send_to_dc(control::MessageType::keepalive,
+                 control::encode(control::Keepalive{private_endpoints()}));
+      stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
+      ++keepalives_unanswered_;
+      keepalive_sent_at_ = now;
     }
-    // While the DC is silent, ask again soon rather than a whole interval later.
-    next_keepalive_ =
-        keepalives_unanswered_ > 1 ? now + kKeepaliveRetry : now + keepalive_interval_;
   }
   std::erase_if(resolves_, [](const auto& kv) {
     return kv.second.detached && kv.second.attempts >= kResolveAttempts;
@@ -393,8 +606,13 @@ tunnel::TimePoint ControlClient::next_timer() const {
   constexpr auto kAfter = std::chrono::nanoseconds(1);
   std::lock_guard lock(mutex_);
   tunnel::TimePoint next = tunnel::TimePoint::max();
+  if (revoked_) return next;
   if (needs_register_) next = std::min(next, last_register_sent_ + kRegisterRetry + kAfter);
-  if (registered_) next = std::min(next, next_keepalive_);
+  if (registered_) {
+    // An unanswered keepalive is repeated after kKeepaliveRetry, not at the next interval.
+    next = std::min(next, keepalives_unanswered_ > 0 ? keepalive_sent_at_ + kKeepaliveRetry
+                                                     : next_keepalive_);
+  }
   for (const auto& [id, pending] : resolves_) {
     if (pending.reply || pending.attempts >= kResolveAttempts) continue;
     next = std::min(next, pending.sent_at + kResolveRetry + kAfter);
@@ -413,11 +631,13 @@ void ControlClient::send_detached_locked(control::Resolve request) {
 
 void ControlClient::request_direction(const std::string& fqdn) {
   std::lock_guard lock(mutex_);
+  if (revoked_) return;
   send_detached_locked(control::Resolve::by_name(0, fqdn));
 }
 
 void ControlClient::request_resolve(const Endpoint& virtual_address) {
   std::lock_guard lock(mutex_);
+  if (revoked_) return;
   send_detached_locked(resolve_by_address(virtual_address));
 }
 
@@ -432,17 +652,14 @@ control::Resolve ControlClient::resolve_by_address(const Endpoint& address) {
 
 void ControlClient::on_network_change() {
   std::lock_guard lock(mutex_);
+  if (revoked_) return;
   needs_register_ = true;
-  last_register_sent_ = {};
-  // Every DC endpoint at once: the address family we had may be gone; the first to answer wins.
-  const auto endpoints = control::encode(control::Register{private_endpoints()});
-  for (const auto& dc : dcs_) {
-    send_raw(dc, channel_.seal(control::MessageType::register_node, endpoints, grant_.ticket));
-  }
-  last_register_sent_ = tunnel::Clock::now();
-  for (const auto& [id, binding] : relay_bindings_) {
-    send_raw(binding.server, control::encode(binding.bind));
-  }
+  // Every DC endpoint at once: the address family we had may be gone; the first to answer wins
+  // (each answers with a challenge for our new address, which tick() and the challenge use).
+  for (const auto& dc : dcs_) send_register_locked(dc);
+  const auto now = tunnel::Clock::now();
+  last_register_sent_ = now;
+  for (auto& [id, binding] : relay_bindings_) send_bind_locked(binding, now);
 }
 
 std::optional<ControlClient::Resolved> ControlClient::resolve_name(
@@ -467,6 +684,7 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   transport_.wake();  // the receiver thread resends it until answered: it has a timer now
   std::optional<Resolved> result;
   changed_.wait_until(lock, deadline, [&] {
+    if (revoked_) return true;
     const auto& reply = resolves_[id].reply;
     if (!reply) return false;
     if (reply->status != control::ResolveStatus::ok) return true;

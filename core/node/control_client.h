@@ -2,6 +2,18 @@
 // own UDP socket (so the DC sees the NAT mapping peers can reach), keepalives, name resolution,
 // and the DC's directions, which add the peer and start hole punching or the relay
 // (docs/protocol.md sections 4 and 5). Thread-safe.
+//
+// Registration answers the DC's challenge (control/registration.h): a Register without a fresh
+// challenge gets one, and the Register that carries it makes a registration with its own key.
+// A challenge that arrives while registered means the DC lost us (it restarted): register again
+// at once. Likewise a RelayChallenge from an RS for a relay we use means it lost the binding: bind
+// again at once (with the RS's cookie, which also comes with every RelayBindAck).
+//
+// Revocation: a PeerRevoked from the DC removes that peer from the tunnel table (its tunnels go
+// down; handshakes from it are refused, as from any node not in the table) and keeps it out
+// (later directions to it are ignored); the application gets NTM_EVENT_PEER_REVOKED. Error 2
+// (account disabled) about ourselves: every tunnel goes down, the node stops registering and
+// logging in, and the application gets NTM_EVENT_REVOKED saying why.
 #pragma once
 
 #include <atomic>
@@ -11,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,7 +60,9 @@ class ControlClient {
   ControlClient(const ControlPlaneConfig& config, control::LoginGrant grant,
                 tunnel::Engine& engine, tunnel::TunnelTable& table, io::Transport& transport,
                 std::function<control::LoginGrant()> relogin,
-                std::function<void()> registered_again = {});
+                std::function<void()> registered_again = {},
+                std::function<void()> relay_restored = {},
+                std::function<void(NodeEvent)> post_event = {});
 
   // Registers with the DC, waiting up to `timeout`. Used before the receiver thread runs: it
   // reads the transport itself. Throws std::runtime_error naming the problem.
@@ -99,6 +114,8 @@ class ControlClient {
     std::vector<Endpoint> relays;
   };
   Servers servers() const;
+  // True once the DC said our own account was disabled or deleted.
+  bool revoked() const;
 
  private:
   struct PendingResolve {
@@ -110,19 +127,35 @@ class ControlClient {
   };
   struct RelayBinding {
     Endpoint server;
-    control::RelayBind bind;
+    uint32_t relay_id = 0;
+    uint64_t peer_node_id = 0;  // one binding per peer: a newer direction replaces it
+    uint64_t expires_unix = 0;
+    control::RelayToken token{};
+    tunnel::TimePoint last_sent{};
+    bool acked = false;      // the RS acknowledged a bind of ours once
+    bool restoring = false;  // re-sent on a RelayChallenge: the ack means the relay is back
   };
 
   std::optional<Resolved> resolve(control::Resolve request, std::chrono::milliseconds timeout);
   static control::Resolve resolve_by_address(const Endpoint& virtual_address);
   void send_detached_locked(control::Resolve request);
-  void send_to_dc(control::MessageType type, const control::Bytes& plaintext,
-                  std::span<const uint8_t> ticket = {});
+  void send_to_dc(control::MessageType type, const control::Bytes& plaintext);
+  // Register (sealed with the session key) to `to` with the latest challenge; the registration
+  // key it would make waits in pending_ for the RegisterAck.
+  void send_register_locked(const Endpoint& to);
+  void on_register_challenge(std::span<const uint8_t> datagram, const Endpoint& from);
+  // Returns true when a binding the RS had lost is back (the caller kicks TCP).
+  bool on_relay_message(std::span<const uint8_t> datagram, const Endpoint& from,
+                        tunnel::TimePoint now);
+  void send_bind_locked(RelayBinding& binding, tunnel::TimePoint now);
+  control::RelayCookie cookie_for(const Endpoint& server) const;
   void send_raw(const Endpoint& to, std::span<const uint8_t> bytes);
   std::vector<Endpoint> private_endpoints() const;
   void on_direction(const control::Direction& direction, tunnel::EngineSink& sink,
                     tunnel::TimePoint now);
   void on_error(const control::DcError& error);
+  // Under mutex_: acknowledges, remembers the peer; returns it for removal outside the lock.
+  void on_peer_revoked_locked(const control::PeerRevoked& notice);
   void relogin_locked();
 
   const ControlPlaneConfig config_;
@@ -131,27 +164,41 @@ class ControlClient {
   io::Transport& transport_;
   std::function<control::LoginGrant()> relogin_;
   std::function<void()> registered_again_;
+  std::function<void()> relay_restored_;
+  std::function<void(NodeEvent)> post_event_;
   ControlStats stats_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable changed_;
   control::LoginGrant grant_;
-  control::DcChannel channel_;
+  control::DcChannel session_channel_;  // seals Registers (session key)
+  std::optional<control::DcChannel> channel_;  // the registration's key: everything else
+  std::optional<control::DcChannel> pending_;  // the key our last Register would make
+  control::Challenge challenge_{};             // the DC's latest challenge to us
+  tunnel::TimePoint last_challenge_register_{};
   std::vector<Endpoint> dcs_;  // usable DC endpoints, in order
   Endpoint dc_;                // the one that answered the registration
   Registration registration_;
   bool registered_ = false;
+  bool revoked_ = false;
+  std::string revoked_reason_;
+  std::set<uint64_t> revoked_peers_;  // node ids the DC revoked: never added again
+  std::vector<control::PeerRevoked> to_tear_down_;  // filled under mutex_, handled after it
   bool needs_register_ = false;
   std::chrono::seconds keepalive_interval_{15};
   tunnel::TimePoint next_keepalive_{};
-  // Keepalives sent since the DC last answered one. A DC that restarted has forgotten our
-  // session and drops them silently: after a few, the node registers again with its ticket.
+  tunnel::TimePoint keepalive_sent_at_{};
+  // Keepalives sent since the DC last answered one: the first unanswered one is repeated after
+  // kKeepaliveRetry, and after a few the node registers again (a DC that restarted answers
+  // with a challenge instead, which is quicker).
   int keepalives_unanswered_ = 0;
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;
   size_t register_attempt_ = 0;
   std::map<uint32_t, PendingResolve> resolves_;
   std::map<uint32_t, RelayBinding> relay_bindings_;  // by relay_id
+  std::vector<std::pair<Endpoint, control::RelayCookie>> relay_cookies_;  // by RS endpoint
+  uint64_t bind_sequence_ = 0;
 };
 
 }  // namespace ntm::node

@@ -207,7 +207,13 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                                // Directions asked for while the DC was out of
                                                // reach (or from our old address) go again now.
                                                engine_->on_registered(*this, tunnel::Clock::now());
-                                             });
+                                             },
+                                             [this] {
+                                               // An RS that lost our binding has it again:
+                                               // resend what TCP holds without its backoff.
+                                               kick_tcp_.store(true);
+                                             },
+                                             [this](NodeEvent e) { events_->post(std::move(e)); });
   control_->count_login();
   try {
     ProgressNote note("the DC (registration)");

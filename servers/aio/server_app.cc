@@ -32,6 +32,7 @@ void ServerApp::start() {
     RelayServerConfig c;
     c.listen = options_.listen_rs;
     c.relay_key = state_.load_or_create_key(kRelayKeyFile);
+    c.table_file = state_.file(kRelayTableFile);
     c.idle_timeout = std::chrono::seconds(std::max<unsigned>(90, 4u * options_.keepalive_s));
     rs_ = std::make_unique<RelayServer>(std::move(c));
     rs_->start();
@@ -42,6 +43,7 @@ void ServerApp::start() {
     c.ticket_key = state_.load_or_create_key(kTicketKeyFile);
     c.relay_key = state_.load_or_create_key(kRelayKeyFile);
     c.keepalive_s = options_.keepalive_s;
+    c.known_nodes_file = state_.file(kKnownNodesFile);
     for (const auto& rs : relay_endpoints()) c.relays.push_back(RelayServerInfo{rs});
     dc_ = std::make_unique<DirectionCoordinator>(std::move(c), *addresses_, accounts_.get());
     dc_->start();
@@ -131,9 +133,11 @@ void print_help(const char* prog, Roles roles) {
     std::printf(
         "  %s accounts add NAME (--password PW | --password-stdin | --token) --state DIR\n"
         "  %s accounts list [--json] --state DIR\n"
-        "  %s accounts disable NAME --state DIR\n"
-        "  %s accounts enable NAME --state DIR\n",
-        prog, prog, prog, prog);
+        "  %s accounts disable NAME --state DIR   (its node is revoked within seconds)\n"
+        "  %s accounts enable NAME --state DIR\n"
+        "  %s accounts delete NAME --state DIR    (revoked like a disabled one)\n"
+        "  %s accounts passwd NAME (--password PW | --password-stdin) --state DIR\n",
+        prog, prog, prog, prog, prog, prog);
   std::printf(
       "\noptions (also as `key = value` lines in the --config file):\n"
       "  --state DIR                state directory (database, keys)\n"
@@ -269,7 +273,7 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
   std::vector<std::string> pos;
   std::vector<std::pair<std::string, std::string>> extra;
   ServerOptions o = parse_options(args, 1, &pos, &extra);
-  if (pos.empty()) throw Usage("accounts: give add, list, disable or enable");
+  if (pos.empty()) throw Usage("accounts: give add, list, disable, enable, delete or passwd");
   if (o.state.empty()) throw ConfigError("no state directory: give --state DIR (or --config FILE)");
   apply_logging(o, prog);
   StateDir state(o.state);
@@ -335,18 +339,44 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
     }
     return 0;
   }
+  if (verb == "passwd") {
+    std::optional<std::string> password;
+    for (const auto& [k, v] : extra) {
+      if (k == "password") password = v;
+      else if (k == "password-stdin") password = read_password_stdin();
+      else throw Usage("accounts passwd: unexpected --" + k);
+    }
+    if (!password) throw Usage("accounts passwd: give --password PW or --password-stdin");
+    if (!store.set_password(name, *password)) {
+      std::fprintf(stderr, "%s: no account named '%s'\n", prog, name.c_str());
+      return 1;
+    }
+    std::printf("password of %s changed (a node logged in keeps its session; disable the "
+                "account to cut it off)\n", name.c_str());
+    return 0;
+  }
   for (const auto& [k, v] : extra)
     if (k == "json") throw Usage("--json goes with accounts list");
   if (!extra.empty()) throw Usage("accounts " + verb + ": unexpected --" + extra[0].first);
+  if (verb == "delete") {
+    if (!store.remove(name)) {
+      std::fprintf(stderr, "%s: no account named '%s'\n", prog, name.c_str());
+      return 1;
+    }
+    std::printf("deleted %s (its node is revoked within seconds)\n", name.c_str());
+    return 0;
+  }
   if (verb == "disable" || verb == "enable") {
     if (!store.set_disabled(name, verb == "disable")) {
       std::fprintf(stderr, "%s: no account named '%s'\n", prog, name.c_str());
       return 1;
     }
-    std::printf("%s %s\n", verb == "disable" ? "disabled" : "enabled", name.c_str());
+    std::printf("%s %s%s\n", verb == "disable" ? "disabled" : "enabled", name.c_str(),
+                verb == "disable" ? " (its node is revoked within seconds)" : "");
     return 0;
   }
-  throw Usage("accounts: unknown command '" + verb + "' (add, list, disable, enable)");
+  throw Usage("accounts: unknown command '" + verb +
+              "' (add, list, disable, enable, delete, passwd)");
 }
 
 }  // namespace

@@ -11,6 +11,9 @@ const char* reason_name(DcDrop r) {
     case DcDrop::bad_auth: return "bad_auth";
     case DcDrop::unexpected: return "unexpected";
     case DcDrop::busy: return "busy";
+    case DcDrop::no_challenge: return "no_challenge";
+    case DcDrop::replayed_register: return "replayed_register";
+    case DcDrop::rate_limited: return "rate_limited";
     case DcDrop::count_: break;
   }
   return "unknown";
@@ -23,6 +26,8 @@ const char* reason_name(RsDrop r) {
     case RsDrop::bad_token: return "bad_token";
     case RsDrop::table_full: return "table_full";
     case RsDrop::third_node: return "third_node";
+    case RsDrop::bad_cookie: return "bad_cookie";
+    case RsDrop::replayed_bind: return "replayed_bind";
     case RsDrop::count_: break;
   }
   return "unknown";

@@ -38,6 +38,9 @@ enum class DcDrop {
   bad_auth,         // the message's MAC did not verify
   unexpected,       // a message type the DC does not take
   busy,             // a Resolve while the node already has too many directions in flight
+  no_challenge,     // a Register without a fresh challenge for its source (answered with one)
+  replayed_register,  // a Register older than the node's current registration
+  rate_limited,     // a Resolve over the requester's or the target's rate
   count_
 };
 
@@ -48,6 +51,8 @@ enum class RsDrop {
   bad_token,      // a RelayBind whose token does not verify
   table_full,     // a RelayBind while the relay table is full
   third_node,     // a RelayBind for a relay already bound by two other nodes
+  bad_cookie,     // a RelayBind without a fresh cookie for its source (answered with one)
+  replayed_bind,  // a RelayBind whose sequence is not newer than the end's last one
   count_
 };
 

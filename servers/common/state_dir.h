@@ -27,6 +27,10 @@ inline constexpr const char* kTlsKeyFile = "as-tls.key";
 inline constexpr const char* kSignKeyFile = "as-sign.key";
 inline constexpr const char* kTicketKeyFile = "ticket.key";
 inline constexpr const char* kRelayKeyFile = "relay.key";
+// The DC's registered nodes (node_id and address; no keys), for a quick start after a restart.
+inline constexpr const char* kKnownNodesFile = "dc-nodes";
+// The RS's relay table (relay ids, node ids, addresses; no keys), for a quick restart.
+inline constexpr const char* kRelayTableFile = "rs-relays";
 
 // Thrown for a state directory or key file that cannot be used; the message names the file.
 class StateError : public std::runtime_error {

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
+#include "control/registration.h"
 #include "control/relay_messages.h"
 #include "control/ticket.h"
 #include "crypto/random.h"
@@ -73,14 +76,18 @@ void DirectionCoordinator::start() { service_.start(); }
 void DirectionCoordinator::stop() {
   if (!service_.running()) return;
   service_.stop();
+  save_known_nodes();  // a clean stop keeps the list for the next start too
   nodes_.clear();
   by_fqdn_.clear();
   directions_.clear();
+  notices_.clear();
+  forgotten_.clear();
   registered_ = 0;
 }
 
 void DirectionCoordinator::on_batch(std::span<const io::ReceiveSlot> received,
                                     Clock::time_point now) {
+  if (!announced_) announce_restart(now);
   for (const io::ReceiveSlot& slot : received) {
     try {
       handle(std::span<const uint8_t>(slot.buffer.data(), slot.length), slot.from, now);
@@ -109,17 +116,22 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
   }
   auto it = nodes_.find(env->node_id);
   if (it == nodes_.end()) {
-    // Unknown node (expired, or the DC restarted): we hold no key to answer with. The node
-    // re-registers with its ticket when its keepalives go unanswered.
+    // Unknown node (expired, or the DC restarted): we hold no key to answer with, but a
+    // challenge needs none: the node registers again at once.
     drop(DcDrop::unknown_node);
+    send_challenge(env->node_id, from, now, /*unsolicited=*/true);
     return;
   }
   NodeState& node = it->second;
   auto opened = node.channel->open(datagram);
   if (!opened) {
+    // Forged, replayed, or sealed with a registration key we replaced (the node missed our
+    // RegisterAck): a challenge lets the real node register again; it is worthless to others.
     drop(DcDrop::bad_auth);
+    send_challenge(env->node_id, from, now, /*unsolicited=*/true);
     return;
   }
+  if (!(node.observed == from)) known_nodes_dirty_ = true;
   node.observed = from;  // the newest authenticated source (the node may have moved)
   node.last_seen = now;
   switch (opened->type) {
@@ -131,6 +143,9 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
       break;
     case MessageType::direction_ack:
       on_direction_ack(node, opened->plaintext);
+      break;
+    case MessageType::peer_revoked_ack:
+      on_peer_revoked_ack(node, opened->plaintext);
       break;
     default:
       drop(DcDrop::unexpected);
@@ -148,46 +163,68 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   }
   auto it = nodes_.find(env.node_id);
   const bool known = it != nodes_.end();
-  const bool same_key = known && it->second.channel->has_key(ticket->session_key);
-  if (known && !same_key && ticket->expires_unix < it->second.ticket_expires) {
-    drop(DcDrop::replayed_ticket);  // an older ticket than the one in use: a replay
-    return;
-  }
+  // The channel that opens this node's Registers: the registration's own (same login), a
+  // forgotten one's (the node expired a moment ago), or a new one (new login, or new to us).
+  control::DcChannel* opener = nullptr;
+  uint64_t last_counter = 0;
   std::optional<control::DcChannel> fresh;
-  control::DcChannel* channel = nullptr;
-  if (same_key) {
-    channel = &*it->second.channel;
+  auto gone = forgotten_.find(env.node_id);
+  if (known && it->second.register_channel->has_key(ticket->session_key)) {
+    opener = &*it->second.register_channel;
+    last_counter = it->second.register_counter;
+  } else if (!known && gone != forgotten_.end() &&
+             gone->second.register_channel.has_key(ticket->session_key)) {
+    opener = &gone->second.register_channel;
+    last_counter = gone->second.register_counter;
   } else {
-    fresh.emplace(control::DcRole::dc, env.node_id, ticket->session_key,
-                  control::counter_start_from_clock());
-    channel = &*fresh;
+    if (known && ticket->expires_unix < it->second.ticket_expires) {
+      drop(DcDrop::replayed_ticket);  // an older ticket than the one in use: a replay
+      return;
+    }
+    fresh.emplace(control::DcRole::dc, env.node_id, ticket->session_key);
+    opener = &*fresh;
   }
-  auto opened = channel->open(datagram);
+  auto opened = opener->open(datagram);
   if (!opened) {
     drop(DcDrop::bad_auth);
     return;
   }
-
-  NodeState tmp;  // for answers before the node is (re)registered
-  NodeState& node = known ? it->second : tmp;
-  if (fresh) node.channel = std::move(fresh);
-  node.node_id = env.node_id;
-  node.observed = from;
-  node.last_seen = now;
-
-  if (now_unix() >= ticket->expires_unix) {
-    send_error(node, DcErrorCode::session_expired, "session expired: log in again");
-    if (known) forget(env.node_id);
-    return;
-  }
   auto body = control::decode_register(opened->plaintext);
   if (!body) {
-    send_error(node, DcErrorCode::bad_request, "malformed Register");
+    drop(DcDrop::malformed);
+    return;
+  }
+  if (!challenges_.valid(body->challenge, env.node_id, from, now)) {
+    // First contact, or a Register captured earlier and replayed (from elsewhere, after a
+    // restart or too late): only the holder of the session key can use the challenge.
+    drop(DcDrop::no_challenge);
+    send_challenge(env.node_id, from, now, /*unsolicited=*/false);
+    return;
+  }
+  if (!fresh && env.counter <= last_counter) {
+    drop(DcDrop::replayed_register);  // older than the registration in place
+    return;
+  }
+
+  // From here on everything is sealed with this registration's key.
+  control::DcChannel channel(control::DcRole::dc, env.node_id,
+                             control::registration_key(ticket->session_key, body->challenge,
+                                                       env.counter),
+                             next_counter_base_);
+  next_counter_base_ += uint64_t{1} << 32;
+  auto refuse = [&](DcErrorCode code, const std::string& message) {
+    const Bytes d = channel.seal(MessageType::error, control::encode(control::DcError{code, message}));
+    const io::OutgoingDatagram out{from, d};
+    service_.send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
+  };
+  if (now_unix() >= ticket->expires_unix) {
+    refuse(DcErrorCode::session_expired, "session expired: log in again");
+    if (known) forget(env.node_id);
     return;
   }
   if (auto why = account_refusal(env.node_id)) {
     NTM_LOG_INFO("DC: refused node %s: %s", ticket->fqdn.c_str(), why->c_str());
-    send_error(node, DcErrorCode::account_disabled, *why);
+    refuse(DcErrorCode::account_disabled, *why);
     if (known) forget(env.node_id);
     return;
   }
@@ -196,9 +233,24 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
     addrs = addresses_.assign(env.node_id);
   } catch (const PoolExhausted& e) {
     NTM_LOG_ERROR("DC: %s", e.what());
-    send_error(node, DcErrorCode::address_pool_exhausted, "no virtual address available");
+    refuse(DcErrorCode::address_pool_exhausted, "no virtual address available");
     return;
   }
+
+  NodeState tmp;
+  NodeState& node = known ? it->second : tmp;
+  if (fresh) {
+    node.register_channel = std::move(fresh);
+  } else if (!known) {
+    node.register_channel = std::move(gone->second.register_channel);
+  }
+  if (gone != forgotten_.end()) forgotten_.erase(gone);
+  node.register_counter = env.counter;
+  node.channel = std::move(channel);
+  node.node_id = env.node_id;
+  if (!(node.observed == from)) known_nodes_dirty_ = true;
+  node.observed = from;
+  node.last_seen = now;
 
   const std::string fqdn = lower(ticket->fqdn);
   if (known && node.fqdn != fqdn) by_fqdn_.erase(node.fqdn);
@@ -210,11 +262,12 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   node.addresses = addrs;
   node.account_checked = now;
   NodeState* stored = &node;
+  ++registrations_;
   if (!known) {
     auto [ins, _] = nodes_.emplace(env.node_id, std::move(tmp));
     stored = &ins->second;
     registered_ = nodes_.size();
-    ++registrations_;
+    known_nodes_dirty_ = true;
     NTM_LOG_INFO("DC: registered %s from %s%s", fqdn.c_str(), from.to_string().c_str(),
                  behind_nat({stored->private_endpoints, from}) ? " (behind NAT)" : "");
   }
@@ -234,6 +287,60 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   send(*stored, MessageType::register_ack, control::encode(ack));
 }
 
+void DirectionCoordinator::send_challenge(uint64_t node_id, const Endpoint& to,
+                                          Clock::time_point now, bool unsolicited) {
+  if (unsolicited) {
+    if (now - challenge_second_ >= std::chrono::seconds(1)) {
+      challenge_second_ = now;
+      challenges_this_second_ = 0;
+    }
+    if (challenges_this_second_ >= config_.unknown_challenges_per_second) return;
+    ++challenges_this_second_;
+  }
+  const Bytes d = control::encode(
+      control::RegisterChallenge{node_id, challenges_.issue(node_id, to, now)});
+  const io::OutgoingDatagram out{to, d};
+  service_.send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
+  ++challenges_sent_;
+}
+
+void DirectionCoordinator::announce_restart(Clock::time_point now) {
+  announced_ = true;
+  if (config_.known_nodes_file.empty()) return;
+  std::ifstream in(config_.known_nodes_file);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    uint64_t node_id = 0;
+    std::string address;
+    if (!(fields >> node_id >> address)) continue;
+    if (auto e = Endpoint::parse(address)) {
+      send_challenge(node_id, *e, now, /*unsolicited=*/false);
+      ++n;
+    }
+  }
+  if (n > 0) NTM_LOG_INFO("DC: asked %zu node(s) of the previous run to register again", n);
+}
+
+void DirectionCoordinator::save_known_nodes() {
+  if (!known_nodes_dirty_ || config_.known_nodes_file.empty()) return;
+  known_nodes_dirty_ = false;
+  const auto tmp = config_.known_nodes_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [id, node] : nodes_) out << id << ' ' << node.observed.to_string() << '\n';
+    if (!out) {
+      NTM_LOG_WARN("DC: cannot write %s", tmp.c_str());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, config_.known_nodes_file, ec);
+  if (ec) NTM_LOG_WARN("DC: cannot replace %s: %s", config_.known_nodes_file.c_str(),
+                       ec.message().c_str());
+}
+
 void DirectionCoordinator::on_keepalive(NodeState& node, const Bytes& plain,
                                         Clock::time_point now) {
   auto body = control::decode_keepalive(plain);
@@ -249,8 +356,7 @@ void DirectionCoordinator::on_keepalive(NodeState& node, const Bytes& plain,
   if (now - node.account_checked >= config_.account_recheck) {
     node.account_checked = now;
     if (auto why = account_refusal(node.node_id)) {
-      send_error(node, DcErrorCode::account_disabled, *why);
-      forget(node.node_id);
+      revoke(node.node_id, *why, now);
       return;
     }
   }
@@ -400,12 +506,12 @@ void DirectionCoordinator::on_direction_ack(NodeState& node, const Bytes& plain)
   if (node.node_id == p.resolver) p.resolver_acked = true;
   if (node.node_id == p.peer) p.peer_acked = true;
   if (p.resolver_acked && p.peer_acked) {
-    finish_direction(p);
+    finish_direction(p, Clock::now());
     directions_.erase(it);
   }
 }
 
-void DirectionCoordinator::finish_direction(PendingDirection& p) {
+void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_point) {
   auto resolver = nodes_.find(p.resolver);
   if (resolver == nodes_.end()) return;
   if (resolver->second.pending_directions > 0) --resolver->second.pending_directions;
@@ -431,7 +537,59 @@ void DirectionCoordinator::reply_resolve(NodeState& node, uint32_t request_id,
   send(node, MessageType::resolve_reply, control::encode(reply));
 }
 
+void DirectionCoordinator::check_accounts(Clock::time_point now) {
+  if (!accounts_ || now - accounts_checked_ < config_.account_recheck) return;
+  accounts_checked_ = now;
+  std::vector<std::pair<uint64_t, std::string>> refused;
+  for (auto& [id, node] : nodes_) {
+    node.account_checked = now;
+    if (auto why = account_refusal(id)) refused.emplace_back(id, *why);
+  }
+  for (const auto& [id, why] : refused) revoke(id, why, now);
+}
+
+void DirectionCoordinator::revoke(uint64_t node_id, const std::string& why, Clock::time_point now) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return;
+  NTM_LOG_INFO("DC: revoked %s: %s; telling %zu node(s)", it->second.fqdn.c_str(), why.c_str(),
+               nodes_.size() - 1);
+  send_error(it->second, DcErrorCode::account_disabled, why);
+  forget(node_id);
+  ++revocations_;
+  // Every registered node: the DC does not know every tunnel (peers may have met before this
+  // DC run), and a node without that peer only acknowledges.
+  for (auto& [id, node] : nodes_) {
+    uint32_t notice = 0;
+    while (notice == 0 || notices_.count(notice)) notice = crypto::random_u32();
+    PendingNotice n{id, control::encode(control::PeerRevoked{notice, node_id, why}), 1,
+                    now + config_.direction_retransmit};
+    send(node, MessageType::peer_revoked, n.plain);
+    notices_.emplace(notice, std::move(n));
+  }
+}
+
+void DirectionCoordinator::on_peer_revoked_ack(NodeState& node, const Bytes& plain) {
+  auto ack = control::decode_peer_revoked_ack(plain);
+  if (!ack) return;
+  auto it = notices_.find(ack->notice_id);
+  if (it != notices_.end() && it->second.to == node.node_id) notices_.erase(it);
+}
+
 void DirectionCoordinator::run_direction_timers(Clock::time_point now) {
+  for (auto it = notices_.begin(); it != notices_.end();) {
+    PendingNotice& n = it->second;
+    auto to = nodes_.find(n.to);
+    if (to == nodes_.end() || n.sends >= config_.direction_max_sends) {
+      it = notices_.erase(it);
+      continue;
+    }
+    if (now >= n.next_send) {
+      send(to->second, MessageType::peer_revoked, n.plain);
+      ++n.sends;
+      n.next_send = now + config_.direction_retransmit;
+    }
+    ++it;
+  }
   for (auto it = directions_.begin(); it != directions_.end();) {
     PendingDirection& p = it->second;
     if (now < p.next_send) {
@@ -439,7 +597,7 @@ void DirectionCoordinator::run_direction_timers(Clock::time_point now) {
       continue;
     }
     if (p.sends >= config_.direction_max_sends) {
-      finish_direction(p);
+      finish_direction(p, now);
       it = directions_.erase(it);
       continue;
     }
@@ -462,6 +620,11 @@ void DirectionCoordinator::expire_nodes(Clock::time_point now) {
     }
   }
   for (uint64_t id : gone) forget(id);
+  check_accounts(now);
+  std::erase_if(forgotten_, [&](const auto& kv) {
+    return now - kv.second.when > RegisterChallenges::kLifetime + std::chrono::seconds(1);
+  });
+  save_known_nodes();
 }
 
 void DirectionCoordinator::send(NodeState& node, MessageType type, const Bytes& plain) {
@@ -481,7 +644,13 @@ void DirectionCoordinator::forget(uint64_t node_id) {
   if (it == nodes_.end()) return;
   if (auto f = by_fqdn_.find(it->second.fqdn); f != by_fqdn_.end() && f->second == node_id)
     by_fqdn_.erase(f);
+  if (it->second.register_channel) {
+    forgotten_.insert_or_assign(
+        node_id, Forgotten{std::move(*it->second.register_channel), it->second.register_counter,
+                           Clock::now()});
+  }
   nodes_.erase(it);
+  known_nodes_dirty_ = true;
   registered_ = nodes_.size();
 }
 

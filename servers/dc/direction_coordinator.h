@@ -1,14 +1,24 @@
 // The Direction Coordinator (docs/protocol.md section 4), over UDP (io::UdpTransport):
 //   Register     opens the ticket with the ticket key, authenticates the message with the
-//                session key inside, allocates the node's stable virtual addresses, records its
-//                private endpoints and the observed source endpoint (NAT detection);
+//                session key inside, checks the challenge (register_challenges.h: issued by this
+//                instance, to this node at this address, within 30 s; otherwise it answers with
+//                one), allocates the node's stable virtual addresses, records its private
+//                endpoints and the observed source endpoint (NAT detection); the registration's
+//                messages are then sealed with its own key (control/registration.h);
 //   Keepalive    refreshes both; nodes silent for 3 keepalive intervals expire;
 //   Resolve      finds the peer (by FQDN or virtual address), decides the path
 //                (path_decision.h), assigns a relay (relay_id + token for the DC-RS key), sends
 //                Direction to both ends (every 250 ms until DirectionAck, at most 8 times), then
 //                ResolveReply to the resolver.
-// A disabled account's node is refused: the DC consults the AccountStore (same SQLite database
-// as the AS) at Register and again at most every `account_recheck` while the node keeps alive.
+// A disabled (or deleted) account's node is refused at Register, and revoked while registered:
+// the DC checks every registered node's account (the AccountStore, the AS's SQLite database)
+// every `account_recheck`; a revoked node gets Error 2 and is forgotten, and every registered
+// node is told with PeerRevoked (retransmitted until acknowledged), so its peers tear its
+// tunnels down within a few seconds of `ntm-server accounts disable`.
+//
+// A sealed message from a node the DC does not know (it restarted, or the registration expired)
+// is answered with a challenge, so the node registers again at once; at start the DC also sends
+// one to every node of its previous run (`known_nodes_file`, rewritten at most once a second).
 //
 // A library object: start() binds and runs one thread (common/udp_service.h); stop() joins it.
 // All node state lives in that thread (nothing is shared but counters).
@@ -16,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
@@ -28,6 +39,7 @@
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "dc/path_decision.h"
+#include "dc/register_challenges.h"
 #include "io/udp_transport.h"
 #include "store/account_store.h"
 #include "store/address_store.h"
@@ -52,7 +64,12 @@ struct DirectionCoordinatorConfig {
   unsigned direction_max_sends = 8;
   unsigned max_pending_directions_per_node = 32;
   std::chrono::seconds relay_token_lifetime{24 * 3600};
-  std::chrono::seconds account_recheck{10};
+  std::chrono::milliseconds account_recheck{2000};
+  // Where the registered nodes (node_id and address, no keys) are kept so that a restarted DC
+  // can ask them to register again at once; empty: not kept.
+  std::filesystem::path known_nodes_file;
+  // Challenges sent to nodes the DC does not know (unauthenticated), at most this many a second.
+  unsigned unknown_challenges_per_second = 1000;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -76,6 +93,8 @@ class DirectionCoordinator {
   const ReasonCounters<DcDrop>& drops() const { return drops_; }
   uint64_t registrations() const { return registrations_.load(); }  // Registers accepted
   uint64_t directions() const { return directions_sent_.load(); }   // tunnels directed
+  uint64_t challenges() const { return challenges_sent_.load(); }   // RegisterChallenges sent
+  uint64_t revocations() const { return revocations_.load(); }     // registered nodes revoked
 
  private:
   using Clock = UdpService::Clock;
@@ -86,7 +105,10 @@ class DirectionCoordinator {
     control::Key32 static_public{};
     control::Bytes certificate;
     uint64_t ticket_expires = 0;
-    std::optional<control::DcChannel> channel;
+    // Opens Registers (session key from the ticket); never seals.
+    std::optional<control::DcChannel> register_channel;
+    uint64_t register_counter = 0;  // of the Register that made the current registration
+    std::optional<control::DcChannel> channel;  // the registration key: everything else
     std::vector<Endpoint> private_endpoints;
     Endpoint observed;
     VirtualAddresses addresses;
@@ -116,14 +138,24 @@ class DirectionCoordinator {
   void on_resolve(NodeState& node, const control::Bytes& plain, Clock::time_point now);
   void on_direction_ack(NodeState& node, const control::Bytes& plain);
   void run_direction_timers(Clock::time_point now);  // every batch: retransmits are 250 ms apart
+  void check_accounts(Clock::time_point now);        // from the sweep
+  // Error 2 to the node, PeerRevoked to every other registered node, then forget it.
+  void revoke(uint64_t node_id, const std::string& why, Clock::time_point now);
+  void on_peer_revoked_ack(NodeState& node, const control::Bytes& plain);
   void expire_nodes(Clock::time_point now);          // once a second
   void send_pending(PendingDirection& p, Clock::time_point now);
-  void finish_direction(PendingDirection& p);
+  void finish_direction(PendingDirection& p, Clock::time_point now);
   void reply_resolve(NodeState& node, uint32_t request_id, control::ResolveStatus status,
                      const NodeState* peer);
   void send(NodeState& node, control::MessageType type, const control::Bytes& plain);
   void send_error(NodeState& node, control::DcErrorCode code, const std::string& message);
+  // A RegisterChallenge to `to` (in the clear). `unsolicited`: for a message the DC could not
+  // authenticate, so counted against unknown_challenges_per_second.
+  void send_challenge(uint64_t node_id, const Endpoint& to, Clock::time_point now,
+                      bool unsolicited);
   void forget(uint64_t node_id);
+  void announce_restart(Clock::time_point now);  // once, from the loop thread
+  void save_known_nodes();                       // when changed, from the sweep
   // Why the node's account is refused, or nullopt when it may use the DC.
   std::optional<std::string> account_refusal(uint64_t node_id);
   NodeState* find_peer(const control::Resolve& r);
@@ -135,7 +167,8 @@ class DirectionCoordinator {
   AccountStore* accounts_;
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
-  std::atomic<uint64_t> registrations_{0}, directions_sent_{0};
+  std::atomic<uint64_t> registrations_{0}, directions_sent_{0}, challenges_sent_{0},
+      revocations_{0};
   ReasonCounters<DcDrop> drops_;
   void drop(DcDrop why) {
     ++dropped_;
@@ -146,6 +179,28 @@ class DirectionCoordinator {
   std::unordered_map<uint64_t, NodeState> nodes_;
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
+  RegisterChallenges challenges_;
+  struct PendingNotice {  // a PeerRevoked until its ack
+    uint64_t to = 0;
+    control::Bytes plain;
+    unsigned sends = 0;
+    Clock::time_point next_send;
+  };
+  std::unordered_map<uint32_t, PendingNotice> notices_;
+  Clock::time_point accounts_checked_{};
+  // Forgotten registrations, kept while their challenge could still be valid: a Register replayed
+  // after the node expired is checked against the counter of the one that was accepted.
+  struct Forgotten {
+    control::DcChannel register_channel;
+    uint64_t register_counter;
+    Clock::time_point when;
+  };
+  std::unordered_map<uint64_t, Forgotten> forgotten_;
+  uint64_t next_counter_base_ = 0;  // each registration channel sends from its own range
+  bool announced_ = false;
+  bool known_nodes_dirty_ = false;
+  Clock::time_point challenge_second_{};
+  unsigned challenges_this_second_ = 0;
   // Last: destroyed first, so the thread is joined before the state it uses goes away.
   UdpService service_;
 };

@@ -1,6 +1,8 @@
 #include "rs/relay_server.h"
 
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "control/relay_messages.h"
 #include "util/log.h"
@@ -24,11 +26,67 @@ uint64_t RelayServer::now_unix() const {
   return config_.now_unix ? config_.now_unix() : static_cast<uint64_t>(std::time(nullptr));
 }
 
-void RelayServer::start() { service_.start(); }
+void RelayServer::start() {
+  if (!service_.running()) load_table();
+  service_.start();
+}
+
+void RelayServer::load_table() {
+  if (config_.table_file.empty()) return;
+  std::ifstream in(config_.table_file);
+  std::string line;
+  const auto now = Clock::now();
+  const uint64_t unix_now = now_unix();
+  while (std::getline(in, line) && relays_.size() < config_.max_relays) {
+    std::istringstream f(line);
+    uint32_t id = 0;
+    Relay r;
+    if (!(f >> id >> r.expires_unix >> r.bound) || r.bound < 1 || r.bound > 2) continue;
+    bool ok = true;
+    for (unsigned i = 0; i < r.bound && ok; ++i) {
+      std::string address;
+      ok = static_cast<bool>(f >> r.ends[i].node_id >> address >> r.ends[i].sequence);
+      auto e = ok ? Endpoint::parse(address) : std::nullopt;
+      ok = ok && e.has_value();
+      if (ok) r.ends[i].address = *e;
+    }
+    if (!ok || r.expires_unix <= unix_now) continue;
+    r.last_activity = now;
+    relays_.emplace(id, r);
+  }
+  relay_count_ = relays_.size();
+  if (!relays_.empty())
+    NTM_LOG_INFO("RS: %zu relay(s) of the previous run restored", relays_.size());
+}
+
+void RelayServer::save_table() {
+  if (!table_dirty_ || config_.table_file.empty()) return;
+  table_dirty_ = false;
+  const auto tmp = config_.table_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [id, r] : relays_) {
+      out << id << ' ' << r.expires_unix << ' ' << r.bound;
+      for (unsigned i = 0; i < r.bound; ++i)
+        out << ' ' << r.ends[i].node_id << ' ' << r.ends[i].address.to_string() << ' '
+            << r.ends[i].sequence;
+      out << '\n';
+    }
+    if (!out) {
+      NTM_LOG_WARN("RS: cannot write %s", tmp.c_str());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, config_.table_file, ec);
+  if (ec)
+    NTM_LOG_WARN("RS: cannot replace %s: %s", config_.table_file.c_str(), ec.message().c_str());
+}
 
 void RelayServer::stop() {
   if (!service_.running()) return;
   service_.stop();
+  save_table();
   relays_.clear();
   relay_count_ = 0;
 }
@@ -49,6 +107,7 @@ void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::tim
         ++forwarded_;
       } else {
         drop(RsDrop::not_relayable);
+        challenge(d, slot.from, now, replies_, out_);
       }
     } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
       bind(d, slot.from, now, replies_, out_);
@@ -80,8 +139,15 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
                        std::vector<control::Bytes>& replies,
                        std::vector<io::OutgoingDatagram>& out) {
   auto b = control::decode_relay_bind(d);
-  if (!b || !control::verify_relay_token(config_.relay_key, *b, now_unix())) {
+  if (!b || !control::verify_relay_bind(config_.relay_key, *b, now_unix())) {
     drop(RsDrop::bad_token);
+    return;
+  }
+  if (!cookies_.valid(b->cookie, from, now)) {
+    // No cookie yet, an old one, or a bind captured elsewhere and replayed from here.
+    drop(RsDrop::bad_cookie);
+    replies.push_back(control::encode(control::RelayChallenge{b->relay_id, cookies_.issue(from, now)}));
+    out.push_back({from, replies.back()});
     return;
   }
   auto it = relays_.find(b->relay_id);
@@ -104,13 +170,42 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
     }
     end = &r.ends[r.bound++];
     end->node_id = b->node_id;
+    table_dirty_ = true;
+  } else if (b->sequence <= end->sequence) {
+    drop(RsDrop::replayed_bind);  // an older bind than the one in place
+    return;
   }
+  end->sequence = b->sequence;
+  if (!(end->address == from)) table_dirty_ = true;
   end->address = from;  // the node's current address (it may have moved)
   r.expires_unix = std::max(r.expires_unix, b->expires_unix);
   r.last_activity = now;
   relay_count_ = relays_.size();
   ++binds_;
-  replies.push_back(control::encode(control::RelayBindAck{b->relay_id}));
+  replies.push_back(control::encode(control::RelayBindAck{b->relay_id, cookies_.issue(from, now)}));
+  out.push_back({from, replies.back()});
+}
+
+void RelayServer::challenge(std::span<const uint8_t> d, const Endpoint& from, Clock::time_point now,
+                            std::vector<control::Bytes>& replies,
+                            std::vector<io::OutgoingDatagram>& out) {
+  // Never more bytes back than came in (no amplification from forged sources), and a global cap.
+  if (d.size() < control::kRelayChallengeSize) return;
+  auto h = control::decode_relayed_header(d);
+  if (!h) return;
+  // A bound end whose peer has not bound yet needs no new cookie: only strangers and unknown
+  // relays (the RS restarted, the relay expired) are asked to bind.
+  if (auto it = relays_.find(h->relay_id); it != relays_.end()) {
+    for (unsigned i = 0; i < it->second.bound; ++i)
+      if (it->second.ends[i].address == from) return;
+  }
+  if (now - challenge_second_ >= std::chrono::seconds(1)) {
+    challenge_second_ = now;
+    challenges_this_second_ = 0;
+  }
+  if (challenges_this_second_ >= config_.challenges_per_second) return;
+  ++challenges_this_second_;
+  replies.push_back(control::encode(control::RelayChallenge{h->relay_id, cookies_.issue(from, now)}));
   out.push_back({from, replies.back()});
 }
 
@@ -118,12 +213,15 @@ void RelayServer::sweep(Clock::time_point now) {
   const uint64_t unix_now = now_unix();
   for (auto it = relays_.begin(); it != relays_.end();) {
     const Relay& r = it->second;
-    if (now - r.last_activity > config_.idle_timeout || unix_now >= r.expires_unix)
+    if (now - r.last_activity > config_.idle_timeout || unix_now >= r.expires_unix) {
       it = relays_.erase(it);
-    else
+      table_dirty_ = true;
+    } else {
       ++it;
+    }
   }
   relay_count_ = relays_.size();
+  save_table();
 }
 
 }  // namespace ntm::servers

@@ -1,6 +1,12 @@
 // The Relay Server (docs/protocol.md section 5), over UDP (io::UdpTransport). A node binds to a
-// relay_id with the token the DC gave it (RelayBind, checked with the DC-RS key, no talk with the
-// DC); a relay_id binds at most two node_ids. A 0x30 datagram from one bound end's address is
+// relay_id by proving the token the DC gave it (RelayBind, checked with the DC-RS key, no talk
+// with the DC) over a cookie for its source address (bind_cookies.h) and a growing sequence, so
+// a replayed bind binds nothing; a relay_id binds at most two node_ids. A relayed datagram the
+// RS cannot forward (unknown relay_id, e.g. after a restart; a source that is not bound) is
+// answered with a RelayChallenge, on which the node binds again at once. The relay table (ids,
+// node ids, addresses; no secrets) is kept in `table_file` (rewritten at most once a second when
+// a relay or an address changed), so a restarted RS forwards again at once, even for an end that
+// is not sending. A 0x30 datagram from one bound end's address is
 // forwarded, unchanged, to the other end's last bound address; everything else is dropped. The
 // RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
 // Relays expire when idle or when their tokens expire.
@@ -10,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <unordered_map>
@@ -19,6 +26,7 @@
 #include "common/udp_service.h"
 #include "control/codec_util.h"
 #include "io/udp_transport.h"
+#include "rs/bind_cookies.h"
 
 namespace ntm::servers {
 
@@ -27,6 +35,9 @@ struct RelayServerConfig {
   control::Key32 relay_key{};  // DC-RS
   std::chrono::seconds idle_timeout{90};
   size_t max_relays = 100000;
+  // Challenges answering relayed datagrams the RS cannot forward, at most this many a second.
+  unsigned challenges_per_second = 1000;
+  std::filesystem::path table_file;  // empty: the table is not kept across restarts
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -56,6 +67,7 @@ class RelayServer {
   struct End {
     uint64_t node_id = 0;
     Endpoint address;
+    uint64_t sequence = 0;  // of the newest bind accepted
   };
   struct Relay {
     End ends[2];
@@ -70,8 +82,12 @@ class RelayServer {
                         Clock::time_point now);
   void bind(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now,
             std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
+  void challenge(std::span<const uint8_t> relayed, const Endpoint& from, Clock::time_point now,
+                 std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
   void sweep(Clock::time_point now);
   uint64_t now_unix() const;
+  void load_table();
+  void save_table();
 
   RelayServerConfig config_;
   std::atomic<size_t> relay_count_{0};
@@ -83,6 +99,10 @@ class RelayServer {
   }
   // Loop-thread state.
   std::unordered_map<uint32_t, Relay> relays_;
+  BindCookies cookies_;
+  bool table_dirty_ = false;
+  Clock::time_point challenge_second_{};
+  unsigned challenges_this_second_ = 0;
   std::vector<io::OutgoingDatagram> out_;  // one batch's sends; kept to reuse its capacity
   std::vector<control::Bytes> replies_;    // the RelayBindAcks out_ points into
   // Last: destroyed first, so the thread is joined before the state it uses goes away.

@@ -69,6 +69,12 @@ class AccountStore {
 
   // false when there is no such account.
   virtual bool set_disabled(std::string_view name, bool disabled) = 0;
+  // Deletes the account (its node is revoked like a disabled one's). false: no such account.
+  virtual bool remove(std::string_view name) = 0;
+  // Replaces the credential with a password (a token account becomes a password account). The
+  // node logged in keeps its session; its next login needs the new password. false: no such
+  // account. Throws AccountError for an empty password.
+  virtual bool set_password(std::string_view name, std::string_view password) = 0;
 
   virtual std::vector<AccountInfo> list() = 0;
   virtual std::optional<AccountInfo> find(std::string_view name) = 0;

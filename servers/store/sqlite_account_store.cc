@@ -170,6 +170,24 @@ bool SqliteAccountStore::set_disabled(std::string_view name, bool disabled) {
   return db_.changes() > 0;
 }
 
+bool SqliteAccountStore::remove(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("DELETE FROM accounts WHERE name = ?1");
+  st.bind(1, name);
+  st.run();
+  return db_.changes() > 0;
+}
+
+bool SqliteAccountStore::set_password(std::string_view name, std::string_view password) {
+  if (password.empty()) throw AccountError("the password must not be empty");
+  const std::string hash = hash_password(password, cost_);  // slow: outside the lock
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("UPDATE accounts SET kind = 0, secret_hash = ?2 WHERE name = ?1");
+  st.bind(1, name).bind(2, std::string_view(hash));
+  st.run();
+  return db_.changes() > 0;
+}
+
 std::vector<AccountInfo> SqliteAccountStore::list() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare(std::string("SELECT ") + kColumns + " FROM accounts ORDER BY name");

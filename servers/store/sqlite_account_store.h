@@ -24,6 +24,8 @@ class SqliteAccountStore final : public AccountStore {
   AuthOutcome authenticate(std::string_view name, std::string_view secret,
                            const control::Key32& static_public, uint64_t now_unix) override;
   bool set_disabled(std::string_view name, bool disabled) override;
+  bool remove(std::string_view name) override;
+  bool set_password(std::string_view name, std::string_view password) override;
   std::vector<AccountInfo> list() override;
   std::optional<AccountInfo> find(std::string_view name) override;
   std::optional<AccountInfo> find_by_node_id(uint64_t node_id) override;

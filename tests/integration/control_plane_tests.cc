@@ -21,6 +21,7 @@
 #include "report_fields.h"
 #include "control/constants.h"
 #include "control/dc_channel.h"
+#include "control/registration.h"
 #include "control/dc_messages.h"
 #include "control/ticket.h"
 #include "test_data.h"
@@ -381,10 +382,14 @@ struct Session {
   control::Key32 key{};
 };
 
-// The node's DC session, from the ticket in its Register (opened with the DC's ticket key).
+// The node's DC registration, from the ticket in its Register (opened with the DC's ticket key):
+// the key of the registration the DC acknowledged (control/registration.h), derived from the
+// session key, the challenge and the counter of the Register that made it.
 std::optional<Session> session_of(const std::vector<Datagram> &log, uint16_t port,
                                   const control::Key32 &ticket_key) {
-  for (const auto &d : log) {
+  std::optional<Session> found;
+  for (size_t i = 0; i < log.size(); ++i) {
+    const auto &d = log[i];
     if (!d.to_dc || d.node_port != port || d.bytes.empty() ||
         d.bytes[0] != static_cast<uint8_t>(control::MessageType::register_node)) {
       continue;
@@ -392,9 +397,25 @@ std::optional<Session> session_of(const std::vector<Datagram> &log, uint16_t por
     auto envelope = control::decode_dc_envelope(d.bytes);
     if (!envelope) continue;
     auto ticket = control::open_ticket(ticket_key, envelope->ticket);
-    if (ticket) return Session{ticket->node_id, ticket->session_key};
+    if (!ticket) continue;
+    control::DcChannel opener(control::DcRole::dc, ticket->node_id, ticket->session_key);
+    auto opened = opener.open(d.bytes);
+    if (!opened) continue;
+    auto body = control::decode_register(opened->plaintext);
+    if (!body || control::is_zero(body->challenge)) continue;
+    const auto key = control::registration_key(ticket->session_key, body->challenge,
+                                               envelope->counter);
+    control::DcChannel node(control::DcRole::node, ticket->node_id, key);
+    for (size_t j = i + 1; j < log.size(); ++j) {
+      if (log[j].to_dc || log[j].node_port != port) continue;
+      auto ack = node.open(log[j].bytes);
+      if (ack && ack->type == control::MessageType::register_ack) {
+        found = Session{ticket->node_id, key};
+        break;
+      }
+    }
   }
-  return std::nullopt;
+  return found;
 }
 
 struct Seen {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "store/sqlite_account_store.h"
 #include "test_client.h"
 
 using namespace ntm;
@@ -57,6 +58,35 @@ TEST_CASE("cli: accounts add, list, disable and enable round-trip", "[servers][c
   auto missing = run("accounts disable carol" + state);
   CHECK(missing.code == 1);
   CHECK_THAT(missing.output, Catch::Contains("no account named 'carol'"));
+}
+
+TEST_CASE("cli: accounts passwd changes the password and delete removes the account",
+          "[servers][cli]") {
+  test::TempDir dir;
+  const auto st = dir.path / "st";
+  const std::string state = " --state " + st.string();
+  REQUIRE(run("accounts add alice --password old-one" + state).code == 0);
+  REQUIRE(run("accounts add bob --token" + state).code == 0);
+  auto pw = run("accounts passwd alice --password new-one" + state);
+  CHECK(pw.code == 0);
+  CHECK_THAT(pw.output, Catch::Contains("password of alice changed"));
+  CHECK(run("accounts passwd bob --password now-a-password" + state).code == 0);
+  {
+    servers::SqliteAccountStore store((st / "ntm.db").string());
+    const auto key = test::fake_static_key(1);
+    CHECK(store.authenticate("alice", "new-one", key, 1).result == servers::AuthResult::ok);
+    CHECK(store.authenticate("alice", "old-one", key, 2).result ==
+          servers::AuthResult::bad_credentials);
+    CHECK(store.authenticate("bob", "now-a-password", key, 3).result == servers::AuthResult::ok);
+  }
+  CHECK(run("accounts passwd alice" + state).code == 2);  // no password given
+  CHECK(run("accounts passwd carol --password x" + state).code == 1);
+
+  auto del = run("accounts delete alice" + state);
+  CHECK(del.code == 0);
+  CHECK_THAT(del.output, Catch::Contains("deleted alice"));
+  CHECK_THAT(run("accounts list" + state).output, !Catch::Contains("alice"));
+  CHECK(run("accounts delete alice" + state).code == 1);
 }
 
 TEST_CASE("cli: usage errors exit 2 with a message", "[servers][cli]") {

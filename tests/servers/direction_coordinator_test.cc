@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <ctime>
+#include <fstream>
 #include <thread>
 
 #include "common/state_dir.h"
@@ -8,6 +10,7 @@
 #include "control/relay_messages.h"
 #include "control/ticket.h"
 #include "crypto/random.h"
+#include "control/registration.h"
 #include "dc/direction_coordinator.h"
 #include "store/sqlite_account_store.h"
 #include "store/sqlite_address_store.h"
@@ -32,16 +35,28 @@ struct DcFixture {
   crypto::Ed25519KeyPair as_key = crypto::ed25519_generate();
   std::unique_ptr<DirectionCoordinator> dc;
 
-  explicit DcFixture(uint16_t keepalive_s = 20) {
+  explicit DcFixture(uint16_t keepalive_s = 20) { start(keepalive_s); }
+
+  // (Re)starts the DC, on `where` when given (a restart on the same address).
+  void start(uint16_t keepalive_s = 20, std::optional<Endpoint> where = {}) {
     DirectionCoordinatorConfig c;
-    c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
+    if (where) c.listen = {*where};
+    c.known_nodes_file = dir.path / "dc-nodes";
+    if (!where) c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
     c.ticket_key = ticket_key;
     c.relay_key = relay_key;
     c.relays = {RelayServerInfo{{kRelay}}};
     c.keepalive_s = keepalive_s;
     c.account_recheck = 0s;
+    dc.reset();
     dc = std::make_unique<DirectionCoordinator>(std::move(c), addresses, &accounts);
     dc->start();
+  }
+
+  void restart() {
+    const Endpoint where = dc_endpoint();
+    dc->stop();
+    start(20, where);
   }
 
   Endpoint dc_endpoint() const { return dc->local_endpoints().at(0); }
@@ -315,8 +330,9 @@ TEST_CASE("DC: nodes silent for three keepalive intervals expire", "[servers][dc
   while (f.dc->registered_nodes() != 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
   CHECK(f.dc->registered_nodes() == 0);
-  // An expired node's keepalive is not answered (it re-registers with its ticket).
+  // An expired node's keepalive is answered with a challenge: it registers again at once.
   CHECK_FALSE(alice.keepalive());
+  CHECK(alice.wait_challenge(500ms));
   CHECK(alice.register_node());
 }
 
@@ -382,4 +398,180 @@ TEST_CASE("DC: an IPv4-only and an IPv6-only node are joined through a dual-stac
   CHECK(to4.relay == rs4);  // each end gets the relay address in its own family
   CHECK(to6.relay == rs6);
   CHECK(to4.relay_id == to6.relay_id);
+}
+
+TEST_CASE("DC: a Register is accepted only with a fresh challenge for its own address",
+          "[servers][dc][security]") {
+  DcFixture f;
+  test::TestNode alice(f.grant_for("alice"), f.dc_endpoint());
+  // Without a challenge: a challenge, no registration.
+  alice.send_register({alice.socket().local()}, {});
+  auto challenge = alice.wait_challenge();
+  REQUIRE(challenge);
+  CHECK_FALSE(alice.wait_for(MessageType::register_ack, 200ms));
+  CHECK(f.dc->registered_nodes() == 0);
+  // A made-up challenge, or one issued to another address: another challenge, no registration.
+  control::Challenge forged = *challenge;
+  forged[20] ^= 1;
+  alice.send_register({alice.socket().local()}, forged);
+  CHECK(alice.wait_challenge());
+  test::TestNode elsewhere(alice.grant(), f.dc_endpoint());
+  elsewhere.send_register({elsewhere.socket().local()}, *challenge);
+  CHECK(elsewhere.wait_challenge());
+  CHECK_FALSE(elsewhere.wait_for(MessageType::register_ack, 200ms));
+  CHECK(f.dc->registered_nodes() == 0);
+  CHECK(f.dc->drops().get(DcDrop::no_challenge) >= 3);
+  // With it: registered.
+  alice.send_register({alice.socket().local()}, *challenge);
+  CHECK(alice.wait_for(MessageType::register_ack));
+  CHECK(f.dc->registered_nodes() == 1);
+}
+
+TEST_CASE("DC: a captured Register replayed later or elsewhere registers nothing",
+          "[servers][dc][security]") {
+  DcFixture f(1);  // expiry after 3 s of silence
+  test::TestNode alice(f.grant_for("alice"), f.dc_endpoint());
+  REQUIRE(alice.register_node());
+  const auto captured = alice.last_register();  // the accepted Register, with its challenge
+
+  // Replayed from mallory's address while alice is registered: dropped (already seen), alice's
+  // address stays.
+  test::UdpSocket mallory;
+  mallory.send_to(f.dc_endpoint(), captured);
+  CHECK_FALSE(mallory.receive(300ms));
+  auto k = alice.keepalive();
+  REQUIRE(k);
+  CHECK(k->observed == alice.socket().local());
+
+  // Replayed from alice's own address right after: older than the registration in place.
+  alice.socket().send_to(f.dc_endpoint(), captured);
+  CHECK_FALSE(alice.wait_for(MessageType::register_ack, 300ms));
+
+  // Alice goes silent and expires; the Register replayed then (from her old address, by someone
+  // who took it over) does not bring the registration back.
+  const auto deadline = std::chrono::steady_clock::now() + 8s;
+  while (f.dc->registered_nodes() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(f.dc->registered_nodes() == 0);
+  alice.socket().send_to(f.dc_endpoint(), captured);
+  CHECK_FALSE(alice.wait_for(MessageType::register_ack, 300ms));
+  CHECK(f.dc->registered_nodes() == 0);
+
+  // After a DC restart, the challenge is from another instance: nothing either.
+  f.restart();
+  mallory.send_to(f.dc_endpoint(), captured);
+  alice.socket().send_to(f.dc_endpoint(), captured);
+  CHECK_FALSE(alice.wait_for(MessageType::register_ack, 300ms));
+  CHECK(f.dc->registered_nodes() == 0);
+  // Alice herself registers fine.
+  CHECK(alice.register_node());
+}
+
+TEST_CASE("DC: a restarted DC asks the nodes of its previous run to register at once",
+          "[servers][dc]") {
+  DcFixture f;
+  test::TestNode alice(f.grant_for("alice"), f.dc_endpoint());
+  test::TestNode bob(f.grant_for("bob"), f.dc_endpoint());
+  REQUIRE(alice.register_node());
+  REQUIRE(bob.register_node());
+  // The list is written by the DC's once-a-second sweep.
+  const auto file = f.dir.path / "dc-nodes";
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::count(text.begin(), text.end(), '\n') == 2) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  f.restart();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ca = alice.wait_challenge(1s);
+  auto cb = bob.wait_challenge(1s);
+  REQUIRE(ca);
+  REQUIRE(cb);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  // Their old registration keys are worthless to the new DC; the challenges register them.
+  alice.send_register({alice.socket().local()}, *ca);
+  bob.send_register({bob.socket().local()}, *cb);
+  REQUIRE(alice.wait_for(MessageType::register_ack));
+  REQUIRE(bob.wait_for(MessageType::register_ack));
+  CHECK(f.dc->registered_nodes() == 2);
+  // And resolution works again.
+  alice.send(MessageType::resolve, control::encode(control::Resolve::by_name(3, "bob.example")));
+  auto d = alice.wait_for(MessageType::direction);
+  REQUIRE(d);
+}
+
+TEST_CASE("DC: challenges of one DC run are worthless to the next", "[servers][dc][security]") {
+  RegisterChallenges one, two;
+  const Endpoint e = Endpoint::v4({127, 0, 0, 1}, 4000);
+  const auto now = RegisterChallenges::Clock::now();
+  const auto c = one.issue(7, e, now);
+  CHECK(one.valid(c, 7, e, now));
+  CHECK_FALSE(two.valid(c, 7, e, now));
+  CHECK_FALSE(one.valid(c, 8, e, now));
+  CHECK_FALSE(one.valid(c, 7, Endpoint::v4({127, 0, 0, 1}, 4001), now));
+  CHECK_FALSE(one.valid(c, 7, e, now + RegisterChallenges::kLifetime + 1s));
+  CHECK(c != two.issue(7, e, now));
+}
+
+TEST_CASE("DC: disabling or deleting a registered node's account revokes it and tells the others",
+          "[servers][dc][security]") {
+  DcFixture f;
+  test::TestNode alice(f.grant_for("alice"), f.dc_endpoint());
+  test::TestNode bob(f.grant_for("bob"), f.dc_endpoint());
+  test::TestNode carol(f.grant_for("carol"), f.dc_endpoint());
+  REQUIRE(alice.register_node());
+  REQUIRE(bob.register_node());
+  REQUIRE(carol.register_node());
+  alice.send(MessageType::resolve, control::encode(control::Resolve::by_name(1, "bob.example")));
+  const auto d = expect_direction(alice);
+  alice.send(MessageType::direction_ack, control::encode(control::DirectionAck{d.direction_id}));
+  const auto db = expect_direction(bob);
+  bob.send(MessageType::direction_ack, control::encode(control::DirectionAck{db.direction_id}));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(f.accounts.set_disabled("bob", true));
+  // Bob is told why, and forgotten.
+  auto err = bob.wait_for(MessageType::error, 5s);
+  REQUIRE(err);
+  auto e = control::decode_dc_error(err->plaintext);
+  REQUIRE(e.ok());
+  CHECK(e->code == control::DcErrorCode::account_disabled);
+  CHECK_THAT(e->message, Catch::Contains("bob") && Catch::Contains("disabled"));
+  // Alice (bob's peer) and carol are told, within 5 s of the disable.
+  auto n = alice.wait_for(MessageType::peer_revoked, 5s);
+  REQUIRE(n);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  auto notice = control::decode_peer_revoked(n->plaintext);
+  REQUIRE(notice.ok());
+  CHECK(notice->node_id == bob.grant().node_id);
+  CHECK_THAT(notice->reason, Catch::Contains("disabled"));
+  alice.send(MessageType::peer_revoked_ack, control::encode(control::PeerRevokedAck{notice->notice_id}));
+  // Unacknowledged notices are repeated; acknowledged ones are not.
+  auto c1 = carol.wait_for(MessageType::peer_revoked, 5s);
+  REQUIRE(c1);
+  CHECK(carol.wait_for(MessageType::peer_revoked, 1s));
+  CHECK_FALSE(alice.wait_for(MessageType::peer_revoked, 600ms));
+  CHECK(f.dc->revocations() == 1);
+  // Bob can neither resolve nor be resolved.
+  alice.send(MessageType::resolve, control::encode(control::Resolve::by_name(2, "bob.example")));
+  std::optional<control::ResolveReply> reply;
+  while (auto r = alice.wait_for(MessageType::resolve_reply)) {
+    auto decoded = control::decode_resolve_reply(r->plaintext);
+    if (decoded.ok() && decoded->request_id == 2) {
+      reply = decoded.value();
+      break;
+    }
+  }
+  REQUIRE(reply);
+  CHECK(reply->status != control::ResolveStatus::ok);
+  CHECK_FALSE(bob.register_node());
+
+  // A deleted account is revoked the same way.
+  REQUIRE(f.accounts.remove("carol"));
+  auto err2 = carol.wait_for(MessageType::error, 5s);
+  REQUIRE(err2);
+  CHECK_THAT(control::decode_dc_error(err2->plaintext)->message, Catch::Contains("no longer exists"));
+  CHECK(alice.wait_for(MessageType::peer_revoked, 5s));
 }

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <ctime>
+#include <filesystem>
+#include <thread>
 
 #include "control/relay_messages.h"
 #include "crypto/random.h"
@@ -27,19 +29,23 @@ struct RsFixture {
   }
   Endpoint endpoint() const { return rs->local_endpoints().at(0); }
 
-  control::RelayBind bind_for(uint32_t relay_id, uint64_t node_id, int64_t lifetime = 600) const {
+  // What the DC gives a node for a relay.
+  struct Assignment {
+    uint32_t relay_id;
+    uint64_t node_id;
+    uint64_t expires;
+    control::RelayToken token;
+  };
+  Assignment bind_for(uint32_t relay_id, uint64_t node_id, int64_t lifetime = 600) const {
     const uint64_t expires = static_cast<uint64_t>(std::time(nullptr) + lifetime);
     return {relay_id, node_id, expires,
             control::compute_relay_token(key, relay_id, node_id, expires)};
   }
 
-  // Sends a bind and waits for the ack.
-  bool bind(test::UdpSocket& s, const control::RelayBind& b) const {
-    s.send_to(endpoint(), control::encode(b));
-    auto d = s.receive(1s);
-    if (!d) return false;
-    auto ack = control::decode_relay_bind_ack(d->bytes);
-    return ack.ok() && ack->relay_id == b.relay_id;
+  uint64_t sequence = 0;
+  // Binds as a node does (challenge, then bind with the cookie) and waits for the ack.
+  bool bind(test::UdpSocket& s, const Assignment& b) {
+    return test::relay_bind(s, endpoint(), b.relay_id, b.node_id, b.expires, b.token, sequence);
   }
 };
 
@@ -88,9 +94,12 @@ TEST_CASE("RS: an unauthorised relay_id, a bad token and strangers are dropped",
   REQUIRE(f.bind(a, f.bind_for(7, 1)));
   REQUIRE(f.bind(b, f.bind_for(7, 2)));
 
-  // A relay_id nobody bound.
+  // A relay_id nobody bound: not forwarded; the sender is asked to bind (a challenge).
   a.send_to(f.endpoint(), control::encode_relayed(8, payload(1)));
   CHECK_FALSE(b.receive(200ms));
+  auto challenge = a.receive(200ms);
+  REQUIRE(challenge);
+  CHECK(control::decode_relay_challenge(challenge->bytes).value().relay_id == 8);
   // A datagram from an address that is not bound to relay 7.
   stranger.send_to(f.endpoint(), control::encode_relayed(7, payload(2)));
   CHECK_FALSE(a.receive(200ms));
@@ -149,11 +158,10 @@ TEST_CASE("RS: a dual-stack relay joins an IPv4 end and an IPv6 end", "[servers]
   for (const auto& e : rs.local_endpoints()) (e.is_v4() ? rs4 : rs6) = e;
   REQUIRE(rs6.valid());
   const uint64_t expires = static_cast<uint64_t>(std::time(nullptr) + 60);
+  uint64_t sequence = 0;
   auto bind = [&](test::UdpSocket& s, const Endpoint& to, uint64_t node) {
-    s.send_to(to, control::encode(control::RelayBind{
-                      5, node, expires, control::compute_relay_token(key, 5, node, expires)}));
-    auto ack = s.receive(1s);
-    return ack && control::decode_relay_bind_ack(ack->bytes).ok();
+    return test::relay_bind(s, to, 5, node, expires, control::compute_relay_token(key, 5, node, expires),
+                            sequence);
   };
   test::UdpSocket four;
   REQUIRE(bind(four, rs4, 1));
@@ -168,4 +176,138 @@ TEST_CASE("RS: a dual-stack relay joins an IPv4 end and an IPv6 end", "[servers]
   got = four.receive(1s);
   REQUIRE(got);
   CHECK(got->from == rs4);
+}
+
+TEST_CASE("RS: a bind replayed from another address, or older than the last, binds nothing",
+          "[servers][rs][security]") {
+  RsFixture f;
+  test::UdpSocket a, b, mallory;
+  REQUIRE(f.bind(a, f.bind_for(11, 1)));
+  const auto asg = f.bind_for(11, 2);
+  // b binds the normal way; mallory captures the bind the RS accepted (with b's cookie).
+  b.send_to(f.endpoint(), control::encode(control::make_relay_bind(11, 2, asg.expires, asg.token,
+                                                                   ++f.sequence, {})));
+  auto challenge = b.receive(1s);
+  REQUIRE(challenge);
+  const auto cookie = control::decode_relay_challenge(challenge->bytes).value().cookie;
+  const auto captured = control::encode(
+      control::make_relay_bind(11, 2, asg.expires, asg.token, ++f.sequence, cookie));
+  b.send_to(f.endpoint(), captured);
+  auto ack = b.receive(1s);
+  REQUIRE(ack);
+  REQUIRE(control::decode_relay_bind_ack(ack->bytes).ok());
+
+  // Replayed from mallory's address: the cookie is b's, so she gets only a challenge, and she
+  // cannot re-prove the token with her own cookie.
+  mallory.send_to(f.endpoint(), captured);
+  auto reply = mallory.receive(1s);
+  REQUIRE(reply);
+  auto mine = control::decode_relay_bind(captured).value();
+  mine.cookie = control::decode_relay_challenge(reply->bytes).value().cookie;
+  mallory.send_to(f.endpoint(), control::encode(mine));
+  CHECK_FALSE(mallory.receive(300ms));
+  a.send_to(f.endpoint(), control::encode_relayed(11, payload(7)));
+  CHECK(b.receive(1s));
+  CHECK_FALSE(mallory.receive(200ms));
+  CHECK(f.rs->drops().get(RsDrop::bad_cookie) >= 1);
+  CHECK(f.rs->drops().get(RsDrop::bad_token) >= 1);
+
+  // b moves; the captured bind replayed from b's old address (which someone else may hold now)
+  // is older than b's newest: refused, traffic keeps going to b's new address.
+  test::UdpSocket b_moved;
+  REQUIRE(f.bind(b_moved, asg));
+  b.send_to(f.endpoint(), captured);
+  CHECK_FALSE(b.receive(300ms));
+  CHECK(f.rs->drops().get(RsDrop::replayed_bind) >= 1);
+  a.send_to(f.endpoint(), control::encode_relayed(11, payload(8)));
+  CHECK(b_moved.receive(1s));
+  CHECK_FALSE(b.receive(200ms));
+}
+
+TEST_CASE("RS: after a restart, a relayed datagram is answered with a challenge", "[servers][rs]") {
+  RsFixture f;
+  test::UdpSocket a, b;
+  const auto aa = f.bind_for(12, 1), ba = f.bind_for(12, 2);
+  REQUIRE(f.bind(a, aa));
+  REQUIRE(f.bind(b, ba));
+  const Endpoint where = f.endpoint();
+  f.rs->stop();
+  RelayServerConfig c;
+  c.listen = {where};
+  c.relay_key = f.key;
+  f.rs = std::make_unique<RelayServer>(std::move(c));
+  f.rs->start();
+  // The new RS knows no relay: a's next datagram gets a challenge at once (not silence).
+  a.send_to(where, control::encode_relayed(12, payload(1)));
+  auto reply = a.receive(1s);
+  REQUIRE(reply);
+  auto challenge = control::decode_relay_challenge(reply->bytes);
+  REQUIRE(challenge.ok());
+  CHECK(challenge->relay_id == 12);
+  // Both bind again with the new cookies and traffic flows.
+  for (auto* s : {&a, &b}) {
+    const auto& asg = s == &a ? aa : ba;
+    s->send_to(where, control::encode(control::make_relay_bind(12, asg.node_id, asg.expires,
+                                                               asg.token, ++f.sequence,
+                                                               s == &a ? challenge->cookie
+                                                                       : control::RelayCookie{})));
+    auto r = s->receive(1s);
+    REQUIRE(r);
+    if (s == &b) {
+      auto cb = control::decode_relay_challenge(r->bytes);
+      REQUIRE(cb.ok());
+      s->send_to(where, control::encode(control::make_relay_bind(12, asg.node_id, asg.expires,
+                                                                 asg.token, ++f.sequence,
+                                                                 cb->cookie)));
+      r = s->receive(1s);
+      REQUIRE(r);
+    }
+    CHECK(control::decode_relay_bind_ack(r->bytes).ok());
+  }
+  a.send_to(where, control::encode_relayed(12, payload(2)));
+  CHECK(b.receive(1s));
+  // A tiny datagram (no amplification) gets nothing back.
+  test::UdpSocket stranger;
+  stranger.send_to(where, control::encode_relayed(99, control::Bytes{1, 2, 3}));
+  CHECK_FALSE(stranger.receive(200ms));
+}
+
+TEST_CASE("RS: a restarted RS forwards for the relays of its previous run at once",
+          "[servers][rs]") {
+  test::TempDir dir;
+  control::Key32 key;
+  crypto::random_bytes(key);
+  auto make = [&](std::optional<Endpoint> where) {
+    RelayServerConfig c;
+    c.listen = {where.value_or(Endpoint::v4({127, 0, 0, 1}, 0))};
+    c.relay_key = key;
+    c.table_file = dir.path / "rs-relays";
+    auto rs = std::make_unique<RelayServer>(std::move(c));
+    rs->start();
+    return rs;
+  };
+  auto rs = make({});
+  const Endpoint where = rs->local_endpoints().at(0);
+  const uint64_t expires = static_cast<uint64_t>(std::time(nullptr) + 600);
+  uint64_t sequence = 0;
+  test::UdpSocket a, b;
+  REQUIRE(test::relay_bind(a, where, 21, 1, expires, control::compute_relay_token(key, 21, 1, expires),
+                           sequence));
+  REQUIRE(test::relay_bind(b, where, 21, 2, expires, control::compute_relay_token(key, 21, 2, expires),
+                           sequence));
+  // Written by the once-a-second sweep; a kill -9 loses at most the last second's changes.
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!std::filesystem::exists(dir.path / "rs-relays") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(std::filesystem::exists(dir.path / "rs-relays"));
+  rs->stop();
+  rs = make(where);
+  CHECK(rs->relay_count() == 1);
+  // b sends nothing: a's datagram still reaches it, without any new bind.
+  const auto d = control::encode_relayed(21, payload(9));
+  a.send_to(where, d);
+  auto got = b.receive(1s);
+  REQUIRE(got);
+  CHECK(got->bytes == d);
 }

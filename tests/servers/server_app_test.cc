@@ -81,13 +81,10 @@ TEST_CASE("all-in-one: login, register, resolve, direction and relay end to end"
   // Both bind to the assigned relay from their tunnel sockets and exchange a datagram.
   const Endpoint relay = to_alice.relay;
   REQUIRE(relay == to_bob.relay);
+  uint64_t sequence = 0;
   auto bind = [&](test::TestNode& n, const control::Direction& d) {
-    n.socket().send_to(relay, control::encode(control::RelayBind{
-                                  d.relay_id, n.grant().node_id, d.relay_expires_unix,
-                                  d.relay_token}));
-    auto ack = n.socket().receive(1s);
-    REQUIRE(ack);
-    CHECK(control::decode_relay_bind_ack(ack->bytes).ok());
+    CHECK(test::relay_bind(n.socket(), relay, d.relay_id, n.grant().node_id, d.relay_expires_unix,
+                           d.relay_token, sequence));
   };
   bind(alice, to_alice);
   bind(bob, to_bob);

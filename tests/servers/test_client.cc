@@ -1,5 +1,7 @@
 #include "test_client.h"
 
+#include "control/registration.h"
+
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <poll.h>
@@ -125,45 +127,98 @@ std::optional<UdpSocket::Datagram> UdpSocket::receive(std::chrono::milliseconds 
 
 TestNode::TestNode(const control::LoginGrant& grant, const Endpoint& dc, const Endpoint& bind)
     : socket_(bind),
-      grant_(grant), dc_(dc), channel_(control::DcRole::node, grant.node_id, grant.session_key) {}
+      grant_(grant),
+      dc_(dc),
+      session_channel_(control::DcRole::node, grant.node_id, grant.session_key) {}
 
 void TestNode::send(control::MessageType type, const control::Bytes& plain) {
-  last_sent_ = channel_.seal(type, plain,
-                             type == control::MessageType::register_node
-                                 ? std::span<const uint8_t>(grant_.ticket)
-                                 : std::span<const uint8_t>());
+  if (!channel_) throw std::logic_error("TestNode::send before a registration");
+  last_sent_ = channel_->seal(type, plain);
   socket_.send_to(dc_, last_sent_);
+}
+
+void TestNode::send_register(std::vector<Endpoint> private_endpoints,
+                             const control::Challenge& challenge) {
+  const uint64_t counter = session_channel_.send_counter();
+  last_sent_ = session_channel_.seal(
+      control::MessageType::register_node,
+      control::encode(control::Register{std::move(private_endpoints), challenge}), grant_.ticket);
+  last_register_ = last_sent_;
+  pending_.emplace(control::DcRole::node, grant_.node_id,
+                   control::registration_key(grant_.session_key, challenge, counter));
+  socket_.send_to(dc_, last_sent_);
+}
+
+bool TestNode::receive_one(std::chrono::milliseconds timeout) {
+  auto d = socket_.receive(timeout);
+  if (!d) return false;
+  if (auto c = control::decode_register_challenge(d->bytes)) {
+    if (c.value().node_id == grant_.node_id) challenges_.push_back(c.value().challenge);
+    return true;
+  }
+  std::optional<control::DcChannel::Opened> m;
+  if (pending_) {
+    m = pending_->open(d->bytes);
+    if (m && m->type == control::MessageType::register_ack) {
+      channel_ = std::move(pending_);
+      pending_.reset();
+    }
+  }
+  if (!m && channel_) m = channel_->open(d->bytes);
+  if (!m) {
+    ++unopened_;
+    return true;
+  }
+  queue_.push_back(std::move(*m));
+  return true;
+}
+
+std::optional<control::Challenge> TestNode::wait_challenge(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (challenges_.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    receive_one(left);
+  }
+  auto c = challenges_.front();
+  challenges_.erase(challenges_.begin());
+  return c;
 }
 
 std::optional<control::DcChannel::Opened> TestNode::wait_for(control::MessageType type,
                                                              std::chrono::milliseconds timeout) {
-  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    if (it->type == type) {
-      auto m = std::move(*it);
-      queue_.erase(it);
-      return m;
-    }
-  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool drained = false;
   while (true) {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->type == type) {
+        auto m = std::move(*it);
+        queue_.erase(it);
+        return m;
+      }
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    auto d = socket_.receive(left);
-    if (!d) return std::nullopt;
-    auto m = channel_.open(d->bytes);
-    if (!m) {
-      ++unopened_;
+    if (left.count() <= 0) {
+      // Out of time: still take what has already arrived (a zero timeout polls once).
+      if (drained) return std::nullopt;
+      while (receive_one(0ms)) {
+      }
+      drained = true;
       continue;
     }
-    if (m->type == type) return m;
-    queue_.push_back(std::move(*m));
+    receive_one(left);
   }
 }
 
 std::optional<control::RegisterAck> TestNode::register_node(std::vector<Endpoint> private_endpoints) {
   if (private_endpoints.empty()) private_endpoints.push_back(socket_.local());
-  send(control::MessageType::register_node, control::encode(control::Register{private_endpoints}));
+  challenges_.clear();
+  send_register(private_endpoints, {});
+  auto challenge = wait_challenge();
+  if (!challenge) return std::nullopt;
+  send_register(private_endpoints, *challenge);
   auto m = wait_for(control::MessageType::register_ack);
   if (!m) return std::nullopt;
   auto ack = control::decode_register_ack(m->plaintext);
@@ -178,6 +233,28 @@ std::optional<control::KeepaliveAck> TestNode::keepalive() {
   auto ack = control::decode_keepalive_ack(m->plaintext);
   if (!ack) return std::nullopt;
   return std::move(ack).value();
+}
+
+bool relay_bind(UdpSocket& s, const Endpoint& rs, uint32_t relay_id, uint64_t node_id,
+                uint64_t expires_unix, const control::RelayToken& token, uint64_t& sequence) {
+  s.send_to(rs, control::encode(
+                    control::make_relay_bind(relay_id, node_id, expires_unix, token, ++sequence, {})));
+  std::optional<control::RelayChallenge> challenge;
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  while (!challenge && std::chrono::steady_clock::now() < deadline) {
+    auto d = s.receive(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
+    if (!d) break;
+    if (auto c = control::decode_relay_challenge(d->bytes); c && c->relay_id == relay_id)
+      challenge = c.value();
+  }
+  if (!challenge) return false;
+  s.send_to(rs, control::encode(control::make_relay_bind(relay_id, node_id, expires_unix, token,
+                                                         ++sequence, challenge->cookie)));
+  auto d = s.receive(1s);
+  if (!d) return false;
+  auto ack = control::decode_relay_bind_ack(d->bytes);
+  return ack.ok() && ack->relay_id == relay_id;
 }
 
 control::Key32 fake_static_key(uint8_t seed) {

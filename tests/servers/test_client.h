@@ -12,6 +12,7 @@
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "control/login.h"
+#include "control/relay_messages.h"
 #include "io/unique_fd.h"
 #include "util/endpoint.h"
 
@@ -58,7 +59,8 @@ class UdpSocket {
   Endpoint local_;
 };
 
-// A node's control side, driven step by step.
+// A node's control side, driven step by step, as control/registration.h describes: a Register,
+// the DC's challenge, a Register with it, then the registration's own key.
 class TestNode {
  public:
   // `bind` is the node's socket address (IPv4 loopback by default).
@@ -67,30 +69,46 @@ class TestNode {
 
   UdpSocket& socket() { return socket_; }
   const control::LoginGrant& grant() const { return grant_; }
-  control::DcChannel& channel() { return channel_; }
 
-  // Sends Register (private endpoints default to the socket's own address) and waits for the
-  // RegisterAck (other messages received meanwhile are queued).
+  // The whole registration (private endpoints default to the socket's own address): Register,
+  // wait for the challenge, Register with it, wait for the RegisterAck (other messages
+  // received meanwhile are queued).
   std::optional<control::RegisterAck> register_node(std::vector<Endpoint> private_endpoints = {});
+  // One Register with `challenge` (zero: none), sealed with the session key.
+  void send_register(std::vector<Endpoint> private_endpoints, const control::Challenge& challenge);
+  // Waits for the next RegisterChallenge (one that came earlier counts).
+  std::optional<control::Challenge> wait_challenge(std::chrono::milliseconds timeout = 2s);
   std::optional<control::KeepaliveAck> keepalive();
+  // Any message but Register, sealed with the registration's key (it must be registered).
   void send(control::MessageType type, const control::Bytes& plain);
   // Waits for the next authenticated message of `type` (others are kept for later calls).
   std::optional<control::DcChannel::Opened> wait_for(control::MessageType type,
                                                      std::chrono::milliseconds timeout = 2s);
   // Raw datagrams received and dropped because they did not open.
   size_t unopened() const { return unopened_; }
-  // The last raw datagram the node sent (for replay tests).
+  // The last raw datagram the node sent, and the last Register (for replay tests).
   const control::Bytes& last_sent() const { return last_sent_; }
+  const control::Bytes& last_register() const { return last_register_; }
 
  private:
+  bool receive_one(std::chrono::milliseconds timeout);  // false: nothing arrived
+
   UdpSocket socket_;
   control::LoginGrant grant_;
   Endpoint dc_;
-  control::DcChannel channel_;
+  control::DcChannel session_channel_;
+  std::optional<control::DcChannel> channel_, pending_;
   std::vector<control::DcChannel::Opened> queue_;
-  control::Bytes last_sent_;
+  std::vector<control::Challenge> challenges_;
+  control::Bytes last_sent_, last_register_;
   size_t unopened_ = 0;
 };
+
+// Binds `s` to a relay the way a node does: RelayBind (proof of `token`) without a cookie, the
+// RS's RelayChallenge, RelayBind with the cookie, RelayBindAck. `sequence` grows by 2. False
+// when either answer is missing.
+bool relay_bind(UdpSocket& s, const Endpoint& rs, uint32_t relay_id, uint64_t node_id,
+                uint64_t expires_unix, const control::RelayToken& token, uint64_t& sequence);
 
 // A fixed X25519-shaped public key for tests (not a real key: the servers never use it in DH).
 control::Key32 fake_static_key(uint8_t seed);

@@ -61,6 +61,9 @@ TEST_CASE("Register and Keepalive round-trip and reject truncation and trailing 
   check_codec(Register{{test::ep4(1, 1000), test::ep6(1, 1000)}},
               [](auto s) { return decode_register(s); });
   check_codec(Register{}, [](auto s) { return decode_register(s); });
+  Register with_challenge{{test::ep4(1, 1000)}};
+  with_challenge.challenge.fill(0x5a);
+  check_codec(with_challenge, [](auto s) { return decode_register(s); });
   check_codec(Keepalive{{test::ep6(2, 2000)}}, [](auto s) { return decode_keepalive(s); });
 }
 
@@ -151,6 +154,16 @@ TEST_CASE("endpoint lists reject an unknown family and more than 255 items", "[c
   big.private_endpoints.assign(256, test::ep4(1, 1));
   CHECK_THROWS_AS(encode(big), std::length_error);
   CHECK_THROWS_AS(encode(Register{{Endpoint{}}}), std::invalid_argument);
+}
+
+TEST_CASE("PeerRevoked and its ack round-trip and reject truncation and trailing bytes",
+          "[control]") {
+  check_codec(PeerRevoked{7, 0x1122334455667788, "account 'bob' is disabled"},
+              [](auto s) { return decode_peer_revoked(s); });
+  check_codec(PeerRevokedAck{7}, [](auto s) { return decode_peer_revoked_ack(s); });
+  CHECK(message_type(PeerRevoked{}) == MessageType::peer_revoked);
+  CHECK(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_revoked_ack)));
+  CHECK_FALSE(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_revoked)));
 }
 
 TEST_CASE("every DC body has its envelope type", "[control]") {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "control/relay_messages.h"
 #include "test_util.h"
 
@@ -50,23 +52,33 @@ TEST_CASE("relayed header rejects truncation, oversize, unknown type and reserve
   CHECK(decode_relayed_header(huge).error() == DecodeError::oversized);
 }
 
-TEST_CASE("RelayBind and RelayBindAck round-trip with fixed sizes", "[control]") {
-  RelayBind b{.relay_id = 9, .node_id = 10, .expires_unix = 11, .token = {}};
-  b.token.fill(0x44);
+TEST_CASE("RelayBind, RelayBindAck and RelayChallenge round-trip with fixed sizes", "[control]") {
+  RelayBind b{.relay_id = 9, .node_id = 10, .expires_unix = 11, .sequence = 12, .cookie = {},
+              .proof = {}};
+  b.cookie.fill(0x33);
+  b.proof.fill(0x44);
   const auto bytes = encode(b);
-  CHECK(bytes.size() == 56);
+  CHECK(bytes.size() == 64);
   CHECK(bytes[0] == 0x31);
   auto d = decode_relay_bind(bytes);
   REQUIRE(d.ok());
   CHECK(d.value() == b);
   test::check_truncations_and_trailing(bytes, [](auto s) { return decode_relay_bind(s); });
 
-  const auto ack = encode(RelayBindAck{9});
-  CHECK(ack.size() == 8);
-  CHECK(decode_relay_bind_ack(ack).value().relay_id == 9);
+  RelayCookie cookie{};
+  cookie.fill(0x55);
+  const auto ack = encode(RelayBindAck{9, cookie});
+  CHECK(ack.size() == 24);
+  CHECK(decode_relay_bind_ack(ack).value() == RelayBindAck{9, cookie});
   test::check_truncations_and_trailing(ack, [](auto s) { return decode_relay_bind_ack(s); });
   CHECK(decode_relay_bind(ack).error() == DecodeError::unknown_type);
   CHECK(decode_relay_bind_ack(bytes).error() == DecodeError::unknown_type);
+  const auto challenge = encode(RelayChallenge{7, cookie});
+  CHECK(challenge.size() == 24);
+  CHECK(challenge[0] == 0x33);
+  CHECK(decode_relay_challenge(challenge).value() == RelayChallenge{7, cookie});
+  CHECK(decode_relay_challenge(ack).error() == DecodeError::unknown_type);
+  test::check_truncations_and_trailing(challenge, [](auto s) { return decode_relay_challenge(s); });
   auto reserved = bytes;
   reserved[3] = 1;
   CHECK(decode_relay_bind(reserved).error() == DecodeError::bad_field);
@@ -82,6 +94,24 @@ TEST_CASE("relay token verifies only for its fields, key and lifetime", "[contro
   CHECK_FALSE(verify_relay_token(key, 1, 2, 101, token, 50));
   CHECK_FALSE(verify_relay_token(key_of(4), 1, 2, 100, token, 50));
   CHECK_FALSE(verify_relay_token(key, 1, 2, 100, std::span<const uint8_t>(token).first(31), 50));
-  const RelayBind bind{.relay_id = 1, .node_id = 2, .expires_unix = 100, .token = token};
-  CHECK(verify_relay_token(key, bind, 10));
+}
+
+TEST_CASE("a relay bind proves the token over every field; the token never travels", "[control]") {
+  const auto key = key_of(3);
+  const auto token = compute_relay_token(key, 1, 2, 100);
+  RelayCookie cookie{};
+  cookie.fill(7);
+  const RelayBind bind = make_relay_bind(1, 2, 100, token, 5, cookie);
+  CHECK(verify_relay_bind(key, bind, 10));
+  CHECK_FALSE(verify_relay_bind(key, bind, 100));  // expired
+  CHECK_FALSE(verify_relay_bind(key_of(4), bind, 10));
+  const auto bytes = encode(bind);
+  CHECK(std::search(bytes.begin(), bytes.end(), token.begin(), token.begin() + 8) == bytes.end());
+  for (auto change : {+[](RelayBind& b) { b.sequence++; }, +[](RelayBind& b) { b.cookie[0] ^= 1; },
+                      +[](RelayBind& b) { b.node_id++; }, +[](RelayBind& b) { b.relay_id++; },
+                      +[](RelayBind& b) { b.expires_unix++; }, +[](RelayBind& b) { b.proof[3] ^= 1; }}) {
+    RelayBind m = bind;
+    change(m);
+    CHECK_FALSE(verify_relay_bind(key, m, 10));
+  }
 }
