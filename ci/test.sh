@@ -18,7 +18,9 @@ step "dependencies"
 bash ci/deps.sh || { echo "dependency installation failed"; exit 1; }
 
 step "build ($NTM_BUILD_DIR)"
-cmake -S . -B "$NTM_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_WERROR=ON >/dev/null &&
+# NTM_BUILD_STATIC: libntm.a too, which the packaging suite installs and links.
+cmake -S . -B "$NTM_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_WERROR=ON \
+  -DNTM_BUILD_STATIC=ON >/dev/null &&
   cmake --build "$NTM_BUILD_DIR" -j "$jobs" || { echo "build failed"; exit 1; }
 
 passed=0

@@ -51,7 +51,8 @@ class Programs:
     @staticmethod
     def prepare(workdir: str) -> "Programs":
         """Compiles the Java examples once (they share NodeArgs.java)."""
-        jar = next((ROOT / "bindings" / "java" / "target").glob("ntmobile-*.jar"), None)
+        jar = next((j for j in (ROOT / "bindings" / "java" / "target").glob("ntmobile-*.jar")
+                    if not j.name.endswith(("-sources.jar", "-javadoc.jar"))), None)
         if jar is None:
             raise DemoError("the Java binding's jar is missing: run ci/bindings.sh java")
         out = os.path.join(workdir, "java-examples")

@@ -15,7 +15,8 @@ if [ -f "$java_pom" ]; then
     # dependency:go-offline misses what plugins resolve at run time (Surefire's JUnit provider,
     # plexus-utils): so also run the build's phases once without libntm (not built yet): the
     # native copy skipped, only the test class that needs no libntm; then clean up.
-    if mvn -B -q -ntp -f "$java_pom" -Dmaven.antrun.skip=true -Dtest=NodeOptionsTest \
+    # -Pdist: the -sources/-javadoc plugins of the packaging suite too.
+    if mvn -B -q -ntp -f "$java_pom" -Pdist -Dmaven.antrun.skip=true -Dtest=NodeOptionsTest \
         -Dsurefire.failIfNoSpecifiedTests=false dependency:go-offline package clean >/dev/null; then
       touch "$java_marker"
     else

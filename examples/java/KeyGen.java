@@ -1,6 +1,6 @@
 // KeyGen: prints a new node key pair as "PRIVATE PUBLIC" (base64), like the C ntm-keygen.
 //
-//   java -cp bindings/java/target/ntmobile-0.1.0.jar examples/java/KeyGen.java > /tmp/alice.key
+//   java -cp bindings/java/target/ntmobile-0.3.0.jar examples/java/KeyGen.java > /tmp/alice.key
 
 import org.ntmobile.KeyPair;
 

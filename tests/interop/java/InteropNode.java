@@ -3,7 +3,7 @@
 // families, UDP PING -> PONG) or runs the client steps against a server node by FQDN, printing
 // one record per stdout line. One file, because Java runs it in source-file mode:
 //
-//   NTM_LIBRARY=build/c-api java -cp bindings/java/target/ntmobile-0.1.0.jar \
+//   NTM_LIBRARY=build/c-api java -cp bindings/java/target/ntmobile-0.3.0.jar \
 //     tests/interop/java/InteropNode.java server|client --server HOST:PORT --server-cert PEM \
 //     --account NAME --password PW [--state DIR] [--listen HOST:PORT]... [--port 7000] \
 //     [--log LEVEL]

@@ -74,7 +74,13 @@ from ._stream import NTMSocket
 #: Starts this process's node: ``ntmobile.start(name, private_key, **options) -> Node``.
 start = _start_node
 
-__version__ = "0.1.0"
+#: The package's version: the project's VERSION file, which the package metadata carries.
+try:
+    from importlib.metadata import version as _distribution_version
+
+    __version__ = _distribution_version("ntmobile")
+except Exception:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AF_INET",
