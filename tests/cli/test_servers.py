@@ -127,7 +127,9 @@ def test_status_metrics_and_logs_count_what_happened(server):
     logs = [json.loads(l) for l in server.process.err_lines if l.startswith("{")]
     assert logs, server.process.output()
     assert all({"time", "level", "program", "message"} <= set(l) for l in logs)
-    assert any("refused: bad credentials" in l["message"] for l in logs), logs
+    # A failed login is a warning (rate-limited), naming the account and why.
+    assert any(l["level"] == "warn" and "failed login for 'alice'" in l["message"]
+               and "bad credentials" in l["message"] for l in logs), logs
 
 
 def test_status_without_a_running_server_says_so(tmp_path):
