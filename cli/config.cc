@@ -97,11 +97,15 @@ void apply_setting(UpConfig& c, std::string_view key, std::string_view raw) {
 void load_config_file(const std::filesystem::path& path, UpConfig& config) {
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read config file '" + path.string() + "'");
+  load_config_stream(in, path.string(), config);
+}
+
+void load_config_stream(std::istream& in, const std::string& source, UpConfig& config) {
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    const std::string where = path.string() + ":" + std::to_string(number) + ": ";
+    const std::string where = source + ":" + std::to_string(number) + ": ";
     std::string_view text = trim(line);
     if (text.empty() || text.front() == '#') continue;
     try {

@@ -7,6 +7,7 @@
 #include <ntm.h>
 
 #include <filesystem>
+#include <istream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,8 @@ bool is_setting(std::string_view key);
 
 // Reads a config file into `config`. Throws ConfigError("FILE:LINE: ...").
 void load_config_file(const std::filesystem::path& path, UpConfig& config);
+// The same over any stream (the fuzz target feeds it text); `source` names it in errors.
+void load_config_stream(std::istream& in, const std::string& source, UpConfig& config);
 
 // Checks the combination (a mode chosen, required values present). Throws ConfigError.
 void validate(const UpConfig& config);

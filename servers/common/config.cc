@@ -151,12 +151,16 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
 void load_config_file(const std::filesystem::path& path, ServerOptions& options) {
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read config file " + path.string());
+  load_config_stream(in, path.string(), options);
+}
+
+void load_config_stream(std::istream& in, const std::string& source, ServerOptions& options) {
   OptionSink sink(options);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    const std::string where = path.string() + ":" + std::to_string(number) + ": ";
+    const std::string where = source + ":" + std::to_string(number) + ": ";
     std::string_view l = trim(line);
     if (l.empty() || l.front() == '#') continue;
     const size_t eq = l.find('=');

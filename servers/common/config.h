@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -77,6 +78,8 @@ class OptionSink {
 // Reads a config file into `options`. Blank lines and lines starting with '#' are ignored.
 // Throws ConfigError("FILE:LINE: ...") naming the offending line.
 void load_config_file(const std::filesystem::path& path, ServerOptions& options);
+// The same over any stream (the fuzz target feeds it text); `source` names it in errors.
+void load_config_stream(std::istream& in, const std::string& source, ServerOptions& options);
 
 // Checks the combination (state present, domain valid, ...). Throws ConfigError.
 void validate(const ServerOptions& options);

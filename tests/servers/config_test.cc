@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include "common/config.h"
 #include "test_client.h"
@@ -92,4 +93,14 @@ TEST_CASE("a later source replaces list options, later lines accumulate", "[serv
   flags.apply("listen-dc", "127.0.0.1:2");
   REQUIRE(o.listen_dc.size() == 1);
   CHECK(o.listen_dc[0].port == 2);
+}
+
+TEST_CASE("config text read from a stream names its source and line in errors",
+          "[servers][config]") {
+  ServerOptions o;
+  std::istringstream good("state = /var/lib/ntm\nkeepalive = 9\n");
+  load_config_stream(good, "inline", o);
+  CHECK(o.keepalive_s == 9);
+  std::istringstream bad("# ok\nkeepalive = many\n");
+  CHECK_THROWS_WITH(load_config_stream(bad, "inline", o), Catch::StartsWith("inline:2: "));
 }

@@ -8,6 +8,10 @@
 #include <sys/time.h>
 
 #define LWIP_NO_CTYPE_H 0
+/* htons() and friends come from the system (<arpa/inet.h>), not as lwIP's macros for
+ * lwip_htons(): with the macros, a glibc header included after an lwIP one redeclares
+ * lwip_htons() with another exception specification, which clang rejects (the fuzz build). */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
 #define LWIP_TIMEVAL_PRIVATE 0
 #define BYTE_ORDER LITTLE_ENDIAN
 
