@@ -245,12 +245,8 @@ void handshake_seeds() {
 
 void relay_seeds() {
   write("relay", "relayed-capsule", control::encode_relayed(3, Bytes(wire::capsule_size(20), 0x33)));
-  control::RelayBind bind;
-  bind.relay_id = 3;
-  bind.node_id = fuzz::kNodeId;
-  bind.expires_unix = fuzz::kNowUnix + 3600;
-  bind.token = control::compute_relay_token(fuzz::kDcRsKey, bind.relay_id, bind.node_id,
-                                            bind.expires_unix);
+  const auto token = control::compute_relay_token(fuzz::kDcRsKey, 3, fuzz::kNodeId, fuzz::kNowUnix + 3600);
+  const auto bind = control::make_relay_bind(3, fuzz::kNodeId, fuzz::kNowUnix + 3600, token, 1, {});
   write("relay", "bind", control::encode(bind));
   control::RelayBindAck ack;
   ack.relay_id = 3;

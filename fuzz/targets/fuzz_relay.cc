@@ -34,11 +34,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto bind = control::decode_relay_bind(in)) {
     fuzz::check_round_trip(*bind, no_flags, [](const auto& m) { return control::encode(m); },
                            "relay bind round trip");
-    (void)control::verify_relay_token(fuzz::kDcRsKey, *bind, fuzz::kNowUnix);
+    (void)control::verify_relay_bind(fuzz::kDcRsKey, *bind, fuzz::kNowUnix);
   }
   if (auto ack = control::decode_relay_bind_ack(in)) {
     fuzz::check_round_trip(*ack, no_flags, [](const auto& m) { return control::encode(m); },
                            "relay bind ack round trip");
+  }
+  if (auto challenge = control::decode_relay_challenge(in)) {
+    fuzz::check_round_trip(*challenge, no_flags, [](const auto& m) { return control::encode(m); },
+                           "relay challenge round trip");
   }
   return 0;
 }
