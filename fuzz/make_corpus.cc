@@ -17,6 +17,7 @@
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "control/login.h"
+#include "control/net_probe.h"
 #include "control/relay_messages.h"
 #include "control/ticket.h"
 #include "crypto/ed25519.h"
@@ -350,6 +351,16 @@ void control_seeds() {
   write("control", "dgram-resolve-reply", dc.seal(MessageType::resolve_reply, control::encode(reply)));
   write("control", "dgram-direction", dc.seal(MessageType::direction, control::encode(relayed)));
   write("control", "dgram-error", dc.seal(MessageType::error, control::encode(error)));
+  // Reachability probes (unauthenticated): a minimal one, a path-MTU sized one and both replies.
+  write("control", "probe-min", control::encode(control::NetProbe{.nonce = 7, .size = control::kNetProbeMinSize}));
+  write("control", "probe-1280", control::encode(control::NetProbe{.nonce = 8, .size = 1280}));
+  write("control", "probe-reply-v4",
+        control::encode(control::NetProbeReply{.nonce = 7, .received_size = 32,
+                                               .observed = Endpoint::v4({198, 51, 100, 4}, 40000)}));
+  write("control", "probe-reply-v6",
+        control::encode(control::NetProbeReply{
+            .nonce = 8, .received_size = 1280,
+            .observed = Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, 40000)}));
 }
 
 void login_seeds() {

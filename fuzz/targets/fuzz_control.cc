@@ -3,6 +3,8 @@
 //  - as a whole datagram, the way the DC and a node take it: the envelope, the Register ticket
 //    opened with the DC's ticket key, the sealed body opened by a DcChannel of each role (the
 //    seeds are sealed with the fixed keys below, so mutations reach the AEAD and the bodies);
+//  - as a reachability probe (NetProbe / NetProbeReply, unauthenticated, answered by every UDP
+//    server): a reply must never be larger than the probe it answers (no amplification);
 //  - as one plaintext body: the first byte picks the decoder (the nine DC messages, the node
 //    certificate a Direction carries, the ticket plaintext), the rest is the body.
 // Whatever decodes must re-encode to the same bytes.
@@ -15,6 +17,7 @@
 #include "control/certificate.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
+#include "control/net_probe.h"
 #include "control/ticket.h"
 #include "fuzz_check.h"
 #include "fuzz_keys.h"
@@ -82,6 +85,25 @@ void as_datagram(std::span<const uint8_t> in) {
   }
 }
 
+void as_net_probe(std::span<const uint8_t> in) {
+  if (auto probe = control::decode_net_probe(in)) {
+    fuzz::check_round_trip(*probe, in, [](const auto& v) { return control::encode(v); },
+                           "NetProbe round trip");
+  }
+  if (auto reply = control::decode_net_probe_reply(in)) {
+    fuzz::check_round_trip(*reply, in, [](const auto& v) { return control::encode(v); },
+                           "NetProbeReply round trip");
+  }
+  for (const auto& from : {Endpoint::v4({192, 0, 2, 7}, 40000),
+                           Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7},
+                                        40000)}) {
+    if (auto answer = control::answer_net_probe(in, from)) {
+      fuzz::check(answer->size() <= in.size(), "a probe's reply is never larger than the probe");
+      fuzz::check(control::decode_net_probe_reply(*answer).ok(), "the reply decodes");
+    }
+  }
+}
+
 void as_body(std::span<const uint8_t> in) {
   if (in.empty()) return;
   const auto body = in.subspan(1);
@@ -103,6 +125,7 @@ void as_body(std::span<const uint8_t> in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> in(data, size);
   as_datagram(in);
+  as_net_probe(in);
   as_body(in);
   return 0;
 }
