@@ -89,13 +89,21 @@ std::unique_ptr<SSL_CTX, SslCtxFree> pinned_context(const std::string& pem) {
   if (!ctx) throw LoginError(LoginError::Kind::tls, openssl_error());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) {
-    throw LoginError(LoginError::Kind::tls, "options.server_certificate: not a PEM certificate");
-  }
   X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
-  if (X509_STORE_add_cert(store, cert.get()) != 1) {
-    throw LoginError(LoginError::Kind::tls, openssl_error());
+  // Every certificate in the PEM is pinned: during a rotation of the AS certificate a node
+  // trusts the old and the new one (docs/security.md).
+  int pinned = 0;
+  while (true) {
+    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    if (X509_STORE_add_cert(store, cert.get()) != 1) {
+      throw LoginError(LoginError::Kind::tls, openssl_error());
+    }
+    ++pinned;
+  }
+  ERR_clear_error();  // the end of the PEM
+  if (pinned == 0) {
+    throw LoginError(LoginError::Kind::tls, "options.server_certificate: not a PEM certificate");
   }
   // The pinned certificate is the trust anchor itself, self-signed or not.
   X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);

@@ -131,7 +131,7 @@ void print_help(const char* prog, Roles roles) {
       "  %s --version\n", prog, prog, prog);
   if (roles.as || roles.dc)
     std::printf(
-        "  %s accounts add NAME (--password PW | --password-stdin | --token) --state DIR\n"
+        "  %s accounts add NAME (--password-stdin | --password-file FILE | --token) --state DIR\n"
         "  %s accounts list [--json] --state DIR\n"
         "  %s accounts disable NAME --state DIR   (its node is revoked within seconds)\n"
         "  %s accounts enable NAME --state DIR\n"
@@ -187,7 +187,7 @@ ServerOptions parse_options(const std::vector<std::string>& args, size_t from,
       config = value;
     } else if (is_option_key(key)) {
       flags.emplace_back(key, value);
-    } else if (extra_flags && key == "password") {
+    } else if (extra_flags && (key == "password" || key == "password-file")) {
       extra_flags->emplace_back(key, value);
     } else {
       throw Usage("unknown flag '--" + key + "'");
@@ -259,6 +259,15 @@ std::string read_password_stdin() {
   return pw;
 }
 
+// The first line of FILE (without its line end): the password.
+std::string read_password_file(const std::string& path) {
+  std::string text = read_text_file(path);
+  const auto end = text.find_first_of("\r\n");
+  if (end != std::string::npos) text.resize(end);
+  if (text.empty()) throw Usage("--password-file " + path + ": the first line is empty");
+  return text;
+}
+
 std::string format_time(uint64_t t) {
   if (t == 0) return "never";
   const std::time_t tt = static_cast<std::time_t>(t);
@@ -322,12 +331,21 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
     std::optional<std::string> password;
     bool token = false;
     for (const auto& [k, v] : extra) {
-      if (k == "password") password = v;
+      if (k == "password") {
+        // Still accepted for scripts, but argv is visible to every user (ps, /proc) and kept
+        // in shell history.
+        std::fprintf(stderr,
+                     "%s: warning: --password puts the password in the process list and shell "
+                     "history; prefer --password-stdin or --password-file FILE\n",
+                     prog);
+        password = v;
+      }
       if (k == "password-stdin") password = read_password_stdin();
+      if (k == "password-file") password = read_password_file(v);
       if (k == "token") token = true;
     }
     if (token == password.has_value())
-      throw Usage("accounts add: give one of --password PW, --password-stdin or --token");
+      throw Usage("accounts add: give one of --password-stdin, --password-file FILE or --token");
     if (token) {
       auto [a, tok] = store.add_token_account(name);
       std::printf("added %s (node %016llx); one-time enrollment token: %s\n", a.name.c_str(),

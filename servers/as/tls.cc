@@ -53,8 +53,11 @@ bool ensure_identity(const std::filesystem::path& cert_pem, const std::filesyste
   X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
   const std::string san = "DNS:" + common_name;
   for (const auto& [nid, value] : {std::pair<int, std::string>{NID_subject_alt_name, san},
-                                   {NID_basic_constraints, "critical,CA:TRUE"},
-                                   {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
+                                   // A server certificate only: a stolen key cannot sign
+                                   // other certificates (docs/security.md).
+                                   {NID_basic_constraints, "critical,CA:FALSE"},
+                                   {NID_key_usage, "critical,digitalSignature"},
+                                   {NID_ext_key_usage, "serverAuth"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
     if (!ext) crypto::throw_crypto_error("X509 extension");
     const int ok = X509_add_ext(cert.get(), ext, -1);
@@ -94,6 +97,8 @@ SslCtxPtr make_pinned_client_context(const std::filesystem::path& pinned_pem) {
   check(SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION), "TLS 1.3 minimum");
   if (SSL_CTX_load_verify_file(ctx.get(), pinned_pem.c_str()) != 1)
     crypto::throw_crypto_error(("cannot load pinned certificate " + pinned_pem.string()).c_str());
+  // The pinned certificate is the trust anchor itself (as on the node), CA or not.
+  X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx.get()), X509_V_FLAG_PARTIAL_CHAIN);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   return ctx;
 }

@@ -18,7 +18,8 @@ using SslPtr = std::unique_ptr<SSL, crypto::ossl::Deleter<&SSL_free>>;
 using X509Ptr = std::unique_ptr<X509, crypto::ossl::Deleter<&X509_free>>;
 using BioPtr = std::unique_ptr<BIO, crypto::ossl::Deleter<&BIO_free_all>>;
 
-// Creates a self-signed certificate (Ed25519, 10 years, CN and DNS SAN = common_name) and its
+// Creates a self-signed server certificate (Ed25519, 10 years, CN and DNS SAN = common_name; not
+// a CA: CA:FALSE, key usage digitalSignature, extended key usage serverAuth) and its
 // key at the two paths unless both exist. Throws StateError when only one exists or a file
 // cannot be written, CryptoError on an OpenSSL failure. Returns true when it created them.
 bool ensure_identity(const std::filesystem::path& cert_pem, const std::filesystem::path& key_pem,

@@ -12,6 +12,7 @@
 #include "crypto/encoding.h"
 #include "crypto/random.h"
 #include "crypto/secure.h"
+#include "util/log.h"
 
 namespace ntm::servers {
 
@@ -36,9 +37,41 @@ StateDir::StateDir(std::filesystem::path dir) : dir_(std::move(dir)) {
   }
   if (!std::filesystem::is_directory(dir_, ec))
     throw StateError("state directory " + dir_.string() + " is not a directory");
+  check_writable();
+  // It holds private keys and password hashes: nobody else may list or open it, also when it
+  // was created by hand or by an older version with a laxer mode.
+  struct stat st{};
+  if (::stat(dir_.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (::chmod(dir_.c_str(), st.st_mode & 0700) != 0)
+      throw StateError("cannot make state directory " + dir_.string() + " private (mode 0700): " +
+                       errno_text(errno));
+    NTM_LOG_WARN("state directory %s was mode %04o; made it 0700", dir_.c_str(),
+                 static_cast<unsigned>(st.st_mode & 07777));
+  }
   // The database holds password hashes: create it private before SQLite does (with the umask).
   // SQLite gives its -wal and -shm files the database file's mode.
   create_file_exclusive(file(kDatabaseFile), "", 0600);
+}
+
+void StateDir::check_writable() const {
+  // A read-only or full file system would otherwise surface later as an obscure SQLite or
+  // key-file error: try a small write now and name the directory.
+  const auto probe = dir_ / (".write-test." + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    const char byte = 0;
+    if (::write(fd, &byte, 1) != 1 || ::fsync(fd) != 0) err = errno;
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+  if (err == 0) return;
+  std::string hint;
+  if (err == EROFS) hint = " (read-only file system)";
+  if (err == ENOSPC || err == EDQUOT) hint = " (the disk is full)";
+  if (err == EACCES || err == EPERM) hint = " (no permission: run as the directory's owner)";
+  throw StateError("state directory " + dir_.string() + " is not writable: " + errno_text(err) +
+                   hint);
 }
 
 std::string read_text_file(const std::filesystem::path& path) {

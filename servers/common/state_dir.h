@@ -40,7 +40,9 @@ class StateError : public std::runtime_error {
 
 class StateDir {
  public:
-  // Creates the directory (mode 0700) if missing. Throws StateError.
+  // Creates the directory (mode 0700) if missing, or tightens an existing one to 0700, and
+  // checks that it can be written. Throws StateError naming the path (not a directory, not
+  // writable: read-only file system, full disk, permissions).
   explicit StateDir(std::filesystem::path dir);
 
   const std::filesystem::path& path() const { return dir_; }
@@ -53,6 +55,8 @@ class StateDir {
   crypto::Ed25519PrivateKey load_or_create_signing_key() const;
 
  private:
+  void check_writable() const;
+
   std::filesystem::path dir_;
 };
 

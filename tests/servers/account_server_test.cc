@@ -1,3 +1,5 @@
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -129,6 +131,20 @@ TEST_CASE("AS: an enrollment token works once per device; reuse elsewhere is ref
   auto same_device = f.login("carol", token, 7);
   REQUIRE(same_device.response);
   CHECK(same_device.response->status == LoginStatus::ok);
+}
+
+TEST_CASE("AS: the generated TLS certificate is a server certificate, not a CA", "[servers][as]") {
+  AsFixture f;
+  auto bio = tls::BioPtr(BIO_new_file(f.state.file(kTlsCertFile).c_str(), "r"));
+  REQUIRE(bio);
+  tls::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  REQUIRE(cert);
+  CHECK(X509_check_ca(cert.get()) == 0);
+  CHECK((X509_get_key_usage(cert.get()) & KU_KEY_CERT_SIGN) == 0);
+  CHECK((X509_get_extended_key_usage(cert.get()) & XKU_SSL_SERVER) != 0);
+  // And clients pinning it still verify it.
+  f.accounts.add_password_account("alice", "pw");
+  CHECK(f.login("alice", "pw").response->status == LoginStatus::ok);
 }
 
 TEST_CASE("AS: the client refuses a server whose certificate is not the pinned one",

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/state_dir.h"
 #include "store/sqlite_account_store.h"
 #include "test_client.h"
 
 using namespace ntm;
+using namespace ntm::servers;
 
 namespace {
 
@@ -89,12 +91,36 @@ TEST_CASE("cli: accounts passwd changes the password and delete removes the acco
   CHECK(run("accounts delete alice" + state).code == 1);
 }
 
+TEST_CASE("cli: accounts add takes the password from stdin or a file; argv gets a warning",
+          "[servers][cli]") {
+  test::TempDir dir;
+  const std::string state = " --state " + (dir.path / "st").string();
+  const auto file = dir.path / "pw.txt";
+  std::ofstream(file) << "from-a-file\n";
+  auto from_file = run("accounts add alice --password-file " + file.string() + state);
+  CHECK(from_file.code == 0);
+  CHECK_THAT(from_file.output, !Catch::Contains("warning"));
+  auto from_stdin = run("accounts add bob --password-stdin" + state + " < " + file.string());
+  CHECK(from_stdin.code == 0);
+  auto from_argv = run("accounts add carol --password visible" + state);
+  CHECK(from_argv.code == 0);
+  CHECK_THAT(from_argv.output, Catch::Contains("warning: --password puts the password"));
+  auto missing = run("accounts add dave --password-file " + (dir.path / "nope").string() + state);
+  CHECK(missing.code != 0);
+  CHECK_THAT(missing.output, Catch::Contains((dir.path / "nope").string()));
+  // The file's password is the account's.
+  StateDir st(dir.path / "st");
+  SqliteAccountStore store(st.database_path());
+  CHECK(store.authenticate("alice", "from-a-file", test::fake_static_key(1), 1).result ==
+        AuthResult::ok);
+}
+
 TEST_CASE("cli: usage errors exit 2 with a message", "[servers][cli]") {
   test::TempDir dir;
   const std::string state = " --state " + (dir.path / "st").string();
   auto both = run("accounts add alice" + state);
   CHECK(both.code == 2);
-  CHECK_THAT(both.output, Catch::Contains("give one of --password"));
+  CHECK_THAT(both.output, Catch::Contains("give one of --password-stdin, --password-file"));
   auto unknown = run("frobnicate");
   CHECK(unknown.code == 2);
   CHECK_THAT(unknown.output, Catch::Contains("unknown command 'frobnicate'"));

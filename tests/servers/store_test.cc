@@ -187,6 +187,28 @@ TEST_CASE("a full address pool throws PoolExhausted", "[servers][store]") {
   CHECK_THROWS_AS(store.assign(6), PoolExhausted);
 }
 
+TEST_CASE("an existing state directory is tightened to 0700; an unusable one is named",
+          "[servers][store]") {
+  test::TempDir dir;
+  const auto path = dir.path / "lax";
+  std::filesystem::create_directory(path);
+  std::filesystem::permissions(path, std::filesystem::perms::all);  // 0777
+  StateDir state(path);
+  const auto perms = std::filesystem::status(path).permissions();
+  CHECK((perms & std::filesystem::perms::group_all) == std::filesystem::perms::none);
+  CHECK((perms & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  CHECK((perms & std::filesystem::perms::owner_all) == std::filesystem::perms::owner_all);
+  // A directory nobody can create files in (even root: /proc is not a real file system).
+  try {
+    StateDir proc("/proc/self");
+    FAIL("no error for /proc/self");
+  } catch (const StateError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("state directory /proc/self is not writable"));
+  }
+  std::ofstream(dir.path / "file") << "x";
+  CHECK_THROWS_WITH(StateDir(dir.path / "file"), Catch::Contains("is not a directory"));
+}
+
 TEST_CASE("state directory creates private keys once and reloads them", "[servers][store]") {
   test::TempDir dir;
   StateDir state(dir.path / "state");
