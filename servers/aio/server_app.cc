@@ -136,7 +136,7 @@ void print_help(const char* prog, Roles roles) {
         "  %s accounts disable NAME --state DIR   (its node is revoked within seconds)\n"
         "  %s accounts enable NAME --state DIR\n"
         "  %s accounts delete NAME --state DIR    (revoked like a disabled one)\n"
-        "  %s accounts passwd NAME (--password PW | --password-stdin) --state DIR\n",
+        "  %s accounts passwd NAME (--password-stdin | --password-file FILE) --state DIR\n",
         prog, prog, prog, prog, prog, prog);
   std::printf(
       "\noptions (also as `key = value` lines in the --config file):\n"
@@ -268,6 +268,21 @@ std::string read_password_file(const std::string& path) {
   return text;
 }
 
+// The password an option of `accounts add`/`accounts passwd` gives, if it is one of the three
+// password options. --password is still accepted for scripts, with a warning: argv is visible to
+// every user (ps, /proc) and kept in shell history.
+std::optional<std::string> password_option(const char* prog, const std::string& key,
+                                           const std::string& value) {
+  if (key == "password-stdin") return read_password_stdin();
+  if (key == "password-file") return read_password_file(value);
+  if (key != "password") return std::nullopt;
+  std::fprintf(stderr,
+               "%s: warning: --password puts the password in the process list and shell "
+               "history; prefer --password-stdin or --password-file FILE\n",
+               prog);
+  return value;
+}
+
 std::string format_time(uint64_t t) {
   if (t == 0) return "never";
   const std::time_t tt = static_cast<std::time_t>(t);
@@ -331,17 +346,7 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
     std::optional<std::string> password;
     bool token = false;
     for (const auto& [k, v] : extra) {
-      if (k == "password") {
-        // Still accepted for scripts, but argv is visible to every user (ps, /proc) and kept
-        // in shell history.
-        std::fprintf(stderr,
-                     "%s: warning: --password puts the password in the process list and shell "
-                     "history; prefer --password-stdin or --password-file FILE\n",
-                     prog);
-        password = v;
-      }
-      if (k == "password-stdin") password = read_password_stdin();
-      if (k == "password-file") password = read_password_file(v);
+      if (auto pw = password_option(prog, k, v)) password = std::move(pw);
       if (k == "token") token = true;
     }
     if (token == password.has_value())
@@ -360,11 +365,11 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
   if (verb == "passwd") {
     std::optional<std::string> password;
     for (const auto& [k, v] : extra) {
-      if (k == "password") password = v;
-      else if (k == "password-stdin") password = read_password_stdin();
+      if (auto pw = password_option(prog, k, v)) password = std::move(pw);
       else throw Usage("accounts passwd: unexpected --" + k);
     }
-    if (!password) throw Usage("accounts passwd: give --password PW or --password-stdin");
+    if (!password)
+      throw Usage("accounts passwd: give one of --password-stdin or --password-file FILE");
     if (!store.set_password(name, *password)) {
       std::fprintf(stderr, "%s: no account named '%s'\n", prog, name.c_str());
       return 1;

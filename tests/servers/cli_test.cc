@@ -81,7 +81,17 @@ TEST_CASE("cli: accounts passwd changes the password and delete removes the acco
           servers::AuthResult::bad_credentials);
     CHECK(store.authenticate("bob", "now-a-password", key, 3).result == servers::AuthResult::ok);
   }
+  const auto file = dir.path / "pw.txt";
+  std::ofstream(file) << "from-a-file\n";
+  CHECK(run("accounts passwd alice --password-file " + file.string() + state).code == 0);
+  {
+    servers::SqliteAccountStore store((st / "ntm.db").string());
+    CHECK(store.authenticate("alice", "from-a-file", test::fake_static_key(1), 4).result ==
+          servers::AuthResult::ok);
+  }
+  CHECK(run("accounts passwd alice --password-stdin" + state + " < " + file.string()).code == 0);
   CHECK(run("accounts passwd alice" + state).code == 2);  // no password given
+  CHECK(run("accounts passwd alice --token" + state).code == 2);
   CHECK(run("accounts passwd carol --password x" + state).code == 1);
 
   auto del = run("accounts delete alice" + state);
