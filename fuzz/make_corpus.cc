@@ -304,13 +304,20 @@ void control_seeds() {
   relayed.relay = endpoints[0];
   relayed.relay_id = 3;
   relayed.relay_expires_unix = fuzz::kNowUnix + 3600;
+  control::Direction restricted = direct;  // with an access policy (protocol.md 4.2)
+  restricted.access.restricted = true;
+  restricted.access.inbound = {{tunnel::kProtocolTcp, 22, 22}};
+  restricted.access.outbound = {{tunnel::kProtocolUdp, 5000, 5010}};
+  control::PeerAccessNotice peer_access{7, 9, restricted.access};
+  control::PeerRevoked peer_revoked{8, 9, "account 'bob' is disabled"};
   control::DirectionAck direction_ack;
   direction_ack.direction_id = 4;
   control::DcError error;
   error.code = control::DcErrorCode::session_expired;
   error.message = "log in again";
 
-  // Body mode: selector = type - 0x10 (fuzz_control.cc), 9 certificate, 10 ticket plaintext.
+  // Body mode: selector = type - 0x10 (fuzz_control.cc), 9 certificate, 10 ticket plaintext,
+  // 11 PeerRevoked, 12 PeerAccess.
   const std::vector<std::pair<std::string, Bytes>> bodies{
       {"register", with_selector(0, control::encode(reg))},
       {"register-ack", with_selector(1, control::encode(ack))},
@@ -322,6 +329,9 @@ void control_seeds() {
       {"resolve-reply", with_selector(5, control::encode(reply))},
       {"direction-direct", with_selector(6, control::encode(direct))},
       {"direction-relay", with_selector(6, control::encode(relayed))},
+      {"direction-restricted", with_selector(6, control::encode(restricted))},
+      {"peer-revoked", with_selector(11, control::encode(peer_revoked))},
+      {"peer-access", with_selector(12, control::encode(peer_access))},
       {"direction-ack", with_selector(7, control::encode(direction_ack))},
       {"error", with_selector(8, control::encode(error))},
       {"certificate", with_selector(9, control::encode_certificate(certificate()))},

@@ -24,6 +24,8 @@ enum class MessageType : uint8_t {
   error = 0x18,          // DC -> node
   peer_revoked = 0x19,      // DC -> node: a peer's account was disabled or deleted
   peer_revoked_ack = 0x1a,  // node -> DC
+  peer_access = 0x1b,       // DC -> node: the access policy between it and a peer changed
+  peer_access_ack = 0x1c,   // node -> DC
   // node <-> DC in the clear (registration.h): a fresh challenge for the next Register
   register_challenge = 0x1f,  // DC -> node
   // node <-> AS, inside TLS 1.3 (login.h)
@@ -36,11 +38,11 @@ enum class MessageType : uint8_t {
   relay_challenge = 0x33,  // RS -> node: a cookie for the next RelayBind from this address
 };
 
-// True for 0x10..0x1a (the sealed types; 0x1f travels in the clear).
-constexpr bool is_dc_type(uint8_t t) noexcept { return t >= 0x10 && t <= 0x1a; }
+// True for 0x10..0x1c (the sealed types; 0x1f travels in the clear).
+constexpr bool is_dc_type(uint8_t t) noexcept { return t >= 0x10 && t <= 0x1c; }
 // Which DC message types travel node -> DC (the others travel DC -> node).
 constexpr bool is_node_to_dc_type(uint8_t t) noexcept {
-  return t == 0x10 || t == 0x12 || t == 0x14 || t == 0x17 || t == 0x1a;
+  return t == 0x10 || t == 0x12 || t == 0x14 || t == 0x17 || t == 0x1a || t == 0x1c;
 }
 
 // ---- default ports ----
@@ -62,8 +64,10 @@ enum class LoginStatus : uint8_t {
 inline constexpr uint8_t kMaxLoginStatus = 6;
 
 // ResolveReply.status.
-enum class ResolveStatus : uint8_t { ok = 0, unknown_name = 1, peer_offline = 2 };
-inline constexpr uint8_t kMaxResolveStatus = 2;
+// denied: the access policy does not let the two nodes talk (the name exists; the answer is
+// the same whether the peer is online or not).
+enum class ResolveStatus : uint8_t { ok = 0, unknown_name = 1, peer_offline = 2, denied = 3 };
+inline constexpr uint8_t kMaxResolveStatus = 3;
 
 // Error.code (DC -> node).
 enum class DcErrorCode : uint8_t {

@@ -14,6 +14,50 @@ Decoded<T> finish(const ByteReader& r, bool bad, T&& value) {
   return std::forward<T>(value);
 }
 
+// access = restricted u8 | inbound list<port_range> | outbound list<port_range>
+void put_ranges(ByteWriter& w, const std::vector<tunnel::PortRange>& ranges) {
+  if (ranges.size() > kMaxListSize) throw std::length_error("access: more than 255 port ranges");
+  w.u8(static_cast<uint8_t>(ranges.size()));
+  for (const auto& r : ranges) {
+    if (r.first > r.last) throw std::invalid_argument("access: a port range ends before it starts");
+    w.u8(r.protocol);
+    w.u16(r.first);
+    w.u16(r.last);
+  }
+}
+void put_access(ByteWriter& w, const tunnel::PeerAccess& a) {
+  w.u8(a.restricted ? 1 : 0);
+  put_ranges(w, a.restricted ? a.inbound : std::vector<tunnel::PortRange>{});
+  put_ranges(w, a.restricted ? a.outbound : std::vector<tunnel::PortRange>{});
+}
+std::vector<tunnel::PortRange> get_ranges(ByteReader& r, bool& bad) {
+  std::vector<tunnel::PortRange> out;
+  const uint8_t n = r.u8();
+  for (uint8_t i = 0; i < n && !r.failed(); ++i) {
+    tunnel::PortRange range;
+    range.protocol = r.u8();
+    range.first = r.u16();
+    range.last = r.u16();
+    if (r.failed()) break;  // truncated, not malformed
+    if (range.first > range.last) bad = true;
+    if (range.protocol != tunnel::kProtocolAny && range.protocol != tunnel::kProtocolTcp &&
+        range.protocol != tunnel::kProtocolUdp)
+      bad = true;
+    out.push_back(range);
+  }
+  return out;
+}
+tunnel::PeerAccess get_access(ByteReader& r, bool& bad) {
+  tunnel::PeerAccess a;
+  const uint8_t restricted = r.u8();
+  if (restricted > 1) bad = true;
+  a.restricted = restricted == 1;
+  a.inbound = get_ranges(r, bad);
+  a.outbound = get_ranges(r, bad);
+  if (!a.restricted && (!a.inbound.empty() || !a.outbound.empty())) bad = true;
+  return a;
+}
+
 }  // namespace
 
 Resolve Resolve::by_name(uint32_t request_id, std::string fqdn) {
@@ -186,6 +230,7 @@ Bytes encode(const Direction& m) {
     w.u32(m.relay_id);
     w.u64(m.relay_expires_unix);
     w.bytes(m.relay_token);
+    if (m.access.restricted) put_access(w, m.access);
   });
 }
 Decoded<Direction> decode_direction(std::span<const uint8_t> p) {
@@ -204,6 +249,12 @@ Decoded<Direction> decode_direction(std::span<const uint8_t> p) {
   m.relay_id = r.u32();
   m.relay_expires_unix = r.u64();
   m.relay_token = get_array<kRelayTokenSize>(r);
+  // The access is optional (a DC before 0.4, or no restriction) and always restricted when
+  // present: anything else after the token is trailing bytes.
+  if (!r.failed() && r.remaining() > 0) {
+    if (p[p.size() - r.remaining()] != 1) return DecodeError::oversized;
+    m.access = get_access(r, bad);
+  }
   if (!r.failed() && m.mode == DirectionMode::relay && !m.relay.valid()) bad = true;
   return finish(r, bad, std::move(m));
 }
@@ -258,6 +309,37 @@ Bytes encode(const PeerRevokedAck& m) {
 Decoded<PeerRevokedAck> decode_peer_revoked_ack(std::span<const uint8_t> p) {
   ByteReader r(p);
   PeerRevokedAck m;
+  m.notice_id = r.u32();
+  return finish(r, false, std::move(m));
+}
+
+}  // namespace ntm::control
+
+namespace ntm::control {
+
+// ---- PeerAccess / PeerAccessAck ----
+Bytes encode(const PeerAccessNotice& m) {
+  return encode_message(kMaxMessage, [&](ByteWriter& w) {
+    w.u32(m.notice_id);
+    w.u64(m.node_id);
+    put_access(w, m.access);
+  });
+}
+Decoded<PeerAccessNotice> decode_peer_access(std::span<const uint8_t> p) {
+  ByteReader r(p);
+  bool bad = false;
+  PeerAccessNotice m;
+  m.notice_id = r.u32();
+  m.node_id = r.u64();
+  m.access = get_access(r, bad);
+  return finish(r, bad, std::move(m));
+}
+Bytes encode(const PeerAccessAck& m) {
+  return encode_message(kMaxMessage, [&](ByteWriter& w) { w.u32(m.notice_id); });
+}
+Decoded<PeerAccessAck> decode_peer_access_ack(std::span<const uint8_t> p) {
+  ByteReader r(p);
+  PeerAccessAck m;
   m.notice_id = r.u32();
   return finish(r, false, std::move(m));
 }

@@ -15,17 +15,24 @@
 //   Direction      direction_id u32 | peer certificate bytes | peer virtual_ipv4[4] |
 //                  peer virtual_ipv6[16] | candidates list<endpoint> | mode u8 (0 direct,
 //                  1 relay) | relay optional-endpoint | relay_id u32 | relay_expires_unix u64 |
-//                  relay_token[32]
-//                  (optional-endpoint: family 0 alone = no relay assigned)
+//                  relay_token[32] [ | access ]
+//                  (optional-endpoint: family 0 alone = no relay assigned; access: see below,
+//                  absent = unrestricted, which is what a DC before 0.4 means)
 //   DirectionAck   direction_id u32
 //   Error          code u8 | message str
 //   PeerRevoked    notice_id u32 | node_id u64 | reason str
 //   PeerRevokedAck notice_id u32
+//   PeerAccess     notice_id u32 | node_id u64 | access
+//   PeerAccessAck  notice_id u32
+// access = restricted u8 (0: every port, the lists are empty; 1: only the lists) |
+//          inbound list<port_range> | outbound list<port_range>
+// port_range = protocol u8 (0 TCP and UDP, 6 TCP, 17 UDP) | first u16 | last u16 (first <= last)
 #pragma once
 
 #include <span>
 
 #include "control/codec_util.h"
+#include "tunnel/access.h"  // the port lists the node enforces (a plain value type)
 
 namespace ntm::control {
 
@@ -91,6 +98,10 @@ struct Direction {
   uint32_t relay_id = 0;
   uint64_t relay_expires_unix = 0;
   std::array<uint8_t, kRelayTokenSize> relay_token{};
+  // What the receiver and the peer may open on each other (inbound: the receiver's ports).
+  // Encoded only when restricted, so nodes before 0.4 still read Directions of a DC without a
+  // policy.
+  tunnel::PeerAccess access;
   friend bool operator==(const Direction&, const Direction&) = default;
 };
 
@@ -119,6 +130,21 @@ struct PeerRevokedAck {
   friend bool operator==(const PeerRevokedAck&, const PeerRevokedAck&) = default;
 };
 
+// The operator changed the access policy: what the receiver and `node_id` may open on each
+// other now (denied: tear the tunnel down; a later Direction may allow it again).
+// Retransmitted until PeerAccessAck.
+struct PeerAccessNotice {
+  uint32_t notice_id = 0;
+  uint64_t node_id = 0;
+  tunnel::PeerAccess access;
+  friend bool operator==(const PeerAccessNotice&, const PeerAccessNotice&) = default;
+};
+
+struct PeerAccessAck {
+  uint32_t notice_id = 0;
+  friend bool operator==(const PeerAccessAck&, const PeerAccessAck&) = default;
+};
+
 Bytes encode(const Register& m);
 Bytes encode(const RegisterAck& m);
 Bytes encode(const Keepalive& m);
@@ -130,6 +156,8 @@ Bytes encode(const DirectionAck& m);
 Bytes encode(const DcError& m);
 Bytes encode(const PeerRevoked& m);
 Bytes encode(const PeerRevokedAck& m);
+Bytes encode(const PeerAccessNotice& m);
+Bytes encode(const PeerAccessAck& m);
 
 Decoded<Register> decode_register(std::span<const uint8_t> plaintext);
 Decoded<RegisterAck> decode_register_ack(std::span<const uint8_t> plaintext);
@@ -142,6 +170,8 @@ Decoded<DirectionAck> decode_direction_ack(std::span<const uint8_t> plaintext);
 Decoded<DcError> decode_dc_error(std::span<const uint8_t> plaintext);
 Decoded<PeerRevoked> decode_peer_revoked(std::span<const uint8_t> plaintext);
 Decoded<PeerRevokedAck> decode_peer_revoked_ack(std::span<const uint8_t> plaintext);
+Decoded<PeerAccessNotice> decode_peer_access(std::span<const uint8_t> plaintext);
+Decoded<PeerAccessAck> decode_peer_access_ack(std::span<const uint8_t> plaintext);
 
 // The envelope type of each body.
 constexpr MessageType message_type(const Register&) { return MessageType::register_node; }
@@ -155,5 +185,7 @@ constexpr MessageType message_type(const DirectionAck&) { return MessageType::di
 constexpr MessageType message_type(const DcError&) { return MessageType::error; }
 constexpr MessageType message_type(const PeerRevoked&) { return MessageType::peer_revoked; }
 constexpr MessageType message_type(const PeerRevokedAck&) { return MessageType::peer_revoked_ack; }
+constexpr MessageType message_type(const PeerAccessNotice&) { return MessageType::peer_access; }
+constexpr MessageType message_type(const PeerAccessAck&) { return MessageType::peer_access_ack; }
 
 }  // namespace ntm::control

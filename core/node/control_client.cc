@@ -93,6 +93,7 @@ bool ControlClient::is_control(std::span<const uint8_t> datagram) {
     case control::MessageType::direction:
     case control::MessageType::error:
     case control::MessageType::peer_revoked:
+    case control::MessageType::peer_access:
     case control::MessageType::relay_bind_ack:
     case control::MessageType::relay_challenge:
     case control::MessageType::register_challenge:
@@ -302,6 +303,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
   bool registered_again = false;
   bool revoked_now = false;
   std::vector<control::PeerRevoked> torn_down;
+  std::vector<control::PeerAccessNotice> access_changes;
   {
     std::lock_guard lock(mutex_);
     // Only the DC speaks this protocol to us (any of its endpoints: after a move the answer may
@@ -382,6 +384,20 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
         if (notice) on_peer_revoked_locked(notice.value());
         break;
       }
+      case control::MessageType::peer_access: {
+        auto notice = control::decode_peer_access(opened->plaintext);
+        if (notice) {
+          send_to_dc(control::MessageType::peer_access_ack,
+                     control::encode(control::PeerAccessAck{notice.value().notice_id}));
+          if (notice.value().access.denied()) {
+            std::erase_if(relay_bindings_, [&](const auto& kv) {
+              return kv.second.peer_node_id == notice.value().node_id;
+            });
+          }
+          access_changes.push_back(std::move(notice.value()));
+        }
+        break;
+      }
       default:
         break;
     }
@@ -398,6 +414,20 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
     if (post_event_)
       post_event_({NodeEvent::Type::peer_revoked, name, id, "", 0,
                    "peer " + name + " revoked: " + notice.reason});
+  }
+  for (const auto& change : access_changes) {
+    auto peer = table_.find_node_id(change.node_id);
+    if (!peer) continue;  // no tunnel with it: the next Direction carries the access
+    if (change.access.denied()) {
+      // Repeats of the notice find no peer. A later Direction (the policy allows it again) adds
+      // it back.
+      NTM_LOG_WARN("the access policy no longer lets us talk to %s: tunnel removed",
+                   peer->identity.fqdn.c_str());
+      table_.remove(*peer);
+    } else {
+      std::lock_guard lock(peer->mutex);
+      peer->access = change.access;
+    }
   }
   if (revoked_now) {
     NTM_LOG_ERROR("this node's account was revoked: %s", revoked_reason_.c_str());
@@ -423,7 +453,8 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
   const auto& c = cert.value();
   {
     std::lock_guard lock(mutex_);
-    if (revoked_ || revoked_peers_.contains(c.node_id)) {
+    // A DC does not direct a pair the policy keeps apart; should one do so, we refuse it too.
+    if (revoked_ || revoked_peers_.contains(c.node_id) || d.access.denied()) {
       // Acknowledged, so the DC stops repeating it, and otherwise ignored.
       send_to_dc(control::MessageType::direction_ack,
                  control::encode(control::DirectionAck{d.direction_id}));
@@ -459,6 +490,10 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
     }
   }
   peer->touch(now);
+  {
+    std::lock_guard lock(peer->mutex);
+    peer->access = d.access;  // what the access policy lets through this tunnel, both ways
+  }
 
   std::optional<tunnel::Peer::Relay> relay;
   {
@@ -692,6 +727,9 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
     return static_cast<bool>(table_.find_node_id(reply->node_id));
   });
   const auto& reply = resolves_[id].reply;
+  if (reply && reply->status == control::ResolveStatus::denied)
+    NTM_LOG_WARN("the DC's access policy does not let this node reach %s",
+                 request.by == control::ResolveBy::fqdn ? request.fqdn.c_str() : "that address");
   if (reply && reply->status == control::ResolveStatus::ok && table_.find_node_id(reply->node_id)) {
     result = Resolved{reply->node_id, reply->fqdn, reply->virtual_ipv4, reply->virtual_ipv6};
   }

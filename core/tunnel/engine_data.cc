@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tunnel/access.h"
 #include "tunnel/constants.h"
 #include "tunnel/engine_internal.h"
 #include "tunnel/inner_source.h"
@@ -28,6 +29,11 @@ SendResult Engine::send_inner(std::span<uint8_t> datagram, size_t inner_length,
   bool armed = false;  // a handshake started or the path went stale: the node's timers moved
   {
     std::lock_guard lock(peer->mutex);
+    if (peer->access.restricted &&
+        !access_allows_outbound(peer->access, peer->udp_flows, inner, now)) {
+      stats_.dropped_policy.fetch_add(1, std::memory_order_relaxed);
+      return SendResult::dropped;
+    }
     session = peer->current;
     if (session && older_than(now, session->created, kRejectAfterTime)) session.reset();
     if (!session || !peer->endpoint.valid()) {
@@ -82,23 +88,17 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
     to = peer.endpoint;
     if (peer.path == PathKind::relay) relay = peer.relay;
   }
-  UnsealedCapsule unsealed{session.weak_from_this().lock(), 0, kRelayHeaderRoom, inner_length};
   {
     std::lock_guard lock(session.send_mutex);
-    unsealed.counter = session.send_counter++;
-    wire::CapsuleHeader header{0, session.remote_path_id, unsealed.counter};
+    const uint64_t counter = session.send_counter++;
+    wire::CapsuleHeader header{0, session.remote_path_id, counter};
     wire::encode_capsule_header(header, capsule.first<wire::kCapsuleHeaderSize>());
-  }
-  // The AEAD may run elsewhere (the node's TX worker); if the sink does not take it, here.
-  const auto [dest, offset, length] = wrap_for_path(to, relay, datagram, total);
-  if (!unsealed.session || !sink.send_unsealed(dest, offset, length, unsealed)) {
-    std::lock_guard lock(session.send_mutex);
-    auto nonce = wire::capsule_nonce(unsealed.counter);
+    auto nonce = wire::capsule_nonce(counter);
     session.send_aead.seal(nonce, capsule.first(wire::kCapsuleHeaderSize),
                            capsule.subspan(wire::kCapsuleHeaderSize, inner_length),
                            capsule.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
-    sink.send(dest, offset, length);
   }
+  transmit_to(to, relay, datagram, total, sink);
   if (use) peer.touch(now);
   peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
   if (inner_length > 0) {
@@ -114,17 +114,8 @@ void Engine::send_keepalive(Peer& peer, Session& session, EngineSink& sink, Time
   seal_and_send(peer, session, buffer, 0, sink, now, /*use=*/false);
 }
 
-void seal_capsule(const UnsealedCapsule& c, std::span<uint8_t> buffer) {
-  auto capsule = buffer.subspan(c.capsule_offset);
-  Session& session = *c.session;
-  std::lock_guard lock(session.send_mutex);
-  session.send_aead.seal(wire::capsule_nonce(c.counter), capsule.first(wire::kCapsuleHeaderSize),
-                         capsule.subspan(wire::kCapsuleHeaderSize, c.inner_length),
-                         capsule.subspan(wire::kCapsuleHeaderSize, c.inner_length + wire::kTagSize));
-}
-
-Engine::Wrapped Engine::wrap_for_path(const Endpoint& to, const std::optional<Peer::Relay>& relay,
-                                      std::span<uint8_t> buffer, size_t length) {
+void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                         std::span<uint8_t> buffer, size_t length, EngineSink& sink) {
   if (relay) {
     // type 0x30 | flags | reserved u16 | relay_id u32, then the tunnel datagram unchanged.
     buffer[0] = wire::kRelayedType;
@@ -132,15 +123,10 @@ Engine::Wrapped Engine::wrap_for_path(const Endpoint& to, const std::optional<Pe
     buffer[2] = 0;
     buffer[3] = 0;
     for (int i = 0; i < 4; ++i) buffer[4 + i] = static_cast<uint8_t>(relay->relay_id >> (24 - 8 * i));
-    return {relay->server, 0, kRelayHeaderRoom + length};
+    sink.send(relay->server, 0, kRelayHeaderRoom + length);
+  } else {
+    sink.send(to, kRelayHeaderRoom, length);
   }
-  return {to, kRelayHeaderRoom, length};
-}
-
-void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
-                         std::span<uint8_t> buffer, size_t length, EngineSink& sink) {
-  const auto [dest, offset, total] = wrap_for_path(to, relay, buffer, length);
-  sink.send(dest, offset, total);
 }
 
 void Engine::transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length,
@@ -226,6 +212,12 @@ void Engine::on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
   PathKind path = PathKind::none;
   {
     std::lock_guard lock(peer.mutex);
+    // The access policy (access.h): the peer may open only the ports the DC allowed it.
+    if (deliverable && peer.access.restricted &&
+        !access_allows_inbound(peer.access, peer.udp_flows, plaintext, now)) {
+      stats_.dropped_policy.fetch_add(1, std::memory_order_relaxed);
+      deliverable = false;
+    }
     if (!session.confirmed.load()) {
       session.confirmed.store(true);
       if (peer.next == hit->session) {

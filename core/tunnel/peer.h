@@ -14,6 +14,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
+#include "tunnel/access.h"
 #include "tunnel/handshake.h"
 #include "tunnel/replay_window.h"
 #include "util/endpoint.h"
@@ -41,7 +42,7 @@ struct PeerIdentity {
 };
 
 // One set of data keys between us and a peer, found by our PathID.
-struct Session : std::enable_shared_from_this<Session> {
+struct Session {
   Session(uint32_t local, uint32_t remote, crypto::AeadAlgorithm alg, const HandshakeKeys& keys,
           bool initiator, TimePoint now)
       : local_path_id(local),
@@ -125,6 +126,10 @@ struct Peer {
   // The peer under load sent us a cookie: our inits carry mac2 with it for kCookieUseTime.
   std::optional<std::array<uint8_t, 16>> cookie;
   TimePoint cookie_received{};
+  // What the access policy lets through this tunnel (access.h; from the DC, unrestricted until
+  // it says otherwise) and the UDP flows we opened, which replies may come back on.
+  PeerAccess access;
+  UdpFlows udp_flows;
 
   std::atomic<int> refs{0};
   std::atomic<int64_t> last_use_ns{0};  // steady clock, for idle expiry

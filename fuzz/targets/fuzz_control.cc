@@ -59,6 +59,10 @@ void decode_body(MessageType type, std::span<const uint8_t> body) {
       return body_round_trip(control::decode_direction_ack, body, "DirectionAck round trip");
     case MessageType::error:
       return body_round_trip(control::decode_dc_error, body, "DcError round trip");
+    case MessageType::peer_revoked:
+      return body_round_trip(control::decode_peer_revoked, body, "PeerRevoked round trip");
+    case MessageType::peer_access:
+      return body_round_trip(control::decode_peer_access, body, "PeerAccess round trip");
     default:
       return;
   }
@@ -107,8 +111,10 @@ void as_net_probe(std::span<const uint8_t> in) {
 void as_body(std::span<const uint8_t> in) {
   if (in.empty()) return;
   const auto body = in.subspan(1);
-  const uint8_t pick = in[0] % 11;
+  const uint8_t pick = in[0] % 13;
   if (pick < 9) return decode_body(static_cast<MessageType>(0x10 + pick), body);
+  if (pick == 11) return decode_body(MessageType::peer_revoked, body);
+  if (pick == 12) return decode_body(MessageType::peer_access, body);
   if (pick == 9) {
     if (auto cert = control::decode_certificate(body)) {
       fuzz::check_round_trip(*cert, body, control::encode_certificate, "certificate round trip");

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,14 @@
 #include "crypto/encoding.h"
 
 namespace ntm::servers {
+
+namespace {
+// The access policy file: --policy, else STATE/policy (absent: no policy).
+std::filesystem::path policy_path(const ServerOptions& o) {
+  if (!o.policy.empty()) return o.policy;
+  return o.state.empty() ? std::filesystem::path{} : o.state / kPolicyFile;
+}
+}  // namespace
 
 ServerApp::ServerApp(ServerOptions options, Roles roles, PasswordCost password_cost)
     : options_((validate(options), std::move(options))), roles_(roles), state_(options_.state) {
@@ -44,6 +54,7 @@ void ServerApp::start() {
     c.relay_key = state_.load_or_create_key(kRelayKeyFile);
     c.keepalive_s = options_.keepalive_s;
     c.known_nodes_file = state_.file(kKnownNodesFile);
+    c.policy_file = policy_path(options_);
     for (const auto& rs : relay_endpoints()) c.relays.push_back(RelayServerInfo{rs});
     dc_ = std::make_unique<DirectionCoordinator>(std::move(c), *addresses_, accounts_.get());
     dc_->start();
@@ -136,8 +147,10 @@ void print_help(const char* prog, Roles roles) {
         "  %s accounts disable NAME --state DIR   (its node is revoked within seconds)\n"
         "  %s accounts enable NAME --state DIR\n"
         "  %s accounts delete NAME --state DIR    (revoked like a disabled one)\n"
-        "  %s accounts passwd NAME (--password-stdin | --password-file FILE) --state DIR\n",
-        prog, prog, prog, prog, prog, prog);
+        "  %s accounts passwd NAME (--password-stdin | --password-file FILE) --state DIR\n"
+        "  %s policy check [FILE] (--state DIR | --config FILE)  (parse the access policy and\n"
+        "      print its rules; a running DC applies a changed file within a second)\n",
+        prog, prog, prog, prog, prog, prog, prog);
   std::printf(
       "\noptions (also as `key = value` lines in the --config file):\n"
       "  --state DIR                state directory (database, keys)\n"
@@ -153,6 +166,8 @@ void print_help(const char* prog, Roles roles) {
       "  --log-level LEVEL          off, error, warn (default), info, debug\n"
       "  --log-format FORMAT        text (default: timestamped lines) or json\n"
       "  --metrics ADDR:PORT        Prometheus endpoint, e.g. 127.0.0.1:9464 (default off)\n"
+      "  --policy FILE              access policy between nodes (default STATE/policy; none:\n"
+      "                             every node may reach every port of every other)\n"
       "Addresses may be host names (resolved at start).\n");
 }
 
@@ -291,6 +306,28 @@ std::string format_time(uint64_t t) {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+int cmd_policy(const std::vector<std::string>& args, const char* prog) {
+  std::vector<std::string> pos;
+  ServerOptions o = parse_options(args, 1, &pos, nullptr);
+  if (pos.empty() || pos[0] != "check" || pos.size() > 2) throw Usage("policy: give check [FILE]");
+  std::filesystem::path file = pos.size() == 2 ? std::filesystem::path(pos[1]) : policy_path(o);
+  if (file.empty()) throw ConfigError("no policy file: give FILE, --policy FILE or --state DIR");
+  std::ifstream in(file);
+  if (!in) {
+    std::printf("%s: no such file: every node may reach every port of every other\n",
+                file.c_str());
+    return 0;
+  }
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  try {
+    std::fputs(AccessPolicy::parse(text, file.string()).describe().c_str(), stdout);
+  } catch (const PolicyError& e) {
+    std::fprintf(stderr, "%s: %s\n", prog, e.what());
+    return 1;
+  }
+  return 0;
 }
 
 int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
@@ -436,12 +473,16 @@ int cli_main(int argc, char** argv, Roles roles, const char* program) {
     if (args[0] == "run") return cmd_run(args, roles, program);
     if (args[0] == "status") return cmd_status(args, program);
     if (args[0] == "accounts" && (roles.as || roles.dc)) return cmd_accounts(args, program);
+    if (args[0] == "policy" && roles.dc) return cmd_policy(args, program);
     throw Usage("unknown command '" + args[0] + "'");
   } catch (const Usage& e) {
     std::fprintf(stderr, "%s: %s (see '%s help')\n", program, e.what(), program);
     return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s: configuration error: %s\n", program, e.what());
+    return 2;
+  } catch (const PolicyError& e) {
+    std::fprintf(stderr, "%s: access policy: %s\n", program, e.what());
     return 2;
   } catch (const AccountError& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());

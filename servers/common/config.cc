@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view kKeys[] = {"state",      "domain",    "listen-as",        "listen-dc",
                                       "listen-rs",  "dc-public", "relay",            "keepalive",
                                       "session-lifetime", "pool-v4", "pool-v6",     "log-level",
-                                      "log-format", "metrics"};
+                                      "log-format", "metrics", "policy"};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -138,6 +138,8 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
     if (value != "text" && value != "json")
       throw ConfigError("log-format: '" + std::string(value) + "' is not text or json");
     options_.log_json = value == "json";
+  } else if (key == "policy") {
+    options_.policy = std::string(value);
   } else if (key == "metrics") {
     if (value == "off") {
       options_.metrics.reset();

@@ -18,6 +18,7 @@
 //   log-level LEVEL           off, error, warn, info, debug                     warn
 //   log-format FORMAT         text (timestamped lines) or json (one object a line)  text
 //   metrics ADDR:PORT         Prometheus text endpoint (HTTP GET /metrics); `off`   off
+//   policy FILE               access policy between nodes (dc/access_policy.h)  <state>/policy
 // Addresses may be host names ("dc.example.net:7801"), resolved once when the options are read,
 // to each of their IPv4 and IPv6 addresses.
 #pragma once
@@ -57,6 +58,7 @@ struct ServerOptions {
   log::Level log_level = log::Level::warn;
   bool log_json = false;
   std::optional<Endpoint> metrics;  // nullopt: no metrics endpoint
+  std::filesystem::path policy;     // empty: <state>/policy
 };
 
 // True for the option names above.

@@ -14,6 +14,7 @@ const char* reason_name(DcDrop r) {
     case DcDrop::no_challenge: return "no_challenge";
     case DcDrop::replayed_register: return "replayed_register";
     case DcDrop::rate_limited: return "rate_limited";
+    case DcDrop::denied: return "denied";
     case DcDrop::count_: break;
   }
   return "unknown";

@@ -41,6 +41,7 @@ enum class DcDrop {
   no_challenge,     // a Register without a fresh challenge for its source (answered with one)
   replayed_register,  // a Register older than the node's current registration
   rate_limited,     // a Resolve over the requester's or the target's rate
+  denied,           // a Resolve the access policy refuses (answered with status denied)
   count_
 };
 

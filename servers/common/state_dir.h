@@ -29,6 +29,8 @@ inline constexpr const char* kTicketKeyFile = "ticket.key";
 inline constexpr const char* kRelayKeyFile = "relay.key";
 // The DC's registered nodes (node_id and address; no keys), for a quick start after a restart.
 inline constexpr const char* kKnownNodesFile = "dc-nodes";
+// The access policy between nodes (dc/access_policy.h), written by the operator; optional.
+inline constexpr const char* kPolicyFile = "policy";
 // The RS's relay table (relay ids, node ids, addresses; no keys), for a quick restart.
 inline constexpr const char* kRelayTableFile = "rs-relays";
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "control/registration.h"
@@ -63,6 +64,17 @@ DirectionCoordinator::DirectionCoordinator(DirectionCoordinatorConfig config,
           }) {
   if (config_.keepalive_s == 0) config_.keepalive_s = 1;
   if (config_.direction_max_sends == 0) config_.direction_max_sends = 1;
+  if (!config_.policy_file.empty()) {
+    std::ifstream in(config_.policy_file);
+    if (in) {
+      policy_text_.assign(std::istreambuf_iterator<char>(in), {});
+      policy_ = AccessPolicy::parse(policy_text_, config_.policy_file.string());
+      ++policy_loads_;
+      if (policy_.restricts())
+        NTM_LOG_INFO("DC: access policy %s: %zu rule(s)", config_.policy_file.c_str(),
+                     policy_.rules());
+    }
+  }
 }
 
 DirectionCoordinator::~DirectionCoordinator() { stop(); }
@@ -145,7 +157,12 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
       on_direction_ack(node, opened->plaintext);
       break;
     case MessageType::peer_revoked_ack:
-      on_peer_revoked_ack(node, opened->plaintext);
+      if (auto ack = control::decode_peer_revoked_ack(opened->plaintext))
+        on_notice_ack(node, ack.value().notice_id);
+      break;
+    case MessageType::peer_access_ack:
+      if (auto ack = control::decode_peer_access_ack(opened->plaintext))
+        on_notice_ack(node, ack.value().notice_id);
       break;
     default:
       drop(DcDrop::unexpected);
@@ -403,22 +420,44 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     if (p.resolver == node.node_id && p.request_id == r.request_id) return;
 
   NodeState* peer = find_peer(r);
+  const std::string_view self_account = account_of_fqdn(node.fqdn);
   if (!peer) {
     ResolveStatus status = ResolveStatus::unknown_name;
-    if (r.by == control::ResolveBy::fqdn && name_known(r.fqdn)) status = ResolveStatus::peer_offline;
+    std::optional<std::string> account;  // of the offline peer, when known
+    if (r.by == control::ResolveBy::fqdn && name_known(r.fqdn)) {
+      status = ResolveStatus::peer_offline;
+      account = lower(std::string(account_of_fqdn(r.fqdn)));
+    }
     if (r.by == control::ResolveBy::virtual_address) {
-      const bool assigned =
+      const auto owner =
           r.family == Endpoint::Family::v4
               ? addresses_.node_for_ipv4({r.address[0], r.address[1], r.address[2], r.address[3]})
-                    .has_value()
-              : addresses_.node_for_ipv6(r.address).has_value();
-      if (assigned) status = ResolveStatus::peer_offline;
+              : addresses_.node_for_ipv6(r.address);
+      if (owner) {
+        status = ResolveStatus::peer_offline;
+        if (accounts_ && policy_.restricts()) {
+          try {
+            if (auto a = accounts_->find_by_node_id(*owner)) account = a->name;
+          } catch (const std::exception&) {
+          }
+        }
+      }
+    }
+    // Denied looks the same whether the peer is online or not.
+    if (account && policy_.access(self_account, *account).denied()) {
+      drop(DcDrop::denied);
+      status = ResolveStatus::denied;
     }
     reply_resolve(node, r.request_id, status, nullptr);
     return;
   }
   if (peer == &node) {
     reply_resolve(node, r.request_id, ResolveStatus::ok, &node);
+    return;
+  }
+  if (access_between(node, *peer).denied()) {
+    drop(DcDrop::denied);
+    reply_resolve(node, r.request_id, ResolveStatus::denied, nullptr);
     return;
   }
   if (node.pending_directions >= config_.max_pending_directions_per_node) {
@@ -457,6 +496,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     d.peer_virtual_ipv6 = other.addresses.v6;
     d.candidates = candidates;
     d.mode = decision.mode;
+    d.access = access_between(to, other);
     if (rs) {
       d.relay = relay_endpoint_for(*rs, to.observed);
       d.relay_id = relay_id;
@@ -559,20 +599,72 @@ void DirectionCoordinator::revoke(uint64_t node_id, const std::string& why, Cloc
   // Every registered node: the DC does not know every tunnel (peers may have met before this
   // DC run), and a node without that peer only acknowledges.
   for (auto& [id, node] : nodes_) {
-    uint32_t notice = 0;
-    while (notice == 0 || notices_.count(notice)) notice = crypto::random_u32();
-    PendingNotice n{id, control::encode(control::PeerRevoked{notice, node_id, why}), 1,
-                    now + config_.direction_retransmit};
-    send(node, MessageType::peer_revoked, n.plain);
-    notices_.emplace(notice, std::move(n));
+    const uint32_t notice = new_notice_id();
+    send_notice(node, MessageType::peer_revoked, notice,
+                control::encode(control::PeerRevoked{notice, node_id, why}), now);
   }
 }
 
-void DirectionCoordinator::on_peer_revoked_ack(NodeState& node, const Bytes& plain) {
-  auto ack = control::decode_peer_revoked_ack(plain);
-  if (!ack) return;
-  auto it = notices_.find(ack->notice_id);
+uint32_t DirectionCoordinator::new_notice_id() {
+  uint32_t notice = 0;
+  while (notice == 0 || notices_.count(notice)) notice = crypto::random_u32();
+  return notice;
+}
+
+void DirectionCoordinator::send_notice(NodeState& to, MessageType type, uint32_t notice_id,
+                                       Bytes plain, Clock::time_point now) {
+  send(to, type, plain);
+  notices_.emplace(notice_id, PendingNotice{to.node_id, type, std::move(plain), 1,
+                                            now + config_.direction_retransmit});
+}
+
+void DirectionCoordinator::on_notice_ack(NodeState& node, uint32_t notice_id) {
+  auto it = notices_.find(notice_id);
   if (it != notices_.end() && it->second.to == node.node_id) notices_.erase(it);
+}
+
+tunnel::PeerAccess DirectionCoordinator::access_between(const NodeState& self,
+                                                        const NodeState& peer) const {
+  return policy_.access(account_of_fqdn(self.fqdn), account_of_fqdn(peer.fqdn));
+}
+
+void DirectionCoordinator::reload_policy(Clock::time_point now) {
+  if (config_.policy_file.empty()) return;
+  std::string text;
+  if (std::ifstream in(config_.policy_file); in) text.assign(std::istreambuf_iterator<char>(in), {});
+  if (text == policy_text_) return;
+  policy_text_ = text;
+  AccessPolicy next;
+  try {
+    next = AccessPolicy::parse(text, config_.policy_file.string());
+  } catch (const PolicyError& e) {
+    NTM_LOG_ERROR("DC: %s; keeping the previous access policy", e.what());
+    return;
+  }
+  // Every registered pair whose access changed, both ways: O(nodes^2) policy lookups, once per
+  // change of the file.
+  size_t notices = 0;
+  std::vector<NodeState*> all;
+  all.reserve(nodes_.size());
+  for (auto& [id, node] : nodes_) all.push_back(&node);
+  for (NodeState* self : all) {
+    for (NodeState* peer : all) {
+      if (self == peer) continue;
+      const auto self_account = account_of_fqdn(self->fqdn);
+      const auto peer_account = account_of_fqdn(peer->fqdn);
+      auto now_access = next.access(self_account, peer_account);
+      if (now_access == policy_.access(self_account, peer_account)) continue;
+      const uint32_t notice = new_notice_id();
+      send_notice(*self, MessageType::peer_access, notice,
+                  control::encode(control::PeerAccessNotice{notice, peer->node_id, now_access}),
+                  now);
+      ++notices;
+    }
+  }
+  policy_ = std::move(next);
+  ++policy_loads_;
+  NTM_LOG_INFO("DC: access policy %s reloaded: %zu rule(s), %zu notice(s) sent",
+               config_.policy_file.c_str(), policy_.rules(), notices);
 }
 
 void DirectionCoordinator::run_direction_timers(Clock::time_point now) {
@@ -584,7 +676,7 @@ void DirectionCoordinator::run_direction_timers(Clock::time_point now) {
       continue;
     }
     if (now >= n.next_send) {
-      send(to->second, MessageType::peer_revoked, n.plain);
+      send(to->second, n.type, n.plain);
       ++n.sends;
       n.next_send = now + config_.direction_retransmit;
     }
@@ -621,6 +713,7 @@ void DirectionCoordinator::expire_nodes(Clock::time_point now) {
   }
   for (uint64_t id : gone) forget(id);
   check_accounts(now);
+  reload_policy(now);
   std::erase_if(forgotten_, [&](const auto& kv) {
     return now - kv.second.when > RegisterChallenges::kLifetime + std::chrono::seconds(1);
   });

@@ -16,6 +16,11 @@
 // node is told with PeerRevoked (retransmitted until acknowledged), so its peers tear its
 // tunnels down within a few seconds of `ntm-server accounts disable`.
 //
+// Access policy (access_policy.h, `policy_file`, re-read every second): a Resolve between nodes
+// the policy keeps apart is answered with status denied and directs nobody; every Direction tells
+// each end what it may open on the other; when the file changes, both ends of every registered
+// pair whose access changed get a PeerAccess (retransmitted until acknowledged).
+//
 // A sealed message from a node the DC does not know (it restarted, or the registration expired)
 // is answered with a challenge, so the node registers again at once; at start the DC also sends
 // one to every node of its previous run (`known_nodes_file`, rewritten at most once a second).
@@ -38,6 +43,7 @@
 #include "common/udp_service.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
+#include "dc/access_policy.h"
 #include "dc/path_decision.h"
 #include "dc/register_challenges.h"
 #include "io/udp_transport.h"
@@ -70,6 +76,10 @@ struct DirectionCoordinatorConfig {
   std::filesystem::path known_nodes_file;
   // Challenges sent to nodes the DC does not know (unauthenticated), at most this many a second.
   unsigned unknown_challenges_per_second = 1000;
+  // The access policy (access_policy.h); empty or an absent file: every node may reach every
+  // port of every other. Read at construction (a malformed file throws PolicyError) and again
+  // every second; a malformed change is logged and the previous policy kept.
+  std::filesystem::path policy_file;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -95,6 +105,7 @@ class DirectionCoordinator {
   uint64_t directions() const { return directions_sent_.load(); }   // tunnels directed
   uint64_t challenges() const { return challenges_sent_.load(); }   // RegisterChallenges sent
   uint64_t revocations() const { return revocations_.load(); }     // registered nodes revoked
+  uint64_t policy_loads() const { return policy_loads_.load(); }   // policy files applied
 
  private:
   using Clock = UdpService::Clock;
@@ -141,7 +152,16 @@ class DirectionCoordinator {
   void check_accounts(Clock::time_point now);        // from the sweep
   // Error 2 to the node, PeerRevoked to every other registered node, then forget it.
   void revoke(uint64_t node_id, const std::string& why, Clock::time_point now);
-  void on_peer_revoked_ack(NodeState& node, const control::Bytes& plain);
+  // A PeerRevoked or PeerAccess acknowledged: stop repeating it.
+  void on_notice_ack(NodeState& node, uint32_t notice_id);
+  // A notice to `to`, repeated (as Direction) until acknowledged.
+  void send_notice(NodeState& to, control::MessageType type, uint32_t notice_id,
+                   control::Bytes plain, Clock::time_point now);
+  uint32_t new_notice_id();
+  // Reads the policy file again; when it changed, tells both ends of every registered pair whose
+  // access changed (from the sweep, once a second).
+  void reload_policy(Clock::time_point now);
+  tunnel::PeerAccess access_between(const NodeState& self, const NodeState& peer) const;
   void expire_nodes(Clock::time_point now);          // once a second
   void send_pending(PendingDirection& p, Clock::time_point now);
   void finish_direction(PendingDirection& p, Clock::time_point now);
@@ -168,7 +188,7 @@ class DirectionCoordinator {
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> registrations_{0}, directions_sent_{0}, challenges_sent_{0},
-      revocations_{0};
+      revocations_{0}, policy_loads_{0};
   ReasonCounters<DcDrop> drops_;
   void drop(DcDrop why) {
     ++dropped_;
@@ -180,14 +200,17 @@ class DirectionCoordinator {
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
   RegisterChallenges challenges_;
-  struct PendingNotice {  // a PeerRevoked until its ack
+  struct PendingNotice {  // a PeerRevoked or PeerAccess until its ack
     uint64_t to = 0;
+    control::MessageType type = control::MessageType::peer_revoked;
     control::Bytes plain;
     unsigned sends = 0;
     Clock::time_point next_send;
   };
   std::unordered_map<uint32_t, PendingNotice> notices_;
   Clock::time_point accounts_checked_{};
+  AccessPolicy policy_;
+  std::string policy_text_;  // the file as last read ("" when absent)
   // Forgotten registrations, kept while their challenge could still be valid: a Register replayed
   // after the node expired is checked against the counter of the one that was accepted.
   struct Forgotten {

@@ -80,6 +80,21 @@ class ChildProcess {
     }
   }
 
+  // Reads stdout until a line at index `from` or later starts with `prefix` and satisfies `pred`;
+  // returns its index, or nullopt on timeout or end of output.
+  template <class Pred>
+  std::optional<size_t> wait_for_line_from(size_t from, std::string_view prefix, Pred pred,
+                                           std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    size_t checked = from;
+    for (;;) {
+      for (; checked < lines_.size(); ++checked) {
+        if (lines_[checked].starts_with(prefix) && pred(lines_[checked])) return checked;
+      }
+      if (!read_some(deadline)) return std::nullopt;
+    }
+  }
+
   // Reads the rest of stdout and reaps the child. Returns its exit code, 128 + signal if a signal
   // ended it, or -1 if it did not finish in time (it is then killed).
   int wait_exit(std::chrono::milliseconds timeout) {

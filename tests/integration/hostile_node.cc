@@ -14,6 +14,13 @@
 // family from its own addresses ("MALLORY4" / "MALLORY6"), waits for the target to echo those
 // two, and sends "FIN". Reports on stdout: READY, CLAIM (the addresses it claimed), RESULT
 // (spoofed_sent, genuine_echoed), or ERROR. Only loopback endpoints are used by the tests.
+//
+//   ntm-hostile-node policy CONTROL-OPTIONS --target FQDN --port ALLOWED --sneak-port DENIED
+//                    --sneak-sport SPORT [--timeout S]
+// policy: an access policy lets it open only the target's UDP port ALLOWED. It ignores what the
+// DC told its own engine (it clears the tunnel's access) and sends "SNEAK" to DENIED from port
+// 40000, "SNEAK-SPORT" to DENIED from SPORT (a port the target may open on it, as if it were a
+// reply), then "GENUINE" to ALLOWED until echoed. Reports RESULT sneaked=2 genuine_echoed=0|1.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -113,7 +120,7 @@ constexpr uint16_t kSourcePort = 40000;
 constexpr size_t kUdpHeader = 8;
 
 Bytes udp4(const tunnel::Ipv4& src, const tunnel::Ipv4& dst, uint16_t dport,
-           const std::string& payload) {
+           const std::string& payload, uint16_t sport = kSourcePort) {
   const size_t udp_len = kUdpHeader + payload.size();
   Bytes p(20 + udp_len);
   p[0] = 0x45;
@@ -124,7 +131,7 @@ Bytes udp4(const tunnel::Ipv4& src, const tunnel::Ipv4& dst, uint16_t dport,
   std::copy(dst.begin(), dst.end(), p.begin() + 16);
   ntm::wire::store_be16(&p[10], fold(sum16(p.data(), 20)));
   uint8_t* u = &p[20];
-  ntm::wire::store_be16(u, kSourcePort);
+  ntm::wire::store_be16(u, sport);
   ntm::wire::store_be16(u + 2, dport);
   ntm::wire::store_be16(u + 4, static_cast<uint16_t>(udp_len));
   std::memcpy(u + kUdpHeader, payload.data(), payload.size());
@@ -174,6 +181,7 @@ struct Options {
   std::string server, server_cert, account, password, target, claim_name;
   int count = 5;
   uint16_t port = 5000;
+  uint16_t sneak_port = 0, sneak_sport = 0;
   unsigned timeout_s = 60;
 };
 
@@ -248,10 +256,35 @@ class Mallory final : public tunnel::EngineSink {
     if (!claimed) die("cannot resolve " + options_.claim_name);
     auto target = control_->resolve_name(options_.target, 5000ms);
     if (!target) die("cannot resolve " + options_.target);
+    target_node_ = target->node_id;
     claim4_ = claimed->vip4;
     claim6_ = claimed->vip6;
     target4_ = target->vip4;
     target6_ = target->vip6;
+  }
+
+  // Control mode, the policy scenario: ignores the access the DC gave its engine.
+  int sneak() {
+    emit("READY vip4=%s vip6=%s", text4(vip4_).c_str(), text6(vip6_).c_str());
+    auto peer = table_.find_node_id(target_node_);
+    if (!peer) die("the target is not in the tunnel table");
+    {
+      std::lock_guard lock(peer->mutex);
+      if (!peer->access.restricted) die("the DC sent no restricted access for the target");
+      peer->access = tunnel::PeerAccess{};  // what an honest node would enforce on itself
+    }
+    send(udp4(vip4_, target4_, options_.sneak_port, "SNEAK"));
+    send(udp4(vip4_, target4_, options_.sneak_port, "SNEAK-SPORT", options_.sneak_sport));
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+      send(udp4(vip4_, target4_, options_.port, "GENUINE"));
+      std::unique_lock lock(mu_);
+      if (changed_.wait_for(lock, 200ms, [&] { return echoes_.count("GENUINE") > 0; })) break;
+      if (std::chrono::steady_clock::now() > give_up) break;
+    }
+    const bool genuine = echoed("GENUINE");
+    emit("RESULT sneaked=2 genuine_echoed=%d", genuine ? 1 : 0);
+    return genuine ? 0 : 1;
   }
 
   // Returns 0 when the target echoed both genuine datagrams.
@@ -356,6 +389,7 @@ class Mallory final : public tunnel::EngineSink {
 
   Options options_;
   ntm::crypto::X25519KeyPair key_{};
+  uint64_t target_node_ = 0;
   tunnel::Ipv4 vip4_{}, target4_{}, claim4_{};
   tunnel::Ipv6 vip6_{}, target6_{}, claim6_{};
   tunnel::TunnelTable table_;
@@ -374,8 +408,9 @@ class Mallory final : public tunnel::EngineSink {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) != "spoof") {
-    fprintf(stderr, "usage: ntm-hostile-node spoof OPTIONS (see the source)\n");
+  const std::string mode = argc >= 2 ? argv[1] : "";
+  if (mode != "spoof" && mode != "policy") {
+    fprintf(stderr, "usage: ntm-hostile-node spoof|policy OPTIONS (see the source)\n");
     return 2;
   }
   Options o;
@@ -395,6 +430,8 @@ int main(int argc, char** argv) {
     else if (opt == "--claim-name") o.claim_name = value;
     else if (opt == "--count") o.count = std::stoi(value);
     else if (opt == "--port") o.port = static_cast<uint16_t>(std::stoul(value));
+    else if (opt == "--sneak-port") o.sneak_port = static_cast<uint16_t>(std::stoul(value));
+    else if (opt == "--sneak-sport") o.sneak_sport = static_cast<uint16_t>(std::stoul(value));
     else if (opt == "--timeout") o.timeout_s = static_cast<unsigned>(std::stoul(value));
     else {
       fprintf(stderr, "ntm-hostile-node: unknown option %s\n", opt.c_str());
@@ -409,7 +446,7 @@ int main(int argc, char** argv) {
     } else {
       m.start_control();
     }
-    int rc = m.spoof();
+    int rc = mode == "policy" ? m.sneak() : m.spoof();
     std::fflush(stdout);
     std::_Exit(rc);  // the receiver thread may still run
   } catch (const std::exception& e) {

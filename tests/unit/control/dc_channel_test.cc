@@ -110,7 +110,7 @@ TEST_CASE("DC envelope decoder checks type, size and reserved bits", "[control]"
   CHECK(decode_dc_envelope(std::span<const uint8_t>(d.data(), kDcHeaderSize + kTagSize - 1))
             .error() == DecodeError::truncated);
   auto unknown = d;
-  unknown[0] = 0x1b;  // past the sealed DC types (0x1f, a challenge, is not sealed either)
+  unknown[0] = 0x1d;  // past the sealed DC types (0x1f, a challenge, is not sealed either)
   CHECK(decode_dc_envelope(unknown).error() == DecodeError::unknown_type);
   unknown[0] = 0x03;
   CHECK(decode_dc_envelope(unknown).error() == DecodeError::unknown_type);

@@ -100,8 +100,12 @@ TEST_CASE("ResolveReply round-trips and rejects an unknown status", "[control]")
   offline.request_id = 9;
   offline.status = ResolveStatus::peer_offline;
   check_codec(offline, [](auto s) { return decode_resolve_reply(s); });
+  ResolveReply denied;
+  denied.request_id = 10;
+  denied.status = ResolveStatus::denied;
+  check_codec(denied, [](auto s) { return decode_resolve_reply(s); });
   auto bytes = encode(sample_reply());
-  bytes[4] = 3;
+  bytes[4] = 4;
   CHECK(decode_resolve_reply(bytes).error() == DecodeError::bad_field);
 }
 
@@ -164,6 +168,59 @@ TEST_CASE("PeerRevoked and its ack round-trip and reject truncation and trailing
   CHECK(message_type(PeerRevoked{}) == MessageType::peer_revoked);
   CHECK(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_revoked_ack)));
   CHECK_FALSE(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_revoked)));
+}
+
+TEST_CASE("Direction carries a restricted access after the token, and none when unrestricted, "
+          "so nodes before 0.4 read a policy-free DC's Directions",
+          "[control][policy]") {
+  const auto plain = encode(sample_direction());
+  auto m = sample_direction();
+  m.access.restricted = true;
+  m.access.inbound = {{ntm::tunnel::kProtocolTcp, 22, 22}};
+  m.access.outbound = {{ntm::tunnel::kProtocolUdp, 5000, 5010}, {ntm::tunnel::kProtocolAny, 80, 80}};
+  const auto bytes = encode(m);
+  REQUIRE(bytes.size() == plain.size() + 1 + 1 + 5 + 1 + 10);
+  CHECK(std::equal(plain.begin(), plain.end(), bytes.begin()));  // the old layout, then access
+  auto d = decode_direction(bytes);
+  REQUIRE(d.ok());
+  CHECK(d.value() == m);
+  // Every prefix fails except the one that ends with the token: an unrestricted Direction.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto prefix = decode_direction(std::span<const uint8_t>(bytes.data(), n));
+    INFO("prefix length " << n);
+    if (n == plain.size()) {
+      REQUIRE(prefix.ok());
+      CHECK_FALSE(prefix.value().access.restricted);
+    } else {
+      CHECK_FALSE(prefix.ok());
+    }
+  }
+  auto longer = bytes;
+  longer.push_back(0);
+  CHECK(decode_direction(longer).error() == DecodeError::oversized);
+  auto backwards = bytes;
+  backwards[plain.size() + 2] = 9;  // the first range's protocol: unknown
+  CHECK(decode_direction(backwards).error() == DecodeError::bad_field);
+}
+
+TEST_CASE("PeerAccess and its ack round-trip, restricted or not, and reject truncation and "
+          "trailing bytes",
+          "[control][policy]") {
+  PeerAccessNotice n{9, 0x0102030405060708, {}};
+  check_codec(n, [](auto s) { return decode_peer_access(s); });
+  n.access.restricted = true;  // denied: nothing either way
+  check_codec(n, [](auto s) { return decode_peer_access(s); });
+  n.access.outbound = {{ntm::tunnel::kProtocolTcp, 443, 443}};
+  check_codec(n, [](auto s) { return decode_peer_access(s); });
+  check_codec(PeerAccessAck{9}, [](auto s) { return decode_peer_access_ack(s); });
+  CHECK(message_type(n) == MessageType::peer_access);
+  CHECK(is_dc_type(static_cast<uint8_t>(MessageType::peer_access)));
+  CHECK(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_access_ack)));
+  CHECK_FALSE(is_node_to_dc_type(static_cast<uint8_t>(MessageType::peer_access)));
+  // A range that ends before it starts is malformed.
+  auto bytes = encode(PeerAccessNotice{9, 1, {true, {{ntm::tunnel::kProtocolTcp, 5, 6}}, {}}});
+  std::swap(bytes[4 + 8 + 1 + 1 + 1 + 1], bytes[4 + 8 + 1 + 1 + 1 + 3]);  // first 6, last 5
+  CHECK(decode_peer_access(bytes).error() == DecodeError::bad_field);
 }
 
 TEST_CASE("every DC body has its envelope type", "[control]") {
