@@ -26,6 +26,9 @@ Run as root from the repository (builds nothing; NTM_BUILD_DIR names the build, 
     sudo python3 bench/mobility.py --mode static     # static-peer mode: no DC, engine roaming only
     sudo python3 bench/mobility.py --check           # exit 1 if a median or p99 misses the target
 
+NTM_BENCH_LOG=info|debug sets the nodes' log level (default warn) and NTM_DIAG_LINES=N how many
+of each node's log lines --verbose prints (default the last 80).
+
 The transfer's integrity is checked at the end of every kind (SHA-256 both ways, one connection,
 the UDP stream resumed); the exit status is non-zero if a move did not recover or a check failed.
 """
@@ -76,7 +79,7 @@ def run_kind(kind: str, peer: str, a, results: dict) -> None:
             # cycle uses about `interval` of transfer time; 1 s of margin per move.
             seconds = 3.0 + a.moves * (a.interval + 1.0)
             run = tm.MobileRun(t, bob, alice, state_dir=state if a.mode == "control" else None,
-                               seconds=seconds, rate_mbps=a.rate_mbps, log="warn")
+                               seconds=seconds, rate_mbps=a.rate_mbps, log=os.environ.get("NTM_BENCH_LOG", "warn"))
             print(f"-- {kind}{' (peer ' + peer + ')' if kind == 'nat-nat' else ''}: {a.moves} "
                   f"moves, {a.mode} mode, {a.rate_mbps:g} Mb/s each way + UDP every "
                   f"{tm.UDP_INTERVAL_MS} ms; load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -20,6 +20,10 @@ namespace ntm::node {
 namespace {
 
 using namespace std::chrono_literals;
+// An unanswered Register goes again after kRegisterFirstRetry, doubling up to kRegisterRetry:
+// right after a move the first one is often lost (the new link's neighbour or NAT state is not
+// there yet), and every retry interval is a stall for the node's sessions.
+constexpr auto kRegisterFirstRetry = 100ms;
 constexpr auto kRegisterRetry = 500ms;
 // An unanswered keepalive is repeated after this long, and after kKeepalivesBeforeRegister
 // unanswered ones in a row the node registers again (the DC restarted or lost our session).
@@ -273,11 +277,14 @@ bool ControlClient::on_relay_message(std::span<const uint8_t> datagram, const En
   if (!stored) relay_cookies_.emplace_back(from, cookie);
   RelayBinding& b = it->second;
   if (!is_challenge) {
-    const bool restored = b.restoring && b.acked;
+    // The binding becomes usable with its first ack (after the challenge answering our first,
+    // cookie-less bind) and again after the RS had lost it.
+    const bool usable_now = !b.acked || b.restoring;
+    if (b.restoring && b.acked)
+      NTM_LOG_INFO("the relay at %s has relay %08x again", from.to_string().c_str(), relay_id);
     b.restoring = false;
     b.acked = true;
-    if (restored) NTM_LOG_INFO("the relay at %s has relay %08x again", from.to_string().c_str(), relay_id);
-    return restored;
+    return usable_now;
   }
   // The RS does not know this binding from here (it restarted, or we moved): bind again now.
   // Before the first ack this is the answer to our cookie-less first bind: use it at once.
@@ -296,7 +303,12 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
   const auto type = static_cast<control::MessageType>(datagram[0]);
   if (type == control::MessageType::relay_bind_ack ||
       type == control::MessageType::relay_challenge) {
-    if (on_relay_message(datagram, from, now) && relay_restored_) relay_restored_();
+    if (on_relay_message(datagram, from, now)) {
+      // What went through the relay before the RS knew us was dropped there: handshakes go
+      // again now, and the node resends what TCP holds without its backoff.
+      engine_.on_relay_bound(from, sink, now);
+      if (relay_restored_) relay_restored_();
+    }
     return;
   }
   std::optional<control::Direction> direction;
@@ -582,10 +594,17 @@ void ControlClient::relogin_locked() {
 void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   std::lock_guard lock(mutex_);
   if (revoked_) return;
-  if (needs_register_ && now - last_register_sent_ > kRegisterRetry) {
-    // The first try goes to the DC we know; later ones walk the list (a family may be gone).
-    if (last_register_sent_ != tunnel::TimePoint{}) dc_ = dcs_[register_attempt_++ % dcs_.size()];
-    send_register_locked(dc_);
+  if (needs_register_ && now - last_register_sent_ > register_retry_) {
+    if (last_register_sent_ == tunnel::TimePoint{}) {
+      // A new round (keepalives unanswered, a new login): the DC we know first.
+      register_retry_ = kRegisterFirstRetry;
+      send_register_locked(dc_);
+    } else {
+      // Unanswered: every DC endpoint at once, as after a network change (one per retry would
+      // spend a whole interval on a family this host no longer reaches).
+      register_retry_ = std::min<std::chrono::milliseconds>(register_retry_ * 2, kRegisterRetry);
+      for (const auto& dc : dcs_) send_register_locked(dc);
+    }
     last_register_sent_ = now;
   }
   if (registered_) {
@@ -642,7 +661,7 @@ tunnel::TimePoint ControlClient::next_timer() const {
   std::lock_guard lock(mutex_);
   tunnel::TimePoint next = tunnel::TimePoint::max();
   if (revoked_) return next;
-  if (needs_register_) next = std::min(next, last_register_sent_ + kRegisterRetry + kAfter);
+  if (needs_register_) next = std::min(next, last_register_sent_ + register_retry_ + kAfter);
   if (registered_) {
     // An unanswered keepalive is repeated after kKeepaliveRetry, not at the next interval.
     next = std::min(next, keepalives_unanswered_ > 0 ? keepalive_sent_at_ + kKeepaliveRetry
@@ -694,6 +713,7 @@ void ControlClient::on_network_change() {
   for (const auto& dc : dcs_) send_register_locked(dc);
   const auto now = tunnel::Clock::now();
   last_register_sent_ = now;
+  register_retry_ = kRegisterFirstRetry;
   for (auto& [id, binding] : relay_bindings_) send_bind_locked(binding, now);
 }
 

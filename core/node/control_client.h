@@ -144,7 +144,8 @@ class ControlClient {
   // key it would make waits in pending_ for the RegisterAck.
   void send_register_locked(const Endpoint& to);
   void on_register_challenge(std::span<const uint8_t> datagram, const Endpoint& from);
-  // Returns true when a binding the RS had lost is back (the caller kicks TCP).
+  // Returns true when a binding became usable: its first ack, or the RS had lost it and has it
+  // again (the caller resends pending handshakes through it and kicks TCP).
   bool on_relay_message(std::span<const uint8_t> datagram, const Endpoint& from,
                         tunnel::TimePoint now);
   void send_bind_locked(RelayBinding& binding, tunnel::TimePoint now);
@@ -194,7 +195,8 @@ class ControlClient {
   int keepalives_unanswered_ = 0;
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;
-  size_t register_attempt_ = 0;
+  // How long tick() waits for an answer before registering again (grows from 100 ms to 500 ms).
+  std::chrono::milliseconds register_retry_{500};
   std::map<uint32_t, PendingResolve> resolves_;
   std::map<uint32_t, RelayBinding> relay_bindings_;  // by relay_id
   std::vector<std::pair<Endpoint, control::RelayCookie>> relay_cookies_;  // by RS endpoint

@@ -209,7 +209,8 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                                engine_->on_registered(*this, tunnel::Clock::now());
                                              },
                                              [this] {
-                                               // An RS that lost our binding has it again:
+                                               // A relay binding became usable (new, or an
+                                               // RS that had lost it has it again):
                                                // resend what TCP holds without its backoff.
                                                kick_tcp_.store(true);
                                              },

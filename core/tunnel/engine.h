@@ -152,6 +152,12 @@ class Engine {
   // tunnel asks for its direction again at once.
   void on_registered(EngineSink& sink, TimePoint now);
 
+  // The Relay Server at `server` has just accepted our binding (the first one there, or again
+  // after it lost it): handshakes sent through it before were dropped by the RS, so every
+  // tunnel waiting for one through that relay sends its init again now instead of after
+  // kHandshakeRetryInterval (a move to an IPv6-only network otherwise stalls 0.5-1.5 s).
+  void on_relay_bound(const Endpoint& server, EngineSink& sink, TimePoint now);
+
   // The hop limit of opening punches to IPv4 candidates (kPunchOpenHopLimit when this host is
   // behind a NAT, 0: none). The node sets it at start and after every network change.
   void set_punch_open_hop_limit(uint8_t hop_limit) {

@@ -139,6 +139,19 @@ void Engine::on_registered(EngineSink& sink, TimePoint now) {
   }
 }
 
+void Engine::on_relay_bound(const Endpoint& server, EngineSink& sink, TimePoint now) {
+  bool sent = false;
+  for (const auto& peer : table_.all()) {
+    std::lock_guard lock(peer->mutex);
+    if (peer->path != PathKind::relay || !peer->relay || !(peer->relay->server == server)) continue;
+    if (!peer->pending || peer->pending->probe) continue;  // probes go to the candidates
+    // Not a new attempt: the last one never got past the RS.
+    start_handshake_locked(peer, sink, now, /*count_attempt=*/false);
+    sent = true;
+  }
+  if (sent) sink.timers_changed();
+}
+
 void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidates,
                     std::optional<Peer::Relay> relay, EngineSink& sink, TimePoint now) {
   std::vector<EngineEvent> events;

@@ -405,8 +405,8 @@ class MobileRun:
             out += ["  (last PROGRESS) " + l for l in progress[-2:]]
             err = p.err_lines
             if err:
-                out.append(f"  stderr ({len(err)} lines, last 80):")
-                out += ["    " + l for l in err[-80:]]
+                out.append(f"  stderr ({len(err)} lines, last {os.environ.get('NTM_DIAG_LINES', '80')}):")
+                out += ["    " + l for l in err[-int(os.environ.get("NTM_DIAG_LINES", "80")):]]
         return "\n".join(out)
 
 

@@ -677,6 +677,34 @@ TEST_CASE("engine goes to the relay at once when direct() has no candidates", "[
   CHECK(p.a.sink.events.empty());
 }
 
+TEST_CASE("a relay binding that becomes usable resends the handshake the RS dropped at once",
+          "[tunnel][path]") {
+  // A moved to an IPv6-only network: the only way to B is the relay, where A's binding from
+  // its new address is not in place yet, so the RS drops A's first init.
+  PathPair p;
+  p.block_direct();
+  auto [b_at_a, a_at_b] = p.peers();
+  p.a.engine.direct(b_at_a, {}, PathPair::relay(), p.a.sink, kT0);
+  REQUIRE(p.a.sink.sent.size() == 1);
+  p.a.sink.clear();  // lost at the RS
+  // Another relay becoming usable changes nothing.
+  p.a.engine.on_relay_bound(Endpoint::v4({192, 0, 2, 99}, 7802), p.a.sink, kT0 + 5ms);
+  CHECK(p.a.sink.sent.empty());
+  // The RS acknowledged A's binding 5 ms later: the init goes again now, not after
+  // kHandshakeRetryInterval, and the tunnel comes up.
+  p.a.engine.on_relay_bound(kRelayServer, p.a.sink, kT0 + 5ms);
+  REQUIRE(p.a.sink.sent.size() == 1);
+  CHECK(is_relayed(p.a.sink.sent[0]));
+  CHECK(type_of(unwrap(p.a.sink.sent[0])) == wire::MessageType::handshake_init);
+  p.pump(kT0 + 6ms);
+  check_on_relay(b_at_a);
+  check_on_relay(a_at_b);
+  // The resend was not a failed attempt: the tunnel is up and nothing more is sent for it.
+  p.clear_sinks();
+  p.a.engine.on_relay_bound(kRelayServer, p.a.sink, kT0 + 7ms);
+  CHECK(p.a.sink.sent.empty());
+}
+
 TEST_CASE("direct() leaves a working tunnel as it is", "[tunnel][path]") {
   PathPair p;
   p.a_direct(kT0);
