@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -115,6 +116,11 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   }
 
   node->update_punch_hop_limit();
+  // NTM_TX_WORKER=0 seals and sends on the thread that runs lwIP (the before/after knob of
+  // bench/run.sh); by default a worker thread does it.
+  if (const char* knob = std::getenv("NTM_TX_WORKER"); knob == nullptr || std::strcmp(knob, "0") != 0) {
+    node->tx_worker_ = std::make_unique<TxWorker>(*node->transport_);
+  }
   if (grant) node->register_with_dc(std::move(*grant));
   stack::PacketOutput& output = *node;
   node->interface_ = std::make_unique<stack::VirtualInterface>(output, cfg.vip4, cfg.vip6, cfg.mtu);
@@ -341,9 +347,20 @@ void Node::run_receiver() {
     receiver_wakeups_.fetch_add(1, std::memory_order_relaxed);
     if (count > 0) {
       now = tunnel::Clock::now();
-      stack::CoreLock lock;  // delivering into lwIP; replies are batched until unlock
+      // Opening (AEAD) happens outside lwIP's lock, so application threads use the stack
+      // meanwhile; the inner packets then go in under one lock, and lwIP's replies (ACKs, more
+      // data) leave as one batch when it is released.
+      rx_inner_.clear();
       for (size_t i = 0; i < count; ++i) dispatch(slots[i].buffer.first(slots[i].length),
                                                    slots[i].from, now);
+      if (!rx_inner_.empty()) {
+        stack::CoreLock lock;
+        for (const auto& inner : rx_inner_) {
+          if (!interface_->input(inner)) {
+            NTM_LOG_DEBUG("virtual stack dropped an inner packet of %zu bytes", inner.size());
+          }
+        }
+      }
     }
     now = tunnel::Clock::now();
     if (network_changed_.exchange(false)) handle_network_change(now);
@@ -413,17 +430,26 @@ void Node::dispatch(std::span<uint8_t> datagram, const Endpoint& from, tunnel::T
 }
 
 std::span<uint8_t> Node::datagram_buffer(size_t size) {
-  return thread_batch().buffer(size, *transport_);
+  return thread_batch().buffer(size, *transport_, tx_worker_.get());
 }
 
 void Node::send(const Endpoint& to, size_t offset, size_t length) {
-  thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_);
+  thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_,
+                        tx_worker_.get());
+}
+
+bool Node::send_unsealed(const Endpoint& to, size_t offset, size_t length,
+                         tunnel::UnsealedCapsule& capsule) {
+  // Only while lwIP's lock is held: the batch leaves when it is released (to the worker).
+  if (!tx_worker_ || !stack::core_locked_by_this_thread()) return false;
+  return thread_batch().commit_unsealed(to, offset, length, std::move(capsule), *transport_,
+                                        tx_worker_.get());
 }
 
 void Node::send_hop_limited(const Endpoint& to, size_t offset, size_t length,
                             uint8_t hop_limit) {
   thread_batch().commit(to, offset, length, stack::core_locked_by_this_thread(), *transport_,
-                        hop_limit);
+                        tx_worker_.get(), hop_limit);
 }
 
 void Node::deliver(std::span<const uint8_t> inner) {
@@ -436,9 +462,13 @@ void Node::deliver(std::span<const uint8_t> inner) {
       next_slow_timers_ = now + stack::slow_timer_interval();
     }
   }
-  if (inner.size() > 0xffff || !interface_->input(inner)) {
+  if (inner.size() > 0xffff) {
     NTM_LOG_DEBUG("virtual stack dropped an inner packet of %zu bytes", inner.size());
+    return;
   }
+  // Receiver thread, outside lwIP's lock: the bytes stay in the receive slot until the batch is
+  // delivered (run_receiver).
+  rx_inner_.push_back(inner);
 }
 
 err_t Node::output_packet(struct pbuf* packet) {
@@ -509,7 +539,7 @@ bool Node::routes_to_tunnel(const Endpoint& virtual_address) const {
 void Node::flush_on_core_unlock() {
   Node* node = g_active.load(std::memory_order_acquire);
   TxBatch& batch = thread_batch();
-  if (node != nullptr && !batch.empty()) batch.flush(*node->transport_);
+  if (node != nullptr && !batch.empty()) batch.flush(*node->transport_, node->tx_worker_.get());
 }
 
 struct netif* Node::route_ip4(const ip4_addr_t* dest) {

@@ -22,6 +22,7 @@
 #include "node/event_queue.h"
 #include "node/node_config.h"
 #include "node/peer_holds.h"
+#include "node/tx_worker.h"
 #include "stack/virtual_interface.h"
 #include "tunnel/engine.h"
 #include "tunnel/tunnel_table.h"
@@ -156,6 +157,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   // EngineSink
   std::span<uint8_t> datagram_buffer(size_t size) override;
   void send(const Endpoint& to, size_t offset, size_t length) override;
+  bool send_unsealed(const Endpoint& to, size_t offset, size_t length,
+                     tunnel::UnsealedCapsule& capsule) override;
   void send_hop_limited(const Endpoint& to, size_t offset, size_t length,
                         uint8_t hop_limit) override;
   void deliver(std::span<const uint8_t> inner) override;
@@ -174,6 +177,11 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   tunnel::TunnelTable table_;
   std::unique_ptr<tunnel::Engine> engine_;
   std::unique_ptr<io::UdpTransport> transport_;
+  // Seals and sends what lwIP's output gathered, on its own core (null: NTM_TX_WORKER=0).
+  std::unique_ptr<TxWorker> tx_worker_;
+  // Receiver thread only: inner packets of the batch being handled, opened outside lwIP's lock
+  // and delivered under it in one go.
+  std::vector<std::span<const uint8_t>> rx_inner_;
   std::unique_ptr<ControlClient> control_;  // control-plane mode only
   std::unique_ptr<stack::VirtualInterface> interface_;
   std::atomic<bool> running_{false};

@@ -40,6 +40,20 @@ struct EngineEvent {
   std::string message;
 };
 
+// A data capsule whose header is written and whose counter is taken, but which is not sealed
+// yet: a sink that takes it (EngineSink::send_unsealed) runs seal_capsule() later, on any thread,
+// before the datagram leaves. Counters are taken in order; seals may finish in another order
+// (the peer's replay window accepts reordering).
+struct UnsealedCapsule {
+  std::shared_ptr<Session> session;  // null: nothing to seal
+  uint64_t counter = 0;
+  size_t capsule_offset = 0;  // where the capsule header starts in the datagram's buffer
+  size_t inner_length = 0;
+};
+
+// Seals the capsule in `buffer` (the buffer the datagram was built in) with its session's key.
+void seal_capsule(const UnsealedCapsule& capsule, std::span<uint8_t> buffer);
+
 class EngineSink {
  public:
   virtual ~EngineSink() = default;
@@ -48,6 +62,12 @@ class EngineSink {
   virtual std::span<uint8_t> datagram_buffer(size_t size) = 0;
   // Bytes [offset, offset + length) of the last datagram_buffer() are a datagram for `to`.
   virtual void send(const Endpoint& to, size_t offset, size_t length) = 0;
+  // As send(), for a data capsule not sealed yet: a sink that returns true seals it (with
+  // seal_capsule) before it sends. false: the engine seals it now and calls send().
+  virtual bool send_unsealed(const Endpoint& /*to*/, size_t /*offset*/, size_t /*length*/,
+                             UnsealedCapsule& /*capsule*/) {
+    return false;
+  }
   // The same with an IPv4 TTL / IPv6 hop limit of `hop_limit` for this datagram alone: hole
   // punching's opening punch, which must pass our own NAT and expire before the peer's.
   // The default (a sink that cannot set it) sends the datagram plainly.
@@ -202,6 +222,15 @@ class Engine {
   void transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length, EngineSink& sink);
   void transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
                    std::span<uint8_t> buffer, size_t length, EngineSink& sink);
+  // Where buffer[kRelayHeaderRoom, +length) goes on the path: the relay header written in front
+  // when it goes through a relay. Returns the destination and the datagram's bytes.
+  struct Wrapped {
+    Endpoint to;
+    size_t offset;
+    size_t length;
+  };
+  static Wrapped wrap_for_path(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                               std::span<uint8_t> buffer, size_t length);
   // `fresh`: both ends are about to punch with nothing open yet - opening punch, then the lead.
   void start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
                           bool fresh);

@@ -88,17 +88,23 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
     to = peer.endpoint;
     if (peer.path == PathKind::relay) relay = peer.relay;
   }
+  UnsealedCapsule unsealed{session.weak_from_this().lock(), 0, kRelayHeaderRoom, inner_length};
   {
     std::lock_guard lock(session.send_mutex);
-    const uint64_t counter = session.send_counter++;
-    wire::CapsuleHeader header{0, session.remote_path_id, counter};
+    unsealed.counter = session.send_counter++;
+    wire::CapsuleHeader header{0, session.remote_path_id, unsealed.counter};
     wire::encode_capsule_header(header, capsule.first<wire::kCapsuleHeaderSize>());
-    auto nonce = wire::capsule_nonce(counter);
+  }
+  // The AEAD may run elsewhere (the node's TX worker); if the sink does not take it, here.
+  const auto [dest, offset, length] = wrap_for_path(to, relay, datagram, total);
+  if (!unsealed.session || !sink.send_unsealed(dest, offset, length, unsealed)) {
+    std::lock_guard lock(session.send_mutex);
+    auto nonce = wire::capsule_nonce(unsealed.counter);
     session.send_aead.seal(nonce, capsule.first(wire::kCapsuleHeaderSize),
                            capsule.subspan(wire::kCapsuleHeaderSize, inner_length),
                            capsule.subspan(wire::kCapsuleHeaderSize, inner_length + wire::kTagSize));
+    sink.send(dest, offset, length);
   }
-  transmit_to(to, relay, datagram, total, sink);
   if (use) peer.touch(now);
   peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
   if (inner_length > 0) {
@@ -114,8 +120,17 @@ void Engine::send_keepalive(Peer& peer, Session& session, EngineSink& sink, Time
   seal_and_send(peer, session, buffer, 0, sink, now, /*use=*/false);
 }
 
-void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
-                         std::span<uint8_t> buffer, size_t length, EngineSink& sink) {
+void seal_capsule(const UnsealedCapsule& c, std::span<uint8_t> buffer) {
+  auto capsule = buffer.subspan(c.capsule_offset);
+  Session& session = *c.session;
+  std::lock_guard lock(session.send_mutex);
+  session.send_aead.seal(wire::capsule_nonce(c.counter), capsule.first(wire::kCapsuleHeaderSize),
+                         capsule.subspan(wire::kCapsuleHeaderSize, c.inner_length),
+                         capsule.subspan(wire::kCapsuleHeaderSize, c.inner_length + wire::kTagSize));
+}
+
+Engine::Wrapped Engine::wrap_for_path(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                                      std::span<uint8_t> buffer, size_t length) {
   if (relay) {
     // type 0x30 | flags | reserved u16 | relay_id u32, then the tunnel datagram unchanged.
     buffer[0] = wire::kRelayedType;
@@ -123,10 +138,15 @@ void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& r
     buffer[2] = 0;
     buffer[3] = 0;
     for (int i = 0; i < 4; ++i) buffer[4 + i] = static_cast<uint8_t>(relay->relay_id >> (24 - 8 * i));
-    sink.send(relay->server, 0, kRelayHeaderRoom + length);
-  } else {
-    sink.send(to, kRelayHeaderRoom, length);
+    return {relay->server, 0, kRelayHeaderRoom + length};
   }
+  return {to, kRelayHeaderRoom, length};
+}
+
+void Engine::transmit_to(const Endpoint& to, const std::optional<Peer::Relay>& relay,
+                         std::span<uint8_t> buffer, size_t length, EngineSink& sink) {
+  const auto [dest, offset, total] = wrap_for_path(to, relay, buffer, length);
+  sink.send(dest, offset, total);
 }
 
 void Engine::transmit_locked(Peer& peer, std::span<uint8_t> buffer, size_t length,

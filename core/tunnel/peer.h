@@ -42,7 +42,7 @@ struct PeerIdentity {
 };
 
 // One set of data keys between us and a peer, found by our PathID.
-struct Session {
+struct Session : std::enable_shared_from_this<Session> {
   Session(uint32_t local, uint32_t remote, crypto::AeadAlgorithm alg, const HandshakeKeys& keys,
           bool initiator, TimePoint now)
       : local_path_id(local),

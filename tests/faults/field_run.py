@@ -96,6 +96,15 @@ class Servers:
     def cert(self) -> str:
         return os.path.join(self.state, "as-tls.pem")
 
+    def dc_saved_nodes(self) -> int:
+        """How many nodes the DC's saved node list (`dc-nodes`, rewritten at most once a second
+        and read at its next start) holds now."""
+        try:
+            with open(os.path.join(self.state, "dc-nodes"), encoding="ascii") as f:
+                return sum(1 for line in f if line.strip())
+        except FileNotFoundError:
+            return 0
+
 
 def as_endpoint(node: Node) -> str:
     return endpoint(SERVERS_IPV4 if node.ipv4 else SERVERS_IPV6, AS_PORT)

@@ -13,6 +13,7 @@ import time
 
 from conftest import record
 from field_run import DOMAIN, FieldNode, SessionsRun
+from topology import wait_until
 
 RECOVERY_BOUND_S = 3.0
 RESOLVE_TRIES_S = 15.0
@@ -41,7 +42,8 @@ def test_dc_kill9_and_restart_names_resolvable_within_bound(topo, servers):
                   timeout_s=120)
     c.wait_ready()
     run.wait_flowing()
-    time.sleep(1.5)  # the DC writes its node list at most once a second
+    # The DC challenges at start the nodes of its saved list: kill it once all three are saved.
+    wait_until(lambda: servers.dc_saved_nodes() >= 3, timeout=10, what="the DC's saved node list")
     t_kill = servers.kill("dc")
     t_up = servers.start("dc")
     # The direct sessions do not need the DC at all.
