@@ -577,6 +577,57 @@ NTM_EXTERN(int) ntm_bridge_listen(int ntm_listen_fd);
 NTM_EXTERN(int) ntm_bridge_accept_listener(int os_listen_fd, struct sockaddr *addr,
                                            socklen_t *addrlen);
 
+/**
+ * Sets an option of the virtual connection behind a bridged OS descriptor: one returned by
+ * ntm_bridge_socket(), ntm_bridge_connect(), ntm_bridge_accept() or
+ * ntm_bridge_accept_listener(), or any dup of it. Those descriptors are Unix-domain sockets, so
+ * setsockopt(2) on them cannot reach TCP options; this call applies them to the connection, at
+ * any time while it is open, with ntm_setsockopt()'s values: SOL_SOCKET: SO_KEEPALIVE;
+ * IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT. Bridged connections start
+ * with TCP_NODELAY on (the pumps forward each write at once). Set buffer sizes and timeouts on
+ * the OS descriptor itself.
+ * @return 0, or -1 and errno: ENOPROTOOPT for another option; EBADF if os_fd is not open;
+ *         ENOTSOCK if it is not a socket; ENOTCONN if it is not a bridged connection (or the
+ *         connection has ended).
+ */
+NTM_EXTERN(int) ntm_bridge_setsockopt(int os_fd, int level, int optname, const void *optval,
+                                      socklen_t optlen);
+
+/** Reads an option of the virtual connection behind a bridged OS descriptor (as
+ *  ntm_bridge_setsockopt(), same options and errors). */
+NTM_EXTERN(int) ntm_bridge_getsockopt(int os_fd, int level, int optname, void *optval,
+                                      socklen_t *optlen);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Logging                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Receives one log line of the library: its level, the component that logged it (the part of
+ * the library: "node", "tunnel", "control", "mobility", "stack"...) and the message (no
+ * timestamp, no newline). The strings are valid only during the call. Never secrets.
+ */
+typedef void (*ntm_log_cb)(ntm_log_level level, const char *component, const char *message,
+                           void *user_data);
+
+/**
+ * Sends the library's log lines to cb instead of stderr, for the application's own logging.
+ * cb runs on one dedicated library thread, in the order the lines were logged, never
+ * concurrently with itself; it may call any ntm function except ntm_set_log_callback(). Which
+ * lines are logged is decided by the level (ntm_set_log_level(); ntm_start() sets it from
+ * options.log_level). NULL restores stderr: once that call returns, the old callback runs no
+ * more. At process exit callbacks stop (none starts once exit() has begun). Thread-safe.
+ * @return NTM_OK.
+ */
+NTM_EXTERN(int) ntm_set_log_callback(ntm_log_cb cb, void *user_data);
+
+/**
+ * Sets which lines are logged (to the callback or stderr), at any time; ntm_start() sets it
+ * again from options.log_level.
+ * @return NTM_OK, or NTM_EINVAL for an unknown level.
+ */
+NTM_EXTERN(int) ntm_set_log_level(ntm_log_level level);
+
 #ifdef __cplusplus
 }
 #endif

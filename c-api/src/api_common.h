@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "callback_thread.h"
 #include "node/node.h"
 #include "ntm.h"
 
@@ -47,6 +48,8 @@ struct Runtime {
   std::vector<bool> ended;  // streams whose end was already reported, by descriptor
   std::vector<bool> connecting;  // non-blocking connects whose outcome SO_ERROR has not told
   bool stopping = false;    // guarded by `mutex`: ntm_stop() is tearing the node down
+  // The running node's event handler runs here, never on a core thread (guarded by `mutex`).
+  std::unique_ptr<CallbackThread> events;
 
   void add_fd(int fd);
   // Removes fd from the registry; false if it was not open (so exactly one closer wins).
@@ -59,7 +62,13 @@ struct Runtime {
   bool is_connecting(int fd);
 };
 
+// The process's runtime. Never destroyed: the process exit is handled by exit_guard.cc.
 Runtime& runtime();
+
+// Registers (once) the handler that shuts the library down when the process exits: callbacks
+// stop at once, the node is torn down without waiting on any callback, bounded in time.
+void install_exit_guard();
+void mark_process_exiting();
 
 // Control-plane mode: before connecting or sending to a virtual address no peer owns yet, ask
 // the DC (blocks up to a few seconds). Returns quickly in static-peer mode.

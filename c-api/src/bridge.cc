@@ -5,9 +5,11 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cerrno>
 #include <memory>
 #include <mutex>
@@ -27,6 +29,9 @@ constexpr int kPollMs = 200;  // how often a blocked virtual read checks the OS 
 struct Bridge {
   int ntm_fd;
   int os_fd;  // our end of the socketpair
+  uint64_t token = 0;  // names the bridge to ntm_bridge_accept_listener()
+  ino_t app_inode = 0;  // the application's end (guarded by g_bridges_mutex); 0 while unknown
+  std::vector<char> preamble;  // written to os_fd before any data (a bridged listener's hello)
   std::atomic<int> finished{0};
   std::atomic<bool> to_ntm_running{true};
 
@@ -70,6 +75,11 @@ bool os_side_closed(int fd) {
 // Virtual -> OS. A receive timeout lets it notice that the application closed its end.
 void pump_from_ntm(std::shared_ptr<Bridge> b) {
   std::unique_ptr<char[]> buffer(new char[kChunk]);
+  if (!b->preamble.empty() && !write_all_os(b->os_fd, b->preamble.data(), b->preamble.size())) {
+    ::shutdown(b->os_fd, SHUT_RDWR);
+    b->done();
+    return;
+  }
   for (;;) {
     ssize_t n = ntm_recv(b->ntm_fd, buffer.get(), kChunk, 0);
     if (n > 0) {
@@ -93,8 +103,16 @@ void pump_from_ntm(std::shared_ptr<Bridge> b) {
 }
 
 std::vector<std::shared_ptr<Bridge>>& bridges() {
-  static std::vector<std::shared_ptr<Bridge>> list;
-  return list;
+  // Leaked: pump threads may still use it while the process exits.
+  static auto* list = new std::vector<std::shared_ptr<Bridge>>;
+  return *list;
+}
+
+// Application ends named (by ntm_bridge_accept_listener) before their bridge registered:
+// token -> inode, guarded by g_bridges_mutex.
+std::vector<std::pair<uint64_t, ino_t>>& pending_names() {
+  static auto* list = new std::vector<std::pair<uint64_t, ino_t>>;
+  return *list;
 }
 
 void unregister_bridge(Bridge* b) {
@@ -127,7 +145,13 @@ void pump_to_ntm(std::shared_ptr<Bridge> b) {
 
 namespace ntm::capi {
 
-bool start_pumps(int ntm_fd, int os_fd) {
+uint64_t new_bridge_token() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+bool start_pumps(int ntm_fd, int os_fd, int app_fd, uint64_t token, const void* preamble,
+                 size_t preamble_size) {
   // Blocking virtual socket with a short receive timeout (see pump_from_ntm).
   ntm_fcntl(ntm_fd, F_SETFL, 0);
   timeval tv{0, kPollMs * 1000};
@@ -139,8 +163,23 @@ bool start_pumps(int ntm_fd, int os_fd) {
   auto bridge = std::make_shared<Bridge>();
   bridge->ntm_fd = ntm_fd;
   bridge->os_fd = os_fd;
+  struct stat st;
+  if (app_fd >= 0 && ::fstat(app_fd, &st) == 0) bridge->app_inode = st.st_ino;
+  bridge->token = token;
+  if (preamble_size > 0) {
+    const auto* p = static_cast<const char*>(preamble);
+    bridge->preamble.assign(p, p + preamble_size);
+  }
   {
     std::lock_guard lock(g_bridges_mutex);
+    auto& pending = pending_names();
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      if (it->first == token) {
+        bridge->app_inode = it->second;
+        pending.erase(it);
+        break;
+      }
+    }
     bridges().push_back(bridge);
   }
   try {
@@ -154,6 +193,30 @@ bool start_pumps(int ntm_fd, int os_fd) {
     return false;
   }
   return true;
+}
+
+void name_application_end(uint64_t token, int app_fd) {
+  struct stat st;
+  if (::fstat(app_fd, &st) != 0) return;
+  std::lock_guard lock(g_bridges_mutex);
+  for (const auto& b : bridges()) {
+    if (b->token == token) {
+      b->app_inode = st.st_ino;
+      return;
+    }
+  }
+  pending_names().emplace_back(token, st.st_ino);
+}
+
+int with_bridged_ntm_fd(int app_fd, const std::function<int(int)>& call) {
+  struct stat st;
+  if (::fstat(app_fd, &st) != 0) return -1;  // EBADF
+  std::lock_guard lock(g_bridges_mutex);  // a registered bridge's ntm_fd stays open meanwhile
+  for (const auto& b : bridges()) {
+    if (b->app_inode == st.st_ino) return call(b->ntm_fd);
+  }
+  errno = S_ISSOCK(st.st_mode) ? ENOTCONN : ENOTSOCK;
+  return -1;
 }
 
 int bridges_draining() {
@@ -183,7 +246,8 @@ extern "C" NTM_EXTERN(int) ntm_bridge_socket(int ntm_fd) {
     errno = saved;
     return -1;
   }
-  if (!ntm::capi::start_pumps(ntm_fd, pair[1])) {
+  if (!ntm::capi::start_pumps(ntm_fd, pair[1], pair[0], ntm::capi::new_bridge_token(), nullptr,
+                              0)) {
     ::close(pair[0]);
     return -1;
   }

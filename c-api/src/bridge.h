@@ -1,11 +1,27 @@
 // Internal to the C ABI: the pumps that join an OS descriptor to a virtual stream socket.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
 namespace ntm::capi {
 
 // Starts the two pump threads between a connected ntm stream socket and an OS stream
-// descriptor; both are owned by the bridge from then on. false (errno set, both closed) on
-// failure.
-bool start_pumps(int ntm_fd, int os_fd);
+// descriptor; both are owned by the bridge from then on. app_fd is the application's end when
+// known (-1 otherwise); token (from new_bridge_token()) names the bridge; the preamble (may be
+// empty) goes to os_fd before any data. The bridge is registered when this returns. false
+// (errno set, both closed) on failure.
+bool start_pumps(int ntm_fd, int os_fd, int app_fd, uint64_t token, const void* preamble,
+                 size_t preamble_size);
+uint64_t new_bridge_token();
+
+// Records app_fd as the application's end of the bridge `token` (for bridged listeners, where
+// the application's end is only known once it accepted).
+void name_application_end(uint64_t token, int app_fd);
+
+// Runs call(ntm_fd) for the virtual socket behind the application's descriptor app_fd (any
+// dup of a bridged end); -1 with EBADF, ENOTSOCK or ENOTCONN (not bridged, or ended) otherwise.
+int with_bridged_ntm_fd(int app_fd, const std::function<int(int)>& call);
 
 }  // namespace ntm::capi

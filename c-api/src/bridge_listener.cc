@@ -23,11 +23,16 @@ namespace {
 
 constexpr int kAcceptPollMs = 200;  // how often the accept thread checks the listener is alive
 
+// The hello record plus the bridge's token (internal: read only by
+// ntm_bridge_accept_listener(), which ties the accepted descriptor to its bridge for
+// ntm_bridge_setsockopt()).
+constexpr size_t kTokenSize = 8;
+
 struct Hello {
-  uint8_t bytes[NTM_BRIDGE_HELLO_SIZE];
+  uint8_t bytes[NTM_BRIDGE_HELLO_SIZE + kTokenSize];
 };
 
-// family u8 (4 or 6) | reserved u8 | port u16 big-endian | address[16]
+// family u8 (4 or 6) | reserved u8 | port u16 big-endian | address[16] | token u64 (host order)
 Hello encode_hello(const sockaddr_storage& peer) {
   Hello h{};
   if (peer.ss_family == AF_INET6) {
@@ -78,20 +83,22 @@ bool listener_alive(const Listener& l) {
   return ::fstat(l.os_fd, &st) == 0 && st.st_ino == l.inode;
 }
 
-// Connects a new Unix stream to the listener and sends the hello. -1 if the listener is gone.
-int hand_over(const Listener& l, const sockaddr_storage& peer) {
+// Connects a new Unix stream to the listener. -1 if the listener is gone.
+int hand_over(const Listener& l) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&l.address), l.address_length) != 0) {
     ::close(fd);
     return -1;
   }
-  Hello h = encode_hello(peer);
-  if (::send(fd, h.bytes, sizeof(h.bytes), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(h.bytes))) {
-    ::close(fd);
-    return -1;
-  }
   return fd;
+}
+
+// The hello with the bridge's token.
+Hello make_hello(const sockaddr_storage& peer, uint64_t token) {
+  Hello h = encode_hello(peer);
+  std::memcpy(h.bytes + NTM_BRIDGE_HELLO_SIZE, &token, kTokenSize);
+  return h;
 }
 
 void accept_loop(Listener l) {
@@ -108,13 +115,17 @@ void accept_loop(Listener l) {
       }
       break;  // EBADF: the node stopped
     }
-    int os_fd = hand_over(l, peer);
+    int os_fd = hand_over(l);
     if (os_fd < 0) {
       ntm_close(conn);
       if (!listener_alive(l)) break;
       continue;
     }
-    ntm::capi::start_pumps(conn, os_fd);
+    // The bridge is registered before its pump sends the hello (its first bytes), so once the
+    // application has accepted, ntm_bridge_setsockopt() finds it.
+    const uint64_t token = ntm::capi::new_bridge_token();
+    const Hello hello = make_hello(peer, token);
+    ntm::capi::start_pumps(conn, os_fd, -1, token, hello.bytes, sizeof(hello.bytes));
   }
   ntm_close(l.ntm_fd);
   // The node stopped while the application still listens: wake its accept() (it then fails)
@@ -179,5 +190,8 @@ extern "C" NTM_EXTERN(int) ntm_bridge_accept_listener(int os_listen_fd, struct s
     return -1;
   }
   decode_hello(h, addr, addrlen);
+  uint64_t token = 0;
+  std::memcpy(&token, h.bytes + NTM_BRIDGE_HELLO_SIZE, kTokenSize);
+  ntm::capi::name_application_end(token, fd);
   return fd;
 }

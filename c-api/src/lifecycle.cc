@@ -1,6 +1,8 @@
 // Node lifecycle: ntm_start, ntm_stop, ntm_is_running; the runtime and its socket registry.
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "api_common.h"
@@ -11,8 +13,10 @@
 namespace ntm::capi {
 
 Runtime& runtime() {
-  static Runtime instance;
-  return instance;
+  // Leaked on purpose: its destruction at exit would join threads that may be stuck in a
+  // callback of a runtime that is itself exiting (exit_guard.cc tears the node down instead).
+  static Runtime* instance = new Runtime;
+  return *instance;
 }
 
 void Runtime::add_fd(int fd) {
@@ -109,9 +113,23 @@ extern "C" NTM_EXTERN(int) ntm_start(const ntm_options *options) {
       return capi::fail(NTM_EINVAL, e.what());
     }
     log::set_level(static_cast<log::Level>(options->log_level));
+    capi::install_exit_guard();
+    if (config.on_event) {
+      // The application's handler runs on a thread of the C API, so that the core's event thread
+      // never waits inside foreign code (and can always be joined).
+      rt.events = std::make_unique<capi::CallbackThread>("ntm-events");
+      capi::CallbackThread* thread = rt.events.get();
+      auto direct = std::make_shared<const std::function<void(const node::NodeEvent&)>>(
+          std::move(config.on_event));
+      config.on_event = [thread, direct](const node::NodeEvent& e) {
+        thread->post([direct, e] { (*direct)(e); });
+      };
+    }
     try {
       rt.node = node::Node::start(std::move(config));
     } catch (const node::StartError& e) {
+      if (rt.events) rt.events->close();
+      rt.events.reset();
       int code = NTM_EINVAL;
       switch (e.kind()) {
         case node::StartError::Kind::io: code = NTM_EIO; break;
@@ -133,7 +151,7 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
     auto& rt = capi::runtime();
     std::unique_lock lock(rt.mutex);
     if (!rt.node) return capi::fail(NTM_ESTATE, "ntm_stop: no node is running");
-    if (rt.node->on_event_thread()) {
+    if (rt.node->on_event_thread() || (rt.events && rt.events->on_thread())) {
       return capi::fail(NTM_ESTATE, "ntm_stop: not allowed from the event callback");
     }
     // Let connections the application has closed deliver what they still hold: a bridge
@@ -153,6 +171,9 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
     lock.unlock();
     doomed.reset();
     lock.lock();
+    // The node's last event (STOPPING) is queued: deliver it and everything before it.
+    if (rt.events) rt.events->close();
+    rt.events.reset();
     rt.stopping = false;
     return NTM_OK;
   });

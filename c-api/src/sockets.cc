@@ -323,6 +323,12 @@ extern "C" NTM_EXTERN(int) ntm_getsockopt(int fd, int level, int optname, void *
   }
   if (*optlen < static_cast<socklen_t>(sizeof(int))) return fail_errno(EINVAL);
   if (option == sock::Option::type) value = value == 1 ? SOCK_STREAM : SOCK_DGRAM;
+  // lwIP reports flag options as their bit (SO_KEEPALIVE reads 8); the kernel says 1.
+  if (option == sock::Option::keepalive || option == sock::Option::reuse_address ||
+      option == sock::Option::broadcast || option == sock::Option::tcp_nodelay ||
+      option == sock::Option::ipv6_only) {
+    value = value != 0 ? 1 : 0;
+  }
   std::memcpy(optval, &value, sizeof(int));
   *optlen = sizeof(int);
   return 0;

@@ -1,9 +1,12 @@
 #include "util/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -13,7 +16,8 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::warn)};
 std::atomic<bool> g_json{false};
 std::atomic<const char*> g_program{"ntmobile"};
-std::mutex g_write_mutex;
+std::mutex g_write_mutex;  // also guards g_sink
+std::shared_ptr<const Sink> g_sink;
 
 void timestamp(char* out, size_t size) {
   const auto now = std::chrono::system_clock::now();
@@ -61,12 +65,32 @@ void set_program(const char* name) { g_program.store(name); }
 Level level() { return static_cast<Level>(g_level.load()); }
 bool enabled(Level l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
 
-void write(Level l, const char* format, ...) {
-  char line[1024];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(line, sizeof(line), format, args);
-  va_end(args);
+void set_sink(Sink sink) {
+  std::lock_guard lock(g_write_mutex);
+  g_sink = sink ? std::make_shared<const Sink>(std::move(sink)) : nullptr;
+}
+
+const char* component_of(const char* file, char* buffer, size_t size) {
+  if (file == nullptr || size == 0) return "";
+  const char* end = std::strrchr(file, '/');
+  if (end == nullptr) return "";
+  const char* begin = end;
+  while (begin > file && begin[-1] != '/') --begin;
+  const size_t n = std::min(static_cast<size_t>(end - begin), size - 1);
+  std::memcpy(buffer, begin, n);
+  buffer[n] = '\0';
+  return buffer;
+}
+
+namespace {
+
+void emit(Level l, const char* file, const char* line) {
+  std::lock_guard lock(g_write_mutex);
+  if (g_sink) {
+    char component[64];
+    (*g_sink)(l, component_of(file, component, sizeof(component)), line);
+    return;
+  }
   char when[40];
   timestamp(when, sizeof(when));
   if (g_json.load(std::memory_order_relaxed)) {
@@ -74,12 +98,30 @@ void write(Level l, const char* format, ...) {
                       "\",\"program\":\"" + g_program.load() + "\",\"message\":\"";
     append_json_escaped(out, line);
     out += "\"}";
-    std::lock_guard lock(g_write_mutex);
     std::fprintf(stderr, "%s\n", out.c_str());
     return;
   }
-  std::lock_guard lock(g_write_mutex);
   std::fprintf(stderr, "%s %s %s: %s\n", when, g_program.load(), name(l), line);
+}
+
+}  // namespace
+
+void write(Level l, const char* format, ...) {
+  char line[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  emit(l, nullptr, line);
+}
+
+void write_from(Level l, const char* file, const char* format, ...) {
+  char line[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  emit(l, file, line);
 }
 
 }  // namespace ntm::log

@@ -82,7 +82,8 @@ def server_nodes(control_plane):
         server.problem = nodes.missing(lang)
         if server.problem is None:
             try:
-                server.proc = nodes.start(lang, ["server", *control_plane.node_args(name)],
+                http = ["--http-port", str(nodes.HTTP_PORT)] if lang in nodes.HTTP_LANGS else []
+                server.proc = nodes.start(lang, ["server", *control_plane.node_args(name), *http],
                                           label=name)
             except (OSError, RuntimeError) as error:
                 server.problem = f"cannot start: {error}"

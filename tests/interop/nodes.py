@@ -40,6 +40,10 @@ from netns_helpers import fields  # noqa: E402  (re-exported: "WORD k=v ..." -> 
 from topology import NsProcess  # noqa: E402
 
 LANGS = ("c", "java", "ruby", "python")
+# The languages whose interop nodes speak HTTP (--http-port): their binding ships HTTP clients
+# and servers (C has none; its nodes skip the HTTP step).
+HTTP_LANGS = ("java", "ruby", "python")
+HTTP_PORT = 8080
 JAVA_COMPILE_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 40.0  # log in + register + listen; a JVM start on a busy 2-core host
 TAIL_LINES = 30  # lines of stdout and of stderr per process in tails()
@@ -61,6 +65,12 @@ def _java_jar() -> Optional[str]:
     jars = sorted(glob.glob(os.path.join(REPO, "bindings", "java", "target", "ntmobile-*.jar")))
     jars = [j for j in jars if not j.endswith(("-sources.jar", "-javadoc.jar"))]
     return jars[-1] if jars else None
+
+
+def _java_classpath(jar: str) -> str:
+    """The jar and the HTTP libraries its package step copied next to it (target/http-lib)."""
+    http_lib = os.path.join(os.path.dirname(jar), "http-lib", "*")
+    return f"{jar}{os.pathsep}{http_lib}"
 
 
 def _java_sources() -> list[str]:
@@ -122,7 +132,8 @@ class _JavaClasses:
             if self._dir is None:
                 out = tempfile.mkdtemp(prefix="ntm-interop-java-")
                 atexit.register(shutil.rmtree, out, True)
-                r = subprocess.run(["javac", "-nowarn", "-cp", jar, "-d", out, *_java_sources()],
+                r = subprocess.run(["javac", "-nowarn", "-cp", _java_classpath(jar), "-d", out,
+                                    *_java_sources()],
                                    capture_output=True, text=True, timeout=JAVA_COMPILE_TIMEOUT_S)
                 if r.returncode != 0:
                     raise RuntimeError(f"javac of tests/interop/java failed:\n{r.stdout}{r.stderr}")
@@ -144,7 +155,7 @@ def command(lang: str, args: Sequence[str]) -> tuple[list[str], dict]:
             raise RuntimeError(missing("java"))
         classes = _java_classes.folder(jar)
         env["NTM_LIBRARY"] = os.path.join(build_dir(), "c-api")
-        prefix = ["java", "-cp", f"{jar}{os.pathsep}{classes}", "InteropNode"]
+        prefix = ["java", "-cp", f"{_java_classpath(jar)}{os.pathsep}{classes}", "InteropNode"]
     elif lang == "ruby":
         ruby = os.path.join(REPO, "bindings", "ruby")
         prefix = ["ruby", "-I", os.path.join(ruby, "lib"), "-I", os.path.join(ruby, "tmp", "lib"),

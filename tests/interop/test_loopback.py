@@ -3,7 +3,9 @@
 One ntm-server (AS + DC + RS) on 127.0.0.1 and ::1 and one server node per language stay up for
 the module (conftest.py); each of the 16 ordered pairs runs one client node, in turn, against a
 server's FQDN: TCP lines, 8 MiB up and down (SHA-256 checked by both ends) and 5 UDP pings, over
-virtual IPv4 and IPv6. Then a few refusals, and the servers' clean exits.
+virtual IPv4 and IPv6, and - between the languages whose bindings ship HTTP (Java, Ruby, Python)
+- one HTTP request from the client's usual HTTP library to the server's usual HTTP server, by
+node name. Then a few refusals, and the servers' clean exits.
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ def test_pair(client, server, control_plane, server_nodes, pair_times):
     srv = server_nodes[server].require()
     first_line = len(srv.proc.lines)
     started = time.monotonic()
+    http = client in nodes.HTTP_LANGS and server in nodes.HTTP_LANGS
     proc, rc = run_client(control_plane, client, "--peer", srv.fqdn, "--family", "both",
-                          "--bytes", str(BYTES), "--udp-count", str(UDP_COUNT))
+                          "--bytes", str(BYTES), "--udp-count", str(UDP_COUNT),
+                          *(["--http-port", str(nodes.HTTP_PORT)] if http else []))
     seconds = time.monotonic() - started
 
     def diag() -> str:
@@ -107,6 +111,9 @@ def test_pair(client, server, control_plane, server_nodes, pair_times):
     check_tunnel(nodes.records(proc, "TUNNEL"), srv, diag)
     assert nodes.records(proc, "DONE") == [{"lang": client}], f"DONE record\n{diag()}"
     check_served(srv, first_line, diag)
+    if http:
+        assert nodes.records(proc, "HTTP") == [{"status": "200", "peer_lang": server, "path": "ok"}], (
+            f"HTTP record\n{diag()}")
     pair_times[(client, server)] = (seconds, "ok")
 
 

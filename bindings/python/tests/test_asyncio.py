@@ -84,3 +84,41 @@ def test_ntmobile_start_server_helper(env):
         assert answer[2] == h.sha256(data.upper()).hexdigest()
 
     run(main())
+
+
+def test_open_connection_with_ssl_checks_the_certificate_against_the_node_name(env):
+    import ssl
+
+    from conftest import TLS_PORT
+
+    async def main() -> None:
+        context = ssl.create_default_context(cafile=str(env.tls.ca))
+        reader, writer = await ntmobile.open_connection(PEER_NAME, TLS_PORT, ssl=context, timeout=20)
+        cert = writer.get_extra_info("peercert")
+        assert ("commonName", PEER_NAME) in (item for rdn in cert["subject"] for item in rdn)
+        writer.write(b"tls line\n")
+        assert await reader.readline() == b"tls line\n"
+        writer.close()
+        await writer.wait_closed()
+
+    run(main())
+
+
+def test_sock_connect_resolves_node_names_through_the_node(env, monkeypatch):
+    import socket as socket_module
+
+    def no_dns(*args, **kwargs):
+        raise AssertionError(f"system DNS asked: {args}")
+
+    monkeypatch.setattr(socket_module, "getaddrinfo", no_dns)
+
+    async def main() -> None:
+        sock = ntmobile.socket()
+        sock.setblocking(False)
+        await ntmobile.sock_connect(sock, (PEER_NAME, ECHO_PORT))
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(sock, b"via sock_connect")
+        assert await loop.sock_recv(sock, 100) == b"via sock_connect"
+        sock.close()
+
+    run(main())

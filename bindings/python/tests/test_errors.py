@@ -82,18 +82,6 @@ def test_binding_a_port_in_use_raises_eaddrinuse(env):
         assert info.value.errno == errno.EADDRINUSE
 
 
-def test_tcp_options_after_connect_raise_enoprotoopt(env):
-    with ntmobile.socket() as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # before connect: applied
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        sock.settimeout(10)
-        sock.connect((PEER_V4, ECHO_PORT))
-        with pytest.raises(OSError) as info:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        assert info.value.errno == errno.ENOPROTOOPT
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
-
-
 def test_wrong_arguments_raise_like_socket(env):
     with pytest.raises(OSError) as info:
         ntmobile.socket(socket.AF_UNIX)

@@ -25,6 +25,8 @@ rescue LoadError => e
 end
 require_relative "ntm/address"
 require_relative "ntm/node"
+require_relative "ntm/logging"
+require_relative "ntm/tcp_options"
 require_relative "ntm/tcp_socket"
 require_relative "ntm/tcp_server"
 require_relative "ntm/udp_socket"

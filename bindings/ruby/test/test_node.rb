@@ -75,12 +75,14 @@ class TestNode < Minitest::Test
     assert_equal public_key, NTM.public_key(private_key)
     error = assert_raises(NTM::Error) { NTM.public_key("not a key") }
     assert_equal :einval, error.code
+    assert_instance_of NTM::InvalidArgumentError, error
   end
 
   def test_start_while_running_raises_estate
     key, = NTM.generate_keypair
     error = assert_raises(NTM::Error) { NTM.start(name: "x.test", private_key: key, virtual_ipv4: "100.64.0.99") }
     assert_equal :estate, error.code
+    assert_instance_of NTM::StateError, error
     assert NTM.running?
   end
 

@@ -126,10 +126,36 @@ class TestNTMTCPSocket < Minitest::Test
     assert kept.closed?
   end
 
-  def test_tcp_options_are_accepted
+  # The same options, the same way as the Python and Java bindings: on the virtual connection.
+  def assert_connection_options(socket)
+    assert socket.getsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY).bool, "bridges start with NODELAY"
+    assert_equal 0, socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, false)
+    refute socket.getsockopt(:TCP, :NODELAY).bool
+    socket.setsockopt(:SOCKET, :KEEPALIVE, true)
+    assert socket.getsockopt(Socket::SOL_SOCKET, Socket::SO_KEEPALIVE).bool
+    socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_KEEPIDLE, 11)
+    socket.setsockopt(Socket::Option.int(:INET, :TCP, :KEEPINTVL, 4))
+    socket.setsockopt(:TCP, :KEEPCNT, [5].pack("i"))
+    assert_equal 11, socket.getsockopt(:TCP, :KEEPIDLE).int
+    assert_equal 4, socket.getsockopt(:TCP, :KEEPINTVL).int
+    assert_equal 5, socket.getsockopt(:TCP, :KEEPCNT).int
+    assert_raises(Errno::ENOPROTOOPT) { socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_MAXSEG, 1000) }
+  end
+
+  def test_tcp_options_apply_to_the_virtual_connection
     socket = line_connection
-    assert_equal 0, socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1)
-    assert socket.getsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY).bool
+    assert_connection_options(socket)
+    socket.puts "PING"
+    assert_equal "PONG\n", socket.gets
+  end
+
+  def test_tcp_options_apply_to_an_accepted_connection
+    server = closing(NTMTCPServer.new(nil, 7620))
+    client = closing(NTMTCPSocket.new(NTM.info.virtual_ipv4, 7620))
+    accepted = closing(within(10, "accept") { server.accept })
+    assert_connection_options(accepted)
+    client.write("x")
+    assert_equal "x", accepted.read(1)
   end
 
   def test_io_select_over_several_connections_reports_only_the_ready_one

@@ -118,9 +118,17 @@ public final class InteropNode {
       return 1;
     }
     try {
-      return stop != null
-          ? new Server(config, node, stop).run()
-          : new Client(config, node, started + DEADLINE_NANOS).run();
+      if (stop != null) {
+        if (config.httpPort != 0) {
+          InteropHttp.startServer(config.httpPort);
+        }
+        return new Server(config, node, stop).run();
+      }
+      int status = new Client(config, node, started + DEADLINE_NANOS).run();
+      if (status == 0 && config.httpPort != 0 && !InteropHttp.request(config.peer, config.httpPort)) {
+        return 1;
+      }
+      return status;
     } catch (IOException | RuntimeException e) {
       warn(e.toString());
       return 1;
@@ -239,6 +247,7 @@ public final class InteropNode {
     List<Integer> families = List.of(4, 6);
     int udpCount = 5;
     double rateMbps; // 0: no pacing
+    int httpPort; // 0: no HTTP (server: serve it there; client: GET from the peer there)
 
     /** The configuration, or null for --help. */
     static Config parse(String[] args) throws BadArguments {
@@ -273,6 +282,7 @@ public final class InteropNode {
           case "--listen" -> c.listen.add(value);
           case "--log" -> c.log = logLevel(value);
           case "--port" -> c.port = (int) integer(option, value, 1, 65535);
+          case "--http-port" -> c.httpPort = (int) integer(option, value, 1, 65535);
           case "--peer" -> c.peer = value;
           case "--bytes" -> c.bytes = integer(option, value, 0, 1_000_000_000_000L);
           case "--family" -> c.families = families(value);

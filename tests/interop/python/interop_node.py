@@ -20,6 +20,7 @@ import sys
 import threading
 
 import ntmobile
+from interop_http import http_request, start_http_server
 from interop_client import ClientOptions, run_client  # this file's folder is on sys.path
 from interop_protocol import DEADLINE_S, Deadline, warn
 from interop_server import run_server
@@ -64,6 +65,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
                         " once given, families not listed are off")
     parser.add_argument("--port", type=_port, default=7000)
     parser.add_argument("--log", choices=["off", "error", "warn", "info", "debug"], default="warn")
+    parser.add_argument("--http-port", type=_port, default=None,
+                        help="server: also serve HTTP there; client: then GET from the peer there")
     client = parser.add_argument_group("client only")
     client.add_argument("--peer", metavar="FQDN", help="the server node to test")
     client.add_argument("--bytes", type=_count)
@@ -131,8 +134,13 @@ def main(argv: list[str]) -> int:
         info = node.info()
         warn(f"node {info.name} up (virtual {info.virtual_ipv4} {info.virtual_ipv6})")
         if stop is not None:
+            if args.http_port:
+                start_http_server(args.http_port)
             return run_server(args.port, node, stop)
-        return run_client(client_options(args), node, deadline)
+        status = run_client(client_options(args), node, deadline)
+        if status == 0 and args.http_port and not http_request(args.peer, args.http_port):
+            return 1
+        return status
     finally:
         if node.running:
             node.stop()

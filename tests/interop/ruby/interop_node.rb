@@ -24,12 +24,13 @@ end
 require_relative "interop_support"
 require_relative "interop_server"
 require_relative "interop_client"
+require_relative "interop_http"
 
 module Interop
   # The parsed command line.
   Config = Struct.new(:role, :server, :server_certificate, :account, :password, :state, :listen,
                       :log, :port, :peer, :bytes, :families, :udp_count, :rate_mbps,
-                      keyword_init: true) do
+                      :http_port, keyword_init: true) do
     def server?
       role == "server"
     end
@@ -90,6 +91,7 @@ module Interop
       when "--listen" then config.listen << value
       when "--log" then config.log = choice(option, value, LOG_LEVELS)
       when "--port" then config.port = integer(option, value, 1, 65_535)
+      when "--http-port" then config.http_port = integer(option, value, 1, 65_535)
       when "--peer" then config.peer = value
       when "--bytes" then config.bytes = integer(option, value, 0, 1_000_000_000_000)
       when "--family" then config.families = FAMILIES.fetch(choice(option, value, FAMILIES.keys))
@@ -147,9 +149,13 @@ module Interop
       return 1
     end
     if config.server?
+      HTTP.start_server(config.http_port) if config.http_port
       Server.new(config, info, stop_signals).run
     else
-      Client.new(config, started + DEADLINE_S).run
+      status = Client.new(config, started + DEADLINE_S).run
+      return 1 if status.zero? && config.http_port && !HTTP.request(config.peer, config.http_port)
+
+      status
     end
   ensure
     stop_node

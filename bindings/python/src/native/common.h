@@ -41,8 +41,18 @@ py::object from_sockaddr(const sockaddr* addr, socklen_t length);
 // Registers the socket and node functions on the module.
 void register_sockets(py::module_& m);
 void register_node(py::module_& m);
+void register_logging(py::module_& m);
 
 // True on the interpreter's main thread (the one that runs signal handlers).
 bool on_main_thread();
+
+// True once the interpreter is shutting down: library threads must not take the GIL then.
+inline bool interpreter_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
 
 }  // namespace ntmpy

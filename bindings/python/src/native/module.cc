@@ -23,4 +23,5 @@ PYBIND11_MODULE(_ntm, m) {
   m.attr("BRIDGE_HELLO_SIZE") = NTM_BRIDGE_HELLO_SIZE;
   ntmpy::register_node(m);
   ntmpy::register_sockets(m);
+  ntmpy::register_logging(m);
 }

@@ -22,13 +22,6 @@ py::object* g_event_handler = nullptr;
 // from the callback; querying the node during stop is refused here for the same reason).
 std::atomic<bool> g_stopping{false};
 
-bool interpreter_finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
-}
 
 py::str text(const char* s) {
   if (s == nullptr) return py::str("");

@@ -10,7 +10,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -430,6 +432,28 @@ py::tuple bridge_accept_listener_(int os_fd) {
   }
 }
 
+// TCP options of the virtual connection behind a bridged OS descriptor (an int or a buffer).
+void bridge_setsockopt_(int os_fd, int level, int name, py::object value) {
+  if (py::isinstance<py::int_>(value)) {
+    int v = py::cast<int>(value);
+    call([&] { return ntm_bridge_setsockopt(os_fd, level, name, &v, sizeof(v)); });
+    return;
+  }
+  py::buffer_info info = py::reinterpret_borrow<py::buffer>(value).request();
+  call([&] { return ntm_bridge_setsockopt(os_fd, level, name, info.ptr,
+                                          static_cast<socklen_t>(info.size * info.itemsize)); });
+}
+
+py::object bridge_getsockopt_(int os_fd, int level, int name, int buflen) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  call([&] { return ntm_bridge_getsockopt(os_fd, level, name, &v, &len); });
+  if (buflen <= 0) return py::int_(v);
+  std::string buffer(static_cast<size_t>(buflen), '\0');
+  std::memcpy(buffer.data(), &v, std::min(sizeof(v), buffer.size()));
+  return py::bytes(buffer.data(), std::min(sizeof(v), buffer.size()));
+}
+
 }  // namespace
 
 void register_sockets(py::module_& m) {
@@ -464,6 +488,10 @@ void register_sockets(py::module_& m) {
   m.def("bridge_accept", &bridge_accept_, arg("listen_fd"));
   m.def("bridge_listen", &bridge_listen_, arg("fd"));
   m.def("bridge_accept_listener", &bridge_accept_listener_, arg("os_listen_fd"));
+  m.def("bridge_setsockopt", &bridge_setsockopt_, arg("os_fd"), arg("level"), arg("option"),
+        arg("value"));
+  m.def("bridge_getsockopt", &bridge_getsockopt_, arg("os_fd"), arg("level"), arg("option"),
+        arg("buflen") = 0);
 }
 
 }  // namespace ntmpy

@@ -31,8 +31,9 @@ from socket import (  # the constants callers pass to ntmobile.socket()
     SOCK_STREAM,
 )
 
+from ._logging import route_library_logs, set_library_log_level  # first: see _logging
 from ._api import create_connection, create_server, has_dualstack_ipv6, socket
-from ._asyncio import open_connection, start_server
+from ._asyncio import open_connection, sock_connect, start_server
 from ._dgram import NTMDatagramSocket
 from ._errors import (
     AuthenticationError,
@@ -122,6 +123,9 @@ __all__ = [
     "node_info",
     "open_connection",
     "public_key_from_private",
+    "route_library_logs",
+    "set_library_log_level",
+    "sock_connect",
     "socket",
     "start",
     "start_server",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 import socket as _socket
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from ._dgram import NTMDatagramSocket
 from ._resolve import getaddrinfo
@@ -31,9 +31,13 @@ def create_connection(
     source_address: Optional[tuple[str, int]] = None,
     *,
     all_errors: bool = False,
+    socket_options: Optional[Iterable[tuple[Any, ...]]] = None,
 ) -> NTMSocket:
-    """Like ``socket.create_connection``: resolves a node name (or numeric virtual address),
-    tries each address in turn and returns a connected :class:`NTMSocket`."""
+    """Like ``socket.create_connection`` (same arguments): resolves a node name (or numeric
+    virtual address), tries each address in turn and returns a connected :class:`NTMSocket`.
+    ``socket_options`` - ``(level, option, value)`` tuples, as urllib3 passes them - are set
+    before connecting."""
+    options = list(socket_options or ())
     host, port = address
     exceptions: list[Exception] = []
     for family, type_, proto, _canon, sockaddr in getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
@@ -42,6 +46,8 @@ def create_connection(
             sock = NTMSocket(family, type_, 0)
             if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
+            for option in options:
+                sock.setsockopt(*option)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Optional, Union
 
 from ._api import create_connection, create_server
 
-__all__ = ["open_connection", "start_server"]
+__all__ = ["open_connection", "sock_connect", "start_server"]
 
 _ClientConnected = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Union[Awaitable[None], None]]
 
@@ -19,7 +19,11 @@ async def open_connection(
     host: str, port: int, *, timeout: Optional[float] = None, **kwargs: Any
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connects to a node name (or virtual address) and returns asyncio streams. Other keyword
-    arguments (``ssl``, ``server_hostname``, ``limit``...) go to ``asyncio.open_connection``."""
+    arguments (``ssl``, ``server_hostname``, ``limit``...) go to ``asyncio.open_connection``;
+    as there, with ``ssl`` the certificate is checked against ``host`` unless
+    ``server_hostname`` says otherwise."""
+    if kwargs.get("ssl") and "server_hostname" not in kwargs:
+        kwargs["server_hostname"] = host
     loop = asyncio.get_running_loop()
     sock = await loop.run_in_executor(None, lambda: create_connection((host, port), timeout))
     try:
@@ -27,6 +31,13 @@ async def open_connection(
     except BaseException:
         sock.close()
         raise
+
+
+async def sock_connect(sock: _socket.socket, address: tuple[Any, ...]) -> None:
+    """``loop.sock_connect`` for NTM sockets: resolves node names through the node (the loop's
+    own ``sock_connect`` would ask the system's DNS) and connects without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sock.connect, address)
 
 
 async def start_server(

@@ -12,12 +12,14 @@ What differs from a kernel TCP socket:
 - ``getsockname``/``getpeername`` report virtual addresses (recorded before bridging).
 - ``connect`` completes before it returns, also on a non-blocking socket (bounded by the
   timeout when there is one); ``asyncio`` users can await :func:`ntmobile.open_connection`.
-- TCP-level options (``IPPROTO_TCP``) apply to the virtual socket and must be set before
-  ``connect``/``listen``; afterwards they raise ``OSError(ENOPROTOOPT)`` (``http.client``
-  expects and ignores exactly that). ``SOL_SOCKET`` options then apply to the local
-  descriptor (e.g. ``SO_RCVBUF`` sizes the bridge's buffer).
+- TCP options - ``TCP_NODELAY``, ``SO_KEEPALIVE``, ``TCP_KEEPIDLE``/``KEEPINTVL``/``KEEPCNT`` -
+  apply to the virtual connection at any time (``ntm_bridge_setsockopt`` once connected), as
+  in the Java and Ruby bindings; a connected socket starts with ``TCP_NODELAY`` on. Other
+  ``SOL_SOCKET`` options of a connected socket apply to the local descriptor (e.g.
+  ``SO_RCVBUF`` sizes the bridge's buffer); other TCP options raise ``OSError(ENOPROTOOPT)``.
+  A listening socket takes TCP options before ``listen``.
 - Wrap connected sockets with ``ssl`` (``wrap_socket`` after ``connect``/``accept``); wrapping
-  an unconnected or listening socket is not supported.
+  an unconnected or listening socket raises ``OSError`` (``ENOTCONN``/``EOPNOTSUPP``) saying so.
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ def _wait_readable(fd: int, timeout: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(max(0, int(timeout * 1000 + 0.999))))
+
+
+_CONNECTION_OPTIONS = {
+    (_socket.SOL_SOCKET, _socket.SO_KEEPALIVE),
+    (_socket.IPPROTO_TCP, _socket.TCP_NODELAY),
+    (_socket.IPPROTO_TCP, getattr(_socket, "TCP_KEEPIDLE", -1)),
+    (_socket.IPPROTO_TCP, getattr(_socket, "TCP_KEEPINTVL", -1)),
+    (_socket.IPPROTO_TCP, getattr(_socket, "TCP_KEEPCNT", -1)),
+}
+
+
+def _is_connection_option(level: int, optname: int) -> bool:
+    """Options of the virtual connection itself (the bridged descriptor is a Unix socket)."""
+    return (level, optname) in _CONNECTION_OPTIONS
 
 
 def _timeout_arg(timeout: Optional[float]) -> float:
@@ -274,13 +290,20 @@ class NTMSocket(_socket.socket):
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: Optional[int] = None) -> None:
         self._ntm_check_open()
+        if value is None:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        if isinstance(value, bool):
+            value = int(value)
         if self._ntm_state == _FRESH:
-            if value is None:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
             _ntm.setsockopt(self._ntm_fd, level, optname, value)
             return
+        if _is_connection_option(level, optname):
+            if self._ntm_state == _LISTENING:
+                raise OSError(errno.ENOPROTOOPT, "set TCP options of a listening NTM socket before listen()")
+            _ntm.bridge_setsockopt(self.fileno(), level, optname, value)
+            return
         if level != _socket.SOL_SOCKET:
-            raise OSError(errno.ENOPROTOOPT, "set TCP options of an NTM socket before connect()/listen()")
+            raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT))
         if optlen is None:
             super().setsockopt(level, optname, value)
         else:
@@ -290,8 +313,12 @@ class NTMSocket(_socket.socket):
         self._ntm_check_open()
         if self._ntm_state == _FRESH:
             return _ntm.getsockopt(self._ntm_fd, level, optname, buflen)
+        if _is_connection_option(level, optname):
+            if self._ntm_state == _LISTENING:
+                raise OSError(errno.ENOPROTOOPT, "TCP options of a listening NTM socket are set before listen()")
+            return _ntm.bridge_getsockopt(self.fileno(), level, optname, buflen)
         if level != _socket.SOL_SOCKET:
-            raise OSError(errno.ENOPROTOOPT, "TCP options of an NTM socket are set before connect()/listen()")
+            raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT))
         return super().getsockopt(level, optname, buflen) if buflen else super().getsockopt(level, optname)
 
     def shutdown(self, how: int) -> None:
@@ -314,12 +341,30 @@ class NTMSocket(_socket.socket):
         return sock
 
     def detach(self) -> int:
-        """Gives up the OS descriptor (e.g. ``ssl`` takes it over) without closing it."""
-        if self._ntm_state == _FRESH:
-            fd = self._ntm_release_virtual()
-            if fd >= 0:
-                _close_ntm_quietly(fd)  # the placeholder descriptor carries nothing
-        return super().detach()
+        """Gives up the OS descriptor (e.g. ``ssl`` takes it over) without closing it.
+
+        Only a connected socket has a descriptor worth taking: before ``connect`` it is a
+        placeholder, and a listener's connections must be accepted through the library. Wrapping
+        such a socket with ``ssl`` (which detaches it) raises ``OSError(ENOTCONN)`` or
+        ``OSError(EOPNOTSUPP)`` naming the fix, and leaves this socket closed."""
+        if self._ntm_state == _CONNECTED or self.fileno() < 0:
+            return super().detach()
+        state = self._ntm_state
+        fd = self._ntm_release_virtual()
+        if fd >= 0:
+            _close_ntm_quietly(fd)
+        super().detach()  # whoever took the number (ssl's new socket) now closes it
+        if state == _FRESH:
+            raise OSError(
+                errno.ENOTCONN,
+                "an NTM socket is wrapped with ssl after connect(): connect first, then "
+                "wrap_socket(sock, server_hostname=...) (or use ntmobile.create_connection)",
+            )
+        raise OSError(
+            errno.EOPNOTSUPP,
+            "a listening NTM socket cannot be wrapped with ssl: accept() first, then wrap each "
+            "connection with wrap_socket(conn, server_side=True)",
+        )
 
     def _real_close(self, _ss: Any = _csocket.socket) -> None:
         fd = self._ntm_release_virtual()

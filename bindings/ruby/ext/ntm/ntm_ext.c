@@ -16,6 +16,22 @@ VALUE ntm_rb_mNTM;
 VALUE ntm_rb_mNative;
 VALUE ntm_rb_eError;
 
+/* NTM::Error's subclass for each ntm_error_code (NTM::Error itself for the rest). */
+static VALUE g_error_classes[12];
+
+static VALUE error_class(int code) {
+  if (code < 0 && -code < (int)(sizeof g_error_classes / sizeof g_error_classes[0]) &&
+      g_error_classes[-code] != 0) {
+    return g_error_classes[-code];
+  }
+  return ntm_rb_eError;
+}
+
+/* Defines NTM::<name> < NTM::Error for code (registered with the GC: defined constants). */
+static void define_error(int code, const char *name) {
+  g_error_classes[-code] = rb_define_class_under(ntm_rb_mNTM, name, ntm_rb_eError);
+}
+
 static VALUE code_symbol(int code) {
   switch (code) {
     case NTM_EINVAL: return ID2SYM(rb_intern("einval"));
@@ -47,13 +63,13 @@ void ntm_rb_raise_code(int code, const char *what) {
   } else {
     message = rb_sprintf("%s: %s", what, ntm_strerror(code));
   }
-  exc = rb_exc_new_str(ntm_rb_eError, message);
+  exc = rb_exc_new_str(error_class(code), message);
   rb_ivar_set(exc, rb_intern("@code"), code_symbol(code));
   rb_exc_raise(exc);
 }
 
 void ntm_rb_raise_code_message(int code, const char *message) {
-  VALUE exc = rb_exc_new_cstr(ntm_rb_eError, message);
+  VALUE exc = rb_exc_new_cstr(error_class(code), message);
   rb_ivar_set(exc, rb_intern("@code"), code_symbol(code));
   rb_exc_raise(exc);
 }
@@ -180,6 +196,14 @@ void Init_ntm_ext(void) {
   ntm_rb_mNTM = rb_define_module("NTM");
   ntm_rb_mNative = rb_define_module_under(ntm_rb_mNTM, "Native");
   ntm_rb_eError = rb_define_class_under(ntm_rb_mNTM, "Error", rb_eStandardError);
+  define_error(NTM_EINVAL, "InvalidArgumentError");
+  define_error(NTM_EVERSION, "VersionError");
+  define_error(NTM_ESTATE, "StateError");
+  define_error(NTM_EIO, "NodeIOError");
+  define_error(NTM_ENOTFOUND, "NotFoundError");
+  define_error(NTM_EUNSUPPORTED, "UnsupportedError");
+  define_error(NTM_EAUTH, "AuthenticationError");
+  define_error(NTM_EUNREACHABLE, "ServerUnreachableError");
 
   rb_define_module_function(ntm_rb_mNative, "version", native_version, 0);
   rb_define_module_function(ntm_rb_mNative, "header_version", native_header_version, 0);
@@ -191,4 +215,5 @@ void Init_ntm_ext(void) {
   ntm_rb_init_node();
   ntm_rb_init_tcp();
   ntm_rb_init_udp();
+  ntm_rb_init_log();
 }

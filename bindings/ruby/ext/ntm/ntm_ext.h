@@ -48,5 +48,6 @@ void ntm_rb_tcp_after_stop(void);
 void ntm_rb_init_node(void);
 void ntm_rb_init_tcp(void);
 void ntm_rb_init_udp(void);
+void ntm_rb_init_log(void);
 
 #endif

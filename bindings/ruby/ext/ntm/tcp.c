@@ -444,6 +444,31 @@ static VALUE native_shutdown_listener(VALUE self, VALUE fd) {
   return Qnil;
 }
 
+/*
+ * NTM::Native.bridge_setsockopt(os_fd, level, optname, int_value) -> nil and
+ * NTM::Native.bridge_getsockopt(os_fd, level, optname) -> Integer: TCP_NODELAY, SO_KEEPALIVE and
+ * the keepalive timers of the virtual connection behind a bridged descriptor (a Unix socket, so
+ * setsockopt(2) cannot reach them).
+ */
+static VALUE native_bridge_setsockopt(VALUE self, VALUE fd, VALUE level, VALUE optname, VALUE value) {
+  int v = NUM2INT(value);
+  (void)self;
+  if (ntm_bridge_setsockopt(NUM2INT(fd), NUM2INT(level), NUM2INT(optname), &v, sizeof v) != 0) {
+    ntm_rb_raise_errno(errno, "setsockopt(2)");
+  }
+  return Qnil;
+}
+
+static VALUE native_bridge_getsockopt(VALUE self, VALUE fd, VALUE level, VALUE optname) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  (void)self;
+  if (ntm_bridge_getsockopt(NUM2INT(fd), NUM2INT(level), NUM2INT(optname), &v, &len) != 0) {
+    ntm_rb_raise_errno(errno, "getsockopt(2)");
+  }
+  return INT2NUM(v);
+}
+
 void ntm_rb_init_tcp(void) {
   VALUE request = rb_define_class_under(ntm_rb_mNative, "ConnectRequest", rb_cObject);
   cConnectRequest = request;
@@ -457,4 +482,6 @@ void ntm_rb_init_tcp(void) {
   rb_define_module_function(ntm_rb_mNative, "tcp_listen", native_tcp_listen, 4);
   rb_define_module_function(ntm_rb_mNative, "bridge_accept", native_bridge_accept, 1);
   rb_define_module_function(ntm_rb_mNative, "shutdown_listener", native_shutdown_listener, 1);
+  rb_define_module_function(ntm_rb_mNative, "bridge_setsockopt", native_bridge_setsockopt, 4);
+  rb_define_module_function(ntm_rb_mNative, "bridge_getsockopt", native_bridge_getsockopt, 3);
 }

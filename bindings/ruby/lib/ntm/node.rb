@@ -4,6 +4,11 @@ module NTM
   # A failure of a node call (start, stop, info...). #code is a Symbol: :einval, :estate,
   # :enomem, :eio, :enotfound, :eversion, :ebufs, :eunsupported, :eauth (the Account Server
   # refused the credentials), :eunreachable (a server did not answer) or :error.
+  # Each code has its subclass (rescue NTM::Error for all): NTM::InvalidArgumentError (:einval),
+  # NTM::VersionError (:eversion), NTM::StateError (:estate), NTM::NodeIOError (:eio),
+  # NTM::NotFoundError (:enotfound), NTM::UnsupportedError (:eunsupported),
+  # NTM::AuthenticationError (:eauth), NTM::ServerUnreachableError (:eunreachable); :enomem,
+  # :ebufs and :error are NTM::Error itself. docs/errors.md has the table for every binding.
   # Socket calls raise Ruby's own exceptions instead (Errno::ECONNREFUSED, SocketError, IOError).
   class Error
     attr_reader :code

@@ -120,22 +120,37 @@ class NTMTCPSocket < TCPSocket
     NTM::Address.sockaddr(ntm_peer)
   end
 
-  # TCP-level options (TCP_NODELAY, keepalive tuning) belong to the virtual connection, which
-  # the bridge owns; it already runs with TCP_NODELAY. They are accepted and ignored so code
-  # written for TCPSocket runs unchanged. Socket-level options apply to the OS descriptor.
+  # TCP_NODELAY, SO_KEEPALIVE and the keepalive timers (TCP_KEEPIDLE, TCP_KEEPINTVL,
+  # TCP_KEEPCNT) apply to the virtual connection (ntm_bridge_setsockopt), as in the Python and
+  # Java bindings; a connection starts with TCP_NODELAY on. Other socket-level options apply to
+  # the OS descriptor; other TCP options raise Errno::ENOPROTOOPT.
   def setsockopt(level, optname = nil, optval = nil)
-    option_level = level.is_a?(Socket::Option) ? level.level : level
-    return 0 if tcp_level?(option_level)
+    if level.is_a?(Socket::Option)
+      option = level
+      level = option.level
+      optname = option.optname
+      optval = option.data
+    end
+    level_number = NTM::TCPOptions.level(level)
+    name_number = NTM::TCPOptions.optname(level_number, optname)
+    if NTM::TCPOptions.connection?(level_number, name_number)
+      NTM::Native.bridge_setsockopt(fileno, level_number, name_number, NTM::TCPOptions.int(optval))
+      return 0
+    end
+    raise Errno::ENOPROTOOPT, "setsockopt(2)" if level_number == Socket::IPPROTO_TCP
 
-    optname.nil? ? super(level) : super(level, optname, optval)
+    option ? super(option) : super(level, optname, optval)
   end
 
   def getsockopt(level, optname)
-    if tcp_level?(level)
-      name = optname.is_a?(Integer) ? optname : Socket.const_get("TCP_#{optname.to_s.sub(/\ATCP_/, '')}")
-      value = name == Socket::TCP_NODELAY ? 1 : 0
-      return Socket::Option.int(ntm_local[0] == 6 ? :INET6 : :INET, :TCP, name, value)
+    level_number = NTM::TCPOptions.level(level)
+    name_number = NTM::TCPOptions.optname(level_number, optname)
+    if NTM::TCPOptions.connection?(level_number, name_number)
+      value = NTM::Native.bridge_getsockopt(fileno, level_number, name_number)
+      return Socket::Option.int(ntm_local[0] == 6 ? :INET6 : :INET, level_number, name_number, value)
     end
+    raise Errno::ENOPROTOOPT, "getsockopt(2)" if level_number == Socket::IPPROTO_TCP
+
     super
   end
 
@@ -163,9 +178,5 @@ class NTMTCPSocket < TCPSocket
     raise IOError, "closed stream" if closed?
 
     @ntm_peer or raise SocketError, "not an ntm connection (made with for_fd?)"
-  end
-
-  def tcp_level?(level)
-    level == Socket::IPPROTO_TCP || level == :TCP || level == "TCP" || level == :IPPROTO_TCP
   end
 end

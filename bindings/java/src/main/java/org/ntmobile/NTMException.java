@@ -43,4 +43,86 @@ public class NTMException extends IOException {
   public int code() {
     return code;
   }
+
+  /**
+   * The exception for a code: {@link InvalidArgument} (EINVAL, EVERSION), {@link IllegalState}
+   * (ESTATE), {@link NotFound} (ENOTFOUND), {@link Unsupported} (EUNSUPPORTED), {@link
+   * Authentication} (EAUTH), {@link ServerUnreachable} (EUNREACHABLE); NTMException itself for
+   * the others. All are NTMExceptions (and IOExceptions); docs/errors.md has the table for every
+   * binding.
+   */
+  public static NTMException of(int code, String message) {
+    switch (code) {
+      case EINVAL:
+      case EVERSION:
+        return new InvalidArgument(code, message);
+      case ESTATE:
+        return new IllegalState(code, message);
+      case ENOTFOUND:
+        return new NotFound(code, message);
+      case EUNSUPPORTED:
+        return new Unsupported(code, message);
+      case EAUTH:
+        return new Authentication(code, message);
+      case EUNREACHABLE:
+        return new ServerUnreachable(code, message);
+      default:
+        return new NTMException(code, message);
+    }
+  }
+
+  /** NTM_EINVAL, NTM_EVERSION: an option or argument is invalid; the message names it. */
+  public static final class InvalidArgument extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    InvalidArgument(int code, String message) {
+      super(code, message);
+    }
+  }
+
+  /** NTM_ESTATE: not allowed now (a node already runs, or none runs). */
+  public static final class IllegalState extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    IllegalState(int code, String message) {
+      super(code, message);
+    }
+  }
+
+  /** NTM_ENOTFOUND: the name, peer or item does not exist. */
+  public static final class NotFound extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    NotFound(int code, String message) {
+      super(code, message);
+    }
+  }
+
+  /** NTM_EUNSUPPORTED: not supported by this build or platform. */
+  public static final class Unsupported extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    Unsupported(int code, String message) {
+      super(code, message);
+    }
+  }
+
+  /** NTM_EAUTH: the Account Server refused the credentials, or the account is disabled. */
+  public static final class Authentication extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    Authentication(int code, String message) {
+      super(code, message);
+    }
+  }
+
+  /** NTM_EUNREACHABLE: a server (AS, DC) could not be reached, did not answer, or is not the
+   * pinned one. */
+  public static final class ServerUnreachable extends NTMException {
+    private static final long serialVersionUID = 1L;
+
+    ServerUnreachable(int code, String message) {
+      super(code, message);
+    }
+  }
 }

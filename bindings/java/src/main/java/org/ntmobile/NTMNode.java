@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.ntmobile.internal.LibraryLog;
 import org.ntmobile.internal.NativeFd;
 import org.ntmobile.internal.NtmApi;
 import org.ntmobile.internal.NtmStructs;
@@ -37,6 +38,17 @@ public final class NTMNode implements AutoCloseable {
   private static final NtmApi API = NtmApi.INSTANCE;
   private static final Object LOCK = new Object();
   private static NTMNode current;
+  private static boolean shutdownHookInstalled;
+
+  /**
+   * System property: "false" leaves out the shutdown hook that stops a node the application did
+   * not close (the process still exits: libntm stops delivering callbacks and tears the node down
+   * at exit on its own, only without the graceful end of open connections).
+   */
+  public static final String SHUTDOWN_HOOK_PROPERTY = "ntm.shutdownHook";
+
+  /** How long the shutdown hook lets queued events reach their listeners. */
+  private static final Duration HOOK_EVENT_DRAIN = Duration.ofMillis(500);
 
   private final List<NodeEventListener> listeners = new CopyOnWriteArrayList<>();
   private final ExecutorService events;
@@ -55,11 +67,12 @@ public final class NTMNode implements AutoCloseable {
               return t;
             });
     callback = this::onNativeEvent;
-    // The library's event thread stays attached to the JVM (as a daemon) between events: one
-    // attach per node, not one per event - also fewer attaches racing a JVM that is exiting.
-    // JNA detaches it when the thread ends (ntm_stop).
+    // The library's event thread attaches to the JVM (as a daemon) for each event and detaches
+    // after it: events are rare, and a JVM that exits then waits for no thread of ours in native
+    // code (an attached idle thread made exits without the shutdown hook take up to a second).
+    // libntm itself starts no callback once the process exits.
     Native.setCallbackThreadInitializer(
-        callback, new CallbackThreadInitializer(true, false, "ntm-event-callback"));
+        callback, new CallbackThreadInitializer(true, true, "ntm-event-callback"));
   }
 
   /** The version of the loaded libntm, "MAJOR.MINOR.PATCH". */
@@ -84,7 +97,7 @@ public final class NTMNode implements AutoCloseable {
   public static NTMNode start(NodeOptions options) throws NTMException {
     synchronized (LOCK) {
       if (API.ntm_is_running() != 0) {
-        throw new NTMException(
+        throw NTMException.of(
             NTMException.ESTATE,
             "a node already runs in this process (one node per process): close it first");
       }
@@ -153,17 +166,53 @@ public final class NTMNode implements AutoCloseable {
       }
       o.control_socket = options.controlSocket == null ? null : options.controlSocket.toString();
       NativeFd.nextNodeRun();
+      LibraryLog.install();
       rc = API.ntm_start(o);
       if (rc != NtmApi.NTM_OK) {
         String message = API.ntm_last_error();
         node.events.shutdownNow();
-        throw new NTMException(rc, "ntm_start: " + API.ntm_strerror(rc) + ": " + message);
+        throw NTMException.of(rc, "ntm_start: " + API.ntm_strerror(rc) + ": " + message);
       }
       Reference.reachabilityFence(peers); // ntm_start copied the peer array; keep it till then
       node.running = true;
       current = node;
+      installShutdownHook();
       return node;
     }
+  }
+
+  /**
+   * Stops a node still running when the JVM exits (main returned, System.exit, SIGTERM, Ctrl-C),
+   * while the JVM can still run the last event callbacks: connections end with FIN, peers see
+   * the tunnel go.
+   */
+  private static void installShutdownHook() {
+    if (shutdownHookInstalled
+        || "false".equalsIgnoreCase(System.getProperty(SHUTDOWN_HOOK_PROPERTY, "true"))) {
+      return;
+    }
+    Thread hook = new Thread(NTMNode::closeAtExit, "ntm-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    shutdownHookInstalled = true;
+  }
+
+  private static void closeAtExit() {
+    NTMNode node;
+    synchronized (LOCK) {
+      node = current;
+    }
+    if (node != null) {
+      node.close(HOOK_EVENT_DRAIN);
+    }
+    LibraryLog.uninstall(); // the JVM is going away: the last lines go to stderr
+  }
+
+  /**
+   * Which lines libntm logs from now on (to the {@code org.ntmobile.*} System.Loggers once a
+   * node started, else stderr). {@link NodeOptions} sets it again when a node starts.
+   */
+  public static void setLibraryLogLevel(LogLevel level) throws NTMException {
+    check(API.ntm_set_log_level(level.code), "ntm_set_log_level");
   }
 
   /** A duration in whole milliseconds for an unsigned int field (clamped; negative is 0). */
@@ -173,7 +222,7 @@ public final class NTMNode implements AutoCloseable {
 
   private static void check(int rc, String what) throws NTMException {
     if (rc != NtmApi.NTM_OK) {
-      throw new NTMException(rc, what + ": " + API.ntm_strerror(rc) + ": " + API.ntm_last_error());
+      throw NTMException.of(rc, what + ": " + API.ntm_strerror(rc) + ": " + API.ntm_last_error());
     }
   }
 
@@ -359,6 +408,10 @@ public final class NTMNode implements AutoCloseable {
    */
   @Override
   public void close() {
+    close(Duration.ofSeconds(5));
+  }
+
+  private void close(Duration eventDrain) {
     synchronized (LOCK) {
       if (!running) {
         return;
@@ -373,7 +426,7 @@ public final class NTMNode implements AutoCloseable {
     events.shutdown();
     if (Thread.currentThread() != eventThread) {
       try {
-        events.awaitTermination(5, TimeUnit.SECONDS);
+        events.awaitTermination(eventDrain.toMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

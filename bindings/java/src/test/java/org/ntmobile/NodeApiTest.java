@@ -81,6 +81,7 @@ class NodeApiTest {
                         .virtualIPv4("100.64.0.3")
                         .build()));
     assertEquals(NTMException.ESTATE, e.code());
+    assertTrue(e instanceof NTMException.IllegalState, e.getClass().getName());
     assertTrue(TwoNodes.get().node.isRunning());
   }
 

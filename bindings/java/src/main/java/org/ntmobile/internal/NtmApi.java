@@ -67,4 +67,8 @@ public interface NtmApi extends Library {
       String node, String service, NtmStructs.AddrInfo hints, PointerByReference result);
 
   void ntm_freeaddrinfo(Pointer result);
+
+  int ntm_set_log_callback(NtmStructs.LogCallback callback, Pointer userData);
+
+  int ntm_set_log_level(int level);
 }

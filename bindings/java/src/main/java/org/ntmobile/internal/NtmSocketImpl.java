@@ -555,6 +555,15 @@ public final class NtmSocketImpl extends SocketImpl {
     if (!options.supported().contains(name)) {
       throw new UnsupportedOperationException("'" + name + "' not supported");
     }
+    if (StreamOptions.isKeepaliveTimer(name)) {
+      synchronized (stateLock) {
+        if (closed) {
+          throw new SocketException("Socket closed");
+        }
+      }
+      options.setKeepaliveTimer(name, value, handle);
+      return;
+    }
     Object legacy = value;
     if (name == StandardSocketOptions.SO_LINGER && (Integer) value < 0) {
       legacy = Boolean.FALSE;
@@ -567,6 +576,9 @@ public final class NtmSocketImpl extends SocketImpl {
   protected <T> T getOption(SocketOption<T> name) throws IOException {
     if (!options.supported().contains(name)) {
       throw new UnsupportedOperationException("'" + name + "' not supported");
+    }
+    if (StreamOptions.isKeepaliveTimer(name)) {
+      return (T) Integer.valueOf(options.keepaliveTimer(name, handle));
     }
     Object value = getOption(StreamOptions.legacyId(name));
     if (name == StandardSocketOptions.SO_LINGER && value instanceof Boolean) {

@@ -48,6 +48,11 @@ public final class NtmStructs {
     void invoke(Pointer event, Pointer userData);
   }
 
+  /** ntm_log_cb. */
+  public interface LogCallback extends Callback {
+    void invoke(int level, String component, String message, Pointer userData);
+  }
+
   /** struct ntm_options. */
   @Structure.FieldOrder({
     "version", "name", "private_key", "virtual_ipv4", "virtual_ipv6", "listen_ipv4", "listen_ipv6",

@@ -24,6 +24,9 @@ public final class Posix {
   public static final int SO_SNDTIMEO = 21;
   public static final int IPPROTO_TCP = 6;
   public static final int TCP_NODELAY = 1;
+  public static final int TCP_KEEPIDLE = 4;
+  public static final int TCP_KEEPINTVL = 5;
+  public static final int TCP_KEEPCNT = 6;
   public static final int IPPROTO_IPV6 = 41;
   public static final int IPV6_V6ONLY = 26;
 

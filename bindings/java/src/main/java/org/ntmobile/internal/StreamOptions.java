@@ -4,7 +4,11 @@ import java.net.SocketException;
 import java.net.SocketOption;
 import java.net.SocketOptions;
 import java.net.StandardSocketOptions;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * A stream socket's options ({@link SocketOptions} IDs and {@link StandardSocketOptions}):
@@ -12,7 +16,8 @@ import java.util.Set;
  * it exists. SO_BINDADDR is the socket's own business ({@link NtmSocketImpl}).
  *
  * <p>What the virtual stack has: SO_TIMEOUT (as SO_RCVTIMEO), TCP_NODELAY, SO_KEEPALIVE,
- * SO_REUSEADDR, SO_RCVBUF. Kept and reported but without effect: SO_SNDBUF (lwIP's send buffer is
+ * SO_REUSEADDR, SO_RCVBUF, and jdk.net's TCP_KEEPIDLE, TCP_KEEPINTERVAL, TCP_KEEPCOUNT (the same
+ * options, applied the same way, as the Python and Ruby bindings' setsockopt). Kept and reported but without effect: SO_SNDBUF (lwIP's send buffer is
  * fixed), SO_LINGER (lwIP is built without it; close always lingers in the background, up to 2 s
  * at ntm_stop), IP_TOS (no TOS crosses the tunnel), SO_OOBINLINE (no urgent data).
  */
@@ -22,15 +27,29 @@ final class StreamOptions {
   /** lwIP's default receive buffer (RECV_BUFSIZE_DEFAULT), reported before there is a socket. */
   private static final int STACK_RECEIVE_BUFFER = 8 * 1024 * 1024;
 
-  private static final Set<SocketOption<?>> CLIENT_OPTIONS =
-      Set.of(
-          StandardSocketOptions.SO_KEEPALIVE,
-          StandardSocketOptions.SO_SNDBUF,
-          StandardSocketOptions.SO_RCVBUF,
-          StandardSocketOptions.SO_REUSEADDR,
-          StandardSocketOptions.SO_LINGER,
-          StandardSocketOptions.IP_TOS,
-          StandardSocketOptions.TCP_NODELAY);
+  /** jdk.net's keepalive timers and the TCP_* option each one sets. */
+  private static final Map<SocketOption<Integer>, Integer> KEEPALIVE_TIMERS =
+      Map.of(
+          ExtendedSocketOptions.TCP_KEEPIDLE, Posix.TCP_KEEPIDLE,
+          ExtendedSocketOptions.TCP_KEEPINTERVAL, Posix.TCP_KEEPINTVL,
+          ExtendedSocketOptions.TCP_KEEPCOUNT, Posix.TCP_KEEPCNT);
+
+  private static final Set<SocketOption<?>> CLIENT_OPTIONS = clientOptions();
+
+  private static Set<SocketOption<?>> clientOptions() {
+    Set<SocketOption<?>> all =
+        new HashSet<>(
+            Set.of(
+                StandardSocketOptions.SO_KEEPALIVE,
+                StandardSocketOptions.SO_SNDBUF,
+                StandardSocketOptions.SO_RCVBUF,
+                StandardSocketOptions.SO_REUSEADDR,
+                StandardSocketOptions.SO_LINGER,
+                StandardSocketOptions.IP_TOS,
+                StandardSocketOptions.TCP_NODELAY));
+    all.addAll(KEEPALIVE_TIMERS.keySet());
+    return Set.copyOf(all);
+  }
   private static final Set<SocketOption<?>> SERVER_OPTIONS =
       Set.of(StandardSocketOptions.SO_RCVBUF, StandardSocketOptions.SO_REUSEADDR);
 
@@ -44,6 +63,8 @@ final class StreamOptions {
   private volatile int lingerHint = -1;
   private volatile int trafficClassHint;
   private volatile boolean oobInlineHint;
+  /** Keepalive timers set by the application (TCP_KEEP* option number -> value). */
+  private final Map<Integer, Integer> keepaliveTimers = new ConcurrentHashMap<>();
 
   StreamOptions(boolean server) {
     this.server = server;
@@ -86,6 +107,39 @@ final class StreamOptions {
     if (receiveBuffer > 0) {
       SocketCalls.setInt(fd, Posix.SOL_SOCKET, Posix.SO_RCVBUF, receiveBuffer, "SO_RCVBUF");
     }
+    for (Map.Entry<Integer, Integer> t : keepaliveTimers.entrySet()) {
+      SocketCalls.setInt(fd, Posix.IPPROTO_TCP, t.getKey(), t.getValue(), "TCP_KEEP*");
+    }
+  }
+
+  /** True for jdk.net's keepalive timers, which have no SocketOptions ID. */
+  static boolean isKeepaliveTimer(SocketOption<?> name) {
+    return KEEPALIVE_TIMERS.containsKey(name);
+  }
+
+  /** Sets a keepalive timer (seconds, or a count); applied at once when there is a descriptor. */
+  void setKeepaliveTimer(SocketOption<?> name, Object value, NativeFd h) throws SocketException {
+    if (!(value instanceof Integer) || (Integer) value < 1) {
+      throw new IllegalArgumentException("'" + name + "' needs a positive Integer, not " + value);
+    }
+    int option = KEEPALIVE_TIMERS.get(name);
+    int v = (Integer) value;
+    keepaliveTimers.put(option, v);
+    onDescriptor(h, fd -> SocketCalls.setInt(fd, Posix.IPPROTO_TCP, option, v, name.name()));
+  }
+
+  /** Reads a keepalive timer: the connection's value, or the one set before it existed. */
+  int keepaliveTimer(SocketOption<?> name, NativeFd h) throws SocketException {
+    int option = KEEPALIVE_TIMERS.get(name);
+    if (h != null) {
+      int fd = h.acquire();
+      try {
+        return SocketCalls.getInt(fd, Posix.IPPROTO_TCP, option, name.name());
+      } finally {
+        h.release();
+      }
+    }
+    return keepaliveTimers.getOrDefault(option, 0);
   }
 
   /** Runs {@code action} on the descriptor if there is one (else it waits for applyOnOpen). */
