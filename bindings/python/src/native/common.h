@@ -46,6 +46,22 @@ void register_logging(py::module_& m);
 // True on the interpreter's main thread (the one that runs signal handlers).
 bool on_main_thread();
 
+// Releases the GIL for a scope, like py::gil_scoped_release, except that it may end the thread
+// when it takes the GIL back. A daemon thread that returns from a call while the interpreter
+// finalizes is ended by CPython inside PyEval_RestoreThread (pthread_exit, an unwinding); from
+// py::gil_scoped_release's noexcept destructor that unwinding calls std::terminate, so a program
+// that exits while a daemon thread is in an ntmobile call would abort instead of exiting.
+class ReleasedGil {
+ public:
+  ReleasedGil() : state_(PyEval_SaveThread()) {}
+  ~ReleasedGil() noexcept(false) { PyEval_RestoreThread(state_); }
+  ReleasedGil(const ReleasedGil&) = delete;
+  ReleasedGil& operator=(const ReleasedGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
 // True once the interpreter is shutting down: library threads must not take the GIL then.
 inline bool interpreter_finalizing() {
 #if PY_VERSION_HEX >= 0x030D0000

@@ -35,7 +35,7 @@ void on_log(ntm_log_level level, const char* component, const char* message, voi
 void set_log_callback(py::object handler) {
   {
     // The log thread may be waiting for the GIL to deliver a line: let it finish.
-    py::gil_scoped_release release;
+    ReleasedGil release;
     ntm_set_log_callback(nullptr, nullptr);
   }
   delete g_log_handler;

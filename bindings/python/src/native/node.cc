@@ -65,7 +65,7 @@ void check_nogil(F f) {
   int rc;
   std::string message;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     rc = f();
     if (rc != NTM_OK) message = ntm_last_error();
   }
@@ -137,7 +137,7 @@ void start(const OptText& name, const OptText& private_key, const OptText& virtu
   }
   int rc;
   {
-    py::gil_scoped_release release;  // the event thread may need the GIL meanwhile
+    ReleasedGil release;  // the event thread may need the GIL meanwhile
     rc = ntm_start(&options);
   }
   if (rc != NTM_OK) {
@@ -151,7 +151,7 @@ void stop() {
   int rc;
   g_stopping.store(true);
   {
-    py::gil_scoped_release release;  // the event thread finishes its callbacks, which need it
+    ReleasedGil release;  // the event thread finishes its callbacks, which need it
     rc = ntm_stop();
   }
   g_stopping.store(false);

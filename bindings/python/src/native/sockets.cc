@@ -57,7 +57,7 @@ bool wait_ready(int fd, short events, const Deadline& deadline) {
     pollfd p{fd, events, 0};
     int r, err;
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       r = ntm_poll(&p, 1, ms);
       err = errno;
     }
@@ -75,7 +75,7 @@ ssize_t run_io(int fd, short events, double timeout, Op op) {
   int err;
   if (timeout < 0 && !on_main_thread()) {
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       n = op(0);
       err = errno;
     }
@@ -84,7 +84,7 @@ ssize_t run_io(int fd, short events, double timeout, Op op) {
   }
   if (timeout == 0) {
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       n = op(MSG_DONTWAIT);
       err = errno;
     }
@@ -95,7 +95,7 @@ ssize_t run_io(int fd, short events, double timeout, Op op) {
   for (;;) {
     if (!wait_ready(fd, events, deadline)) raise_timed_out();
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       n = op(MSG_DONTWAIT);
       err = errno;
     }
@@ -114,7 +114,7 @@ template <class F>
 int call(F f) {
   int rc, err;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     rc = f();
     err = errno;
   }
@@ -135,7 +135,7 @@ int socket_(int family, int type, int proto) {
 void close_(int fd) {
   int rc, err;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     rc = ntm_close(fd);
     err = errno;
   }
@@ -161,7 +161,7 @@ void connect_(int fd, int family, py::handle address, double timeout) {
   } restore{fd, flags};
   int rc, err;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     rc = ntm_connect(fd, sa.get(), sa.length);
     err = errno;
   }
@@ -333,7 +333,7 @@ py::list poll_(const std::vector<std::pair<int, short>>& fds, int timeout_ms) {
     if (main && (ms < 0 || ms > kSignalCheckMs)) ms = kSignalCheckMs;
     int err;
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       r = ntm_poll(p.data(), p.size(), ms);
       err = errno;
     }
@@ -364,7 +364,7 @@ py::list getaddrinfo_(std::optional<std::string> host, std::optional<std::string
   addrinfo* res = nullptr;
   int rc;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     rc = ntm_getaddrinfo(host ? host->c_str() : nullptr, port ? port->c_str() : nullptr, &hints,
                          &res);
   }
@@ -389,7 +389,7 @@ int bridge_connect_(int family, py::handle address) {
   SockAddr sa = to_sockaddr(family, address);
   int fd, err;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     fd = ntm_bridge_connect(sa.get(), sa.length);
     err = errno;
   }
@@ -402,7 +402,7 @@ py::tuple bridge_accept_(int listen_fd) {
   socklen_t len = sizeof(ss);
   int fd, err;
   {
-    py::gil_scoped_release release;
+    ReleasedGil release;
     fd = ntm_bridge_accept(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
     err = errno;
   }
@@ -422,7 +422,7 @@ py::tuple bridge_accept_listener_(int os_fd) {
     socklen_t len = sizeof(ss);
     int fd, err;
     {
-      py::gil_scoped_release release;
+      ReleasedGil release;
       fd = ntm_bridge_accept_listener(os_fd, reinterpret_cast<sockaddr*>(&ss), &len);
       err = errno;
     }
