@@ -35,6 +35,9 @@ Endpoint relay_endpoint_for(const RelayServerInfo& rs, const Endpoint& observed)
   return rs.endpoints.empty() ? Endpoint{} : rs.endpoints.front();
 }
 
+// At most this many further Resolves wait on one running direction.
+constexpr size_t kMaxWaiters = 16;
+
 bool serves_family(const RelayServerInfo& rs, Endpoint::Family f) {
   return std::any_of(rs.endpoints.begin(), rs.endpoints.end(),
                      [f](const Endpoint& e) { return e.family == f; });
@@ -47,6 +50,7 @@ DirectionCoordinator::DirectionCoordinator(DirectionCoordinatorConfig config,
     : config_(std::move(config)),
       addresses_(addresses),
       accounts_(accounts),
+      limits_(config_.resolve_limits),
       service_(
           UdpServiceOptions{.name = "DC",
                             .listen = config_.listen,
@@ -460,6 +464,35 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     reply_resolve(node, r.request_id, ResolveStatus::denied, nullptr);
     return;
   }
+  // One direction per pair at a time: a Resolve of a pair whose direction still runs (from
+  // either end, neither having moved since) is answered when it finishes.
+  const uint64_t ends = ends_fingerprint(node, *peer);
+  for (auto& [id, p] : directions_) {
+    const bool same_pair = (p.resolver == node.node_id && p.peer == peer->node_id) ||
+                           (p.resolver == peer->node_id && p.peer == node.node_id);
+    if (!same_pair || p.ends != ends) continue;
+    const std::pair<uint64_t, uint32_t> waiter{node.node_id, r.request_id};
+    if (std::find(p.waiters.begin(), p.waiters.end(), waiter) != p.waiters.end()) return;
+    if (p.waiters.size() >= kMaxWaiters) {
+      drop(DcDrop::rate_limited);
+      return;
+    }
+    p.waiters.push_back(waiter);
+    ++resolves_coalesced_;
+    return;
+  }
+  switch (limits_.admit(node.node_id, peer->node_id, ends, now)) {
+    case ResolveLimits::Verdict::coalesce:
+      // The pair was directed moments ago and neither end moved since: nothing new to say.
+      ++resolves_coalesced_;
+      reply_resolve(node, r.request_id, ResolveStatus::ok, peer);
+      return;
+    case ResolveLimits::Verdict::limited:
+      drop(DcDrop::rate_limited);  // the node asks again in 500 ms
+      return;
+    case ResolveLimits::Verdict::direct:
+      break;
+  }
   if (node.pending_directions >= config_.max_pending_directions_per_node) {
     drop(DcDrop::busy);
     return;
@@ -513,6 +546,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   p.resolver = node.node_id;
   p.peer = peer->node_id;
   p.request_id = r.request_id;
+  p.ends = ends;
   p.to_resolver = make(node, *peer, decision.candidates_for_a, id);
   p.to_peer = make(*peer, node, decision.candidates_for_b, id);
   p.next_send = now;
@@ -551,15 +585,28 @@ void DirectionCoordinator::on_direction_ack(NodeState& node, const Bytes& plain)
   }
 }
 
-void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_point) {
+void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_point now) {
+  const bool both = p.resolver_acked && p.peer_acked;
+  if (both) limits_.directed(p.resolver, p.peer, p.ends, now);
   auto resolver = nodes_.find(p.resolver);
-  if (resolver == nodes_.end()) return;
-  if (resolver->second.pending_directions > 0) --resolver->second.pending_directions;
   auto peer = nodes_.find(p.peer);
-  if (p.peer_acked && peer != nodes_.end()) {
-    reply_resolve(resolver->second, p.request_id, ResolveStatus::ok, &peer->second);
-  } else {
-    reply_resolve(resolver->second, p.request_id, ResolveStatus::peer_offline, nullptr);
+  if (resolver != nodes_.end()) {
+    if (resolver->second.pending_directions > 0) --resolver->second.pending_directions;
+    if (p.peer_acked && peer != nodes_.end()) {
+      reply_resolve(resolver->second, p.request_id, ResolveStatus::ok, &peer->second);
+    } else {
+      reply_resolve(resolver->second, p.request_id, ResolveStatus::peer_offline, nullptr);
+    }
+  }
+  for (const auto& [waiter_id, request_id] : p.waiters) {
+    auto waiter = nodes_.find(waiter_id);
+    if (waiter == nodes_.end()) continue;
+    auto other = nodes_.find(waiter_id == p.resolver ? p.peer : p.resolver);
+    if (both && other != nodes_.end()) {
+      reply_resolve(waiter->second, request_id, ResolveStatus::ok, &other->second);
+    } else {
+      reply_resolve(waiter->second, request_id, ResolveStatus::peer_offline, nullptr);
+    }
   }
 }
 
@@ -623,6 +670,18 @@ void DirectionCoordinator::on_notice_ack(NodeState& node, uint32_t notice_id) {
   if (it != notices_.end() && it->second.to == node.node_id) notices_.erase(it);
 }
 
+uint64_t DirectionCoordinator::ends_fingerprint(const NodeState& a, const NodeState& b) {
+  const NodeState& lo = a.node_id < b.node_id ? a : b;
+  const NodeState& hi = a.node_id < b.node_id ? b : a;
+  std::string text;
+  for (const NodeState* n : {&lo, &hi}) {
+    text += n->observed.to_string();
+    for (const auto& e : n->private_endpoints) text += "," + e.to_string();
+    text += '|';
+  }
+  return std::hash<std::string>{}(text);
+}
+
 tunnel::PeerAccess DirectionCoordinator::access_between(const NodeState& self,
                                                         const NodeState& peer) const {
   return policy_.access(account_of_fqdn(self.fqdn), account_of_fqdn(peer.fqdn));
@@ -654,6 +713,7 @@ void DirectionCoordinator::reload_policy(Clock::time_point now) {
       const auto peer_account = account_of_fqdn(peer->fqdn);
       auto now_access = next.access(self_account, peer_account);
       if (now_access == policy_.access(self_account, peer_account)) continue;
+      limits_.forget_pair(self->node_id, peer->node_id);
       const uint32_t notice = new_notice_id();
       send_notice(*self, MessageType::peer_access, notice,
                   control::encode(control::PeerAccessNotice{notice, peer->node_id, now_access}),
@@ -714,6 +774,7 @@ void DirectionCoordinator::expire_nodes(Clock::time_point now) {
   for (uint64_t id : gone) forget(id);
   check_accounts(now);
   reload_policy(now);
+  limits_.sweep(now);
   std::erase_if(forgotten_, [&](const auto& kv) {
     return now - kv.second.when > RegisterChallenges::kLifetime + std::chrono::seconds(1);
   });
@@ -743,6 +804,7 @@ void DirectionCoordinator::forget(uint64_t node_id) {
                            Clock::now()});
   }
   nodes_.erase(it);
+  limits_.forget(node_id);
   known_nodes_dirty_ = true;
   registered_ = nodes_.size();
 }

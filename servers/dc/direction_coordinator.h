@@ -9,7 +9,9 @@
 //   Resolve      finds the peer (by FQDN or virtual address), decides the path
 //                (path_decision.h), assigns a relay (relay_id + token for the DC-RS key), sends
 //                Direction to both ends (every 250 ms until DirectionAck, at most 8 times), then
-//                ResolveReply to the resolver.
+//                ResolveReply to the resolver. Floods do not amplify (resolve_limits.h): one
+//                direction per pair at a time, resolves coalesced onto a recent one, new
+//                directions per requester and per target rate-limited.
 // A disabled (or deleted) account's node is refused at Register, and revoked while registered:
 // the DC checks every registered node's account (the AccountStore, the AS's SQLite database)
 // every `account_recheck`; a revoked node gets Error 2 and is forgotten, and every registered
@@ -46,6 +48,7 @@
 #include "dc/access_policy.h"
 #include "dc/path_decision.h"
 #include "dc/register_challenges.h"
+#include "dc/resolve_limits.h"
 #include "io/udp_transport.h"
 #include "store/account_store.h"
 #include "store/address_store.h"
@@ -80,6 +83,7 @@ struct DirectionCoordinatorConfig {
   // port of every other. Read at construction (a malformed file throws PolicyError) and again
   // every second; a malformed change is logged and the previous policy kept.
   std::filesystem::path policy_file;
+  ResolveLimitsConfig resolve_limits;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -106,6 +110,8 @@ class DirectionCoordinator {
   uint64_t challenges() const { return challenges_sent_.load(); }   // RegisterChallenges sent
   uint64_t revocations() const { return revocations_.load(); }     // registered nodes revoked
   uint64_t policy_loads() const { return policy_loads_.load(); }   // policy files applied
+  // Resolves answered from a running or recent direction of the same pair (no new direction).
+  uint64_t resolves_coalesced() const { return resolves_coalesced_.load(); }
 
  private:
   using Clock = UdpService::Clock;
@@ -137,6 +143,10 @@ class DirectionCoordinator {
     control::Bytes to_peer;
     bool resolver_acked = false;
     bool peer_acked = false;
+    uint64_t ends = 0;  // both ends' addresses when it was made (resolve_limits.h)
+    // Further Resolves of the same pair (from either end) answered when this one finishes:
+    // (node_id, request_id).
+    std::vector<std::pair<uint64_t, uint32_t>> waiters;
     unsigned sends = 0;
     Clock::time_point next_send;
   };
@@ -162,6 +172,8 @@ class DirectionCoordinator {
   // access changed (from the sweep, once a second).
   void reload_policy(Clock::time_point now);
   tunnel::PeerAccess access_between(const NodeState& self, const NodeState& peer) const;
+  // Both ends' addresses, as a number: a pair is directed again when it changed.
+  static uint64_t ends_fingerprint(const NodeState& a, const NodeState& b);
   void expire_nodes(Clock::time_point now);          // once a second
   void send_pending(PendingDirection& p, Clock::time_point now);
   void finish_direction(PendingDirection& p, Clock::time_point now);
@@ -188,7 +200,7 @@ class DirectionCoordinator {
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> registrations_{0}, directions_sent_{0}, challenges_sent_{0},
-      revocations_{0}, policy_loads_{0};
+      revocations_{0}, policy_loads_{0}, resolves_coalesced_{0};
   ReasonCounters<DcDrop> drops_;
   void drop(DcDrop why) {
     ++dropped_;
@@ -200,6 +212,7 @@ class DirectionCoordinator {
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
   RegisterChallenges challenges_;
+  ResolveLimits limits_;
   struct PendingNotice {  // a PeerRevoked or PeerAccess until its ack
     uint64_t to = 0;
     control::MessageType type = control::MessageType::peer_revoked;

@@ -21,6 +21,10 @@
 // DC told its own engine (it clears the tunnel's access) and sends "SNEAK" to DENIED from port
 // 40000, "SNEAK-SPORT" to DENIED from SPORT (a port the target may open on it, as if it were a
 // reply), then "GENUINE" to ALLOWED until echoed. Reports RESULT sneaked=2 genuine_echoed=0|1.
+//
+//   ntm-hostile-node resolve-flood CONTROL-OPTIONS --target FQDN [--count N] [--timeout S]
+// resolve-flood: after resolving the target once, sends N more Resolves of it at once (each with
+// its own request id, as separate connects would), waits 3 s and reports RESULT resolves=N.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -287,6 +291,15 @@ class Mallory final : public tunnel::EngineSink {
     return genuine ? 0 : 1;
   }
 
+  // Control mode, the resolve-flood scenario.
+  int flood() {
+    emit("READY vip4=%s vip6=%s", text4(vip4_).c_str(), text6(vip6_).c_str());
+    for (int i = 0; i < options_.count; ++i) control_->request_direction(options_.target);
+    std::this_thread::sleep_for(3s);
+    emit("RESULT resolves=%d", options_.count);
+    return 0;
+  }
+
   // Returns 0 when the target echoed both genuine datagrams.
   int spoof() {
     emit("READY vip4=%s vip6=%s", text4(vip4_).c_str(), text6(vip6_).c_str());
@@ -409,8 +422,8 @@ class Mallory final : public tunnel::EngineSink {
 
 int main(int argc, char** argv) {
   const std::string mode = argc >= 2 ? argv[1] : "";
-  if (mode != "spoof" && mode != "policy") {
-    fprintf(stderr, "usage: ntm-hostile-node spoof|policy OPTIONS (see the source)\n");
+  if (mode != "spoof" && mode != "policy" && mode != "resolve-flood") {
+    fprintf(stderr, "usage: ntm-hostile-node spoof|policy|resolve-flood OPTIONS (see the source)\n");
     return 2;
   }
   Options o;
@@ -446,7 +459,7 @@ int main(int argc, char** argv) {
     } else {
       m.start_control();
     }
-    int rc = mode == "policy" ? m.sneak() : m.spoof();
+    int rc = mode == "policy" ? m.sneak() : mode == "resolve-flood" ? m.flood() : m.spoof();
     std::fflush(stdout);
     std::_Exit(rc);  // the receiver thread may still run
   } catch (const std::exception& e) {

@@ -12,7 +12,7 @@
  * keeps one TCP connection to the first TCP probe open across rounds ("held", echoed once per
  * round). Each round prints "ROUND n=K start_ms=EPOCH_MS resolved=0|1 held=1|0|- tcp/P=1|0 ...".
  * After the rounds it prints "DONE", then serves until SIGTERM or --timeout, and prints
- * "STATS dropped_policy=N dropped_no_tunnel=N" before it exits (status 0).
+ * "STATS dropped_policy=N dropped_no_tunnel=N directions_received=N" before it exits (status 0).
  *
  * Starts with "READY name=... vip4=... vip6=... endpoint_v4=...". A fatal problem prints
  * "ERROR what=..." and exits 1.
@@ -270,8 +270,9 @@ static void print_stats(void) {
   memset(&stats, 0, sizeof stats);
   stats.version = NTM_STATS_VERSION;
   if (ntm_get_stats(&stats) != NTM_OK) die("ntm_get_stats");
-  emit("STATS dropped_policy=%llu dropped_no_tunnel=%llu",
-       (unsigned long long)stats.dropped_policy, (unsigned long long)stats.dropped_no_tunnel);
+  emit("STATS dropped_policy=%llu dropped_no_tunnel=%llu directions_received=%llu",
+       (unsigned long long)stats.dropped_policy, (unsigned long long)stats.dropped_no_tunnel,
+       (unsigned long long)stats.directions_received);
 }
 
 int main(int argc, char **argv) {

@@ -1,4 +1,5 @@
-// Access policy between nodes (issue 13; docs/security.md "Access policy"): the servers run in
+// Access policy between nodes and resolve floods (issue 13; docs/security.md "Access policy",
+// "Floods and resource bounds"): the servers run in
 // this process with a policy file the test writes (and rewrites), the nodes are ntm-policy-node
 // processes (plain C against ntm.h; lwIP is a process singleton, so one node per process) and,
 // for the node-side check, ntm-hostile-node, which ignores what the DC told its own engine.
@@ -282,4 +283,36 @@ TEST_CASE("a policy change reaches running nodes within 2 s: an open connection 
   const Fields alice_stats = stop_node(alice);
   stop_node(bob);
   CHECK(num(alice_stats, "dropped_policy") > 0);
+}
+
+TEST_CASE("300 resolves of one name from a hostile node make one direction: the victim hears of "
+          "it once, and an honest node still connects by name",
+          "[flood]") {
+  PolicyPlane plane("");  // no policy
+  ChildProcess bob("bob", plane.node("bob", kServe));
+  wait_ready_line(bob);
+  const uint64_t directions_before = plane.cp.app().dc()->directions();
+  ChildProcess mallory("mallory", std::vector<std::string>{NTM_HOSTILE_NODE_PATH, "resolve-flood",
+                                                           "--target", "bob.example",
+                                                           "--claim-name", "bob.example",
+                                                           "--count", "300"} +
+                                      plane.login("mallory"));
+  REQUIRE(mallory.wait_exit(seconds(60)) == 0);
+  const uint64_t flood_directions = plane.cp.app().dc()->directions() - directions_before;
+  std::fprintf(stderr, "302 resolves of bob.example made %llu direction(s), %llu coalesced\n",
+               static_cast<unsigned long long>(flood_directions),
+               static_cast<unsigned long long>(plane.cp.app().dc()->resolves_coalesced()));
+  CHECK(flood_directions == 1);  // 302 before the limits
+  CHECK(plane.cp.app().dc()->resolves_coalesced() >= 290);
+
+  ChildProcess alice("alice", plane.node("alice", {"--target", "bob.example", "--probe",
+                                                   "tcp/5001,udp/5001", "--rounds", "1"}));
+  finish_node(alice);
+  const auto rounds = rounds_of(alice);
+  REQUIRE(rounds.size() == 1);
+  CHECK(str(rounds[0], "tcp/5001") == "1");
+  CHECK(str(rounds[0], "udp/5001") == "1");
+  const Fields bob_stats = stop_node(bob);
+  // mallory's one direction and alice's, each perhaps retransmitted once before its ack.
+  CHECK(num(bob_stats, "directions_received") <= 4);
 }

@@ -19,11 +19,12 @@ struct RsFixture {
   control::Key32 key;
   std::unique_ptr<RelayServer> rs;
 
-  RsFixture() {
+  explicit RsFixture(std::chrono::seconds idle_timeout = std::chrono::seconds(90)) {
     crypto::random_bytes(key);
     RelayServerConfig c;
     c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
     c.relay_key = key;
+    c.idle_timeout = idle_timeout;
     rs = std::make_unique<RelayServer>(std::move(c));
     rs->start();
   }
@@ -310,4 +311,32 @@ TEST_CASE("RS: a restarted RS forwards for the relays of its previous run at onc
   auto got = b.receive(1s);
   REQUIRE(got);
   CHECK(got->bytes == d);
+}
+
+TEST_CASE("RS: a relay nobody uses expires after idle_timeout while a used one stays",
+          "[servers][rs]") {
+  RsFixture f(std::chrono::seconds(2));
+  test::UdpSocket a, b, c, d;
+  REQUIRE(f.bind(a, f.bind_for(51, 1)));
+  REQUIRE(f.bind(b, f.bind_for(51, 2)));
+  REQUIRE(f.bind(c, f.bind_for(52, 3)));
+  REQUIRE(f.bind(d, f.bind_for(52, 4)));
+  REQUIRE(f.rs->relay_count() == 2);
+  // Relay 51 carries a datagram every 300 ms; relay 52 carries nothing. The RS sweeps once a
+  // second, so 52 is gone within idle_timeout + 1 s (bounded wait: 6 s).
+  const auto give_up = std::chrono::steady_clock::now() + 6s;
+  while (f.rs->relay_count() == 2 && std::chrono::steady_clock::now() < give_up) {
+    a.send_to(f.endpoint(), control::encode_relayed(51, payload(1)));
+    REQUIRE(b.receive(1s));
+    std::this_thread::sleep_for(300ms);
+  }
+  CHECK(f.rs->relay_count() == 1);
+  a.send_to(f.endpoint(), control::encode_relayed(51, payload(2)));
+  CHECK(b.receive(1s));
+  // The expired relay forwards nothing; its ends are asked to bind again.
+  c.send_to(f.endpoint(), control::encode_relayed(52, payload(3)));
+  CHECK_FALSE(d.receive(300ms));
+  auto challenge = c.receive(1s);
+  REQUIRE(challenge);
+  CHECK(control::decode_relay_challenge(challenge->bytes).value().relay_id == 52);
 }
