@@ -19,8 +19,9 @@ bash ci/deps.sh || { echo "dependency installation failed"; exit 1; }
 
 step "build ($NTM_BUILD_DIR)"
 # NTM_BUILD_STATIC: libntm.a too, which the packaging suite installs and links.
+# NTM_POSTGRESQL=ON: the PostgreSQL store backend must build (and its tests run), not be skipped.
 cmake -S . -B "$NTM_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_WERROR=ON \
-  -DNTM_BUILD_STATIC=ON >/dev/null &&
+  -DNTM_BUILD_STATIC=ON -DNTM_POSTGRESQL=ON >/dev/null &&
   cmake --build "$NTM_BUILD_DIR" -j "$jobs" || { echo "build failed"; exit 1; }
 
 passed=0

@@ -29,9 +29,11 @@ std::filesystem::path policy_path(const ServerOptions& o) {
 
 ServerApp::ServerApp(ServerOptions options, Roles roles, PasswordCost password_cost)
     : options_((validate(options), std::move(options))), roles_(roles), state_(options_.state) {
-  const std::string db = state_.database_path();
-  if (roles_.as || roles_.dc) accounts_ = std::make_unique<SqliteAccountStore>(db, password_cost);
-  if (roles_.dc) addresses_ = std::make_unique<SqliteAddressStore>(db, options_.pools);
+  // One connection per store: each store serialises its own use of it.
+  const std::string db = database_location(options_);
+  if (roles_.as || roles_.dc)
+    accounts_ = std::make_unique<SqlAccountStore>(sql::open(db), password_cost);
+  if (roles_.dc) addresses_ = std::make_unique<SqlAddressStore>(sql::open(db), options_.pools);
   if (roles_.as) tls::ensure_identity(tls_cert_path(), state_.file(kTlsKeyFile), "as." + options_.domain);
 }
 
@@ -168,6 +170,8 @@ void print_help(const char* prog, Roles roles) {
       "  --metrics ADDR:PORT        Prometheus endpoint, e.g. 127.0.0.1:9464 (default off)\n"
       "  --policy FILE              access policy between nodes (default STATE/policy; none:\n"
       "                             every node may reach every port of every other)\n"
+      "  --database URL|PATH        postgresql://USER@HOST:PORT/DB, or a SQLite file\n"
+      "                             (default: ntm.db in the state directory)\n"
       "Addresses may be host names (resolved at start).\n");
 }
 
@@ -335,10 +339,12 @@ int cmd_accounts(const std::vector<std::string>& args, const char* prog) {
   std::vector<std::pair<std::string, std::string>> extra;
   ServerOptions o = parse_options(args, 1, &pos, &extra);
   if (pos.empty()) throw Usage("accounts: give add, list, disable, enable, delete or passwd");
-  if (o.state.empty()) throw ConfigError("no state directory: give --state DIR (or --config FILE)");
+  if (o.state.empty() && o.database.empty())
+    throw ConfigError("no state directory: give --state DIR, --database URL or --config FILE");
   apply_logging(o, prog);
-  StateDir state(o.state);
-  SqliteAccountStore store(state.database_path());
+  // The state directory creates its SQLite file private; a PostgreSQL database needs none.
+  if (!o.state.empty()) StateDir state(o.state);
+  SqlAccountStore store(sql::open(database_location(o)));
   const std::string& verb = pos[0];
   if (verb == "list") {
     if (pos.size() != 1) throw Usage("accounts list takes no name");

@@ -1,5 +1,5 @@
 // The servers put together from ServerOptions: any of AS, DC and RS in one process sharing one
-// state directory (keys and SQLite). The all-in-one `ntm-server` runs all three; `ntm-as`,
+// state directory (keys, and SQLite unless `database` names a PostgreSQL database). The all-in-one `ntm-server` runs all three; `ntm-as`,
 // `ntm-dc` and `ntm-rs` run one each (split deployments share keys through the state
 // directory's files). Tests embed a ServerApp on loopback (port 0 picks free ports).
 #pragma once
@@ -12,8 +12,8 @@
 #include "common/state_dir.h"
 #include "dc/direction_coordinator.h"
 #include "rs/relay_server.h"
-#include "store/sqlite_account_store.h"
-#include "store/sqlite_address_store.h"
+#include "store/sql_account_store.h"
+#include "store/sql_address_store.h"
 
 namespace ntm::servers {
 
@@ -26,7 +26,7 @@ struct Roles {
 class ServerApp {
  public:
   // Validates the options, opens the state directory (creating keys and the TLS identity as
-  // needed) and the database. Throws ConfigError / StateError / sqlite::Error with a clear
+  // needed) and the database. Throws ConfigError / StateError / sql::Error with a clear
   // message. `password_cost` is the cost of new password hashes (tests lower it).
   ServerApp(ServerOptions options, Roles roles, PasswordCost password_cost = {});
   ~ServerApp();
@@ -54,8 +54,8 @@ class ServerApp {
   ServerOptions options_;
   Roles roles_;
   StateDir state_;
-  std::unique_ptr<SqliteAccountStore> accounts_;
-  std::unique_ptr<SqliteAddressStore> addresses_;
+  std::unique_ptr<SqlAccountStore> accounts_;
+  std::unique_ptr<SqlAddressStore> addresses_;
   std::unique_ptr<RelayServer> rs_;
   std::unique_ptr<DirectionCoordinator> dc_;
   std::unique_ptr<AccountServer> as_;                     // on the first listen-as address

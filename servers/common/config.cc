@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 
+#include "common/state_dir.h"
 #include "store/account_store.h"
 #include "util/resolve.h"
 
@@ -14,7 +15,7 @@ namespace {
 constexpr std::string_view kKeys[] = {"state",      "domain",    "listen-as",        "listen-dc",
                                       "listen-rs",  "dc-public", "relay",            "keepalive",
                                       "session-lifetime", "pool-v4", "pool-v6",     "log-level",
-                                      "log-format", "metrics", "policy"};
+                                      "log-format", "metrics", "policy",    "database"};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -140,6 +141,10 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
     options_.log_json = value == "json";
   } else if (key == "policy") {
     options_.policy = std::string(value);
+  } else if (key == "database") {
+    if (value.empty())
+      throw ConfigError("database: give postgresql://... or the path of a SQLite file");
+    options_.database = std::string(value);
   } else if (key == "metrics") {
     if (value == "off") {
       options_.metrics.reset();
@@ -177,6 +182,11 @@ void load_config_stream(std::istream& in, const std::string& source, ServerOptio
       throw ConfigError(where + e.what());
     }
   }
+}
+
+std::string database_location(const ServerOptions& options) {
+  if (!options.database.empty()) return options.database;
+  return (options.state / kDatabaseFile).string();
 }
 
 void validate(const ServerOptions& o) {

@@ -19,6 +19,9 @@
 //   log-format FORMAT         text (timestamped lines) or json (one object a line)  text
 //   metrics ADDR:PORT         Prometheus text endpoint (HTTP GET /metrics); `off`   off
 //   policy FILE               access policy between nodes (dc/access_policy.h)  <state>/policy
+//   database URL|PATH         accounts and addresses: postgresql://USER@HOST:PORT/DB (libpq URI;
+//                             password from ~/.pgpass or PGPASSWORD rather than the URI), or a
+//                             SQLite file                                        <state>/ntm.db
 // Addresses may be host names ("dc.example.net:7801"), resolved once when the options are read,
 // to each of their IPv4 and IPv6 addresses.
 #pragma once
@@ -59,7 +62,11 @@ struct ServerOptions {
   bool log_json = false;
   std::optional<Endpoint> metrics;  // nullopt: no metrics endpoint
   std::filesystem::path policy;     // empty: <state>/policy
+  std::string database;             // empty: the state directory's SQLite file
 };
+
+// Where the AS and DC keep their state: `options.database`, or else `<state>/ntm.db`.
+std::string database_location(const ServerOptions& options);
 
 // True for the option names above.
 bool is_option_key(std::string_view key);

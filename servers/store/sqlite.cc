@@ -131,6 +131,17 @@ bool Statement::column_is_null(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+ColumnType Statement::column_type(int col) const {
+  switch (sqlite3_column_type(stmt_, col)) {
+    case SQLITE_NULL: return ColumnType::null;
+    case SQLITE_TEXT: return ColumnType::text;
+    case SQLITE_BLOB: return ColumnType::blob;
+    default: return ColumnType::integer;
+  }
+}
+
 Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 
 Transaction::~Transaction() {

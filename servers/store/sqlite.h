@@ -23,6 +23,8 @@ class Error : public std::runtime_error {
 
 class Statement;
 
+enum class ColumnType { null, integer, text, blob };
+
 class Database {
  public:
   // Opens (creating if needed) the database file, switches it to WAL, sets a busy timeout (other
@@ -70,6 +72,9 @@ class Statement {
   std::string column_text(int col) const;
   std::vector<uint8_t> column_blob(int col) const;
   bool column_is_null(int col) const;
+  int column_count() const;
+  // A REAL column reads as integer (no store uses one).
+  ColumnType column_type(int col) const;
 
  private:
   friend class Database;

@@ -8,6 +8,7 @@
 #include "common/state_dir.h"
 #include "store/sqlite_account_store.h"
 #include "test_client.h"
+#include "test_database.h"
 
 using namespace ntm;
 using namespace ntm::servers;
@@ -189,3 +190,24 @@ TEST_CASE("cli: run prints the certificate to pin and stops cleanly on SIGTERM",
   CHECK_THAT(text, Catch::Contains("as-tls.pem"));
   CHECK_THAT(text, Catch::Contains("DC on 127.0.0.1:"));
 }
+
+#ifdef NTM_HAVE_POSTGRESQL
+TEST_CASE("cli: accounts live in the database --database names, without a state directory",
+          "[servers][cli][postgresql]") {
+  test::TestDatabase database(servers::sql::Backend::postgresql);
+  const std::string db = " --database " + database.location;
+  CHECK(run("accounts add alice --password s3cret" + db).code == 0);
+  CHECK(run("accounts disable alice" + db).code == 0);
+  auto list = run("accounts list" + db);
+  CHECK(list.code == 0);
+  CHECK_THAT(list.output, Catch::Matches("(.|\\n)*alice +[0-9a-f]{16} password +disabled(.|\\n)*"));
+  // The same accounts through the store, on that database.
+  servers::SqlAccountStore store(servers::sql::open(database.location), servers::kTestPasswordCost);
+  CHECK(store.find("alice")->disabled);
+  // A database that is not there fails with a message, without the password.
+  auto bad = run("accounts list --database postgresql://ntm:pw-x@127.0.0.1:1/nothing");
+  CHECK(bad.code == 1);
+  CHECK_THAT(bad.output, Catch::Contains("cannot connect to postgresql://ntm:***@127.0.0.1:1/nothing"));
+  CHECK(bad.output.find("pw-x") == std::string::npos);
+}
+#endif

@@ -6,6 +6,7 @@
 #include "control/certificate.h"
 #include "control/relay_messages.h"
 #include "test_client.h"
+#include "test_database.h"
 
 using namespace ntm;
 using namespace ntm::servers;
@@ -98,11 +99,20 @@ TEST_CASE("all-in-one: login, register, resolve, direction and relay end to end"
 }
 
 TEST_CASE("all-in-one: keys and accounts persist across restarts", "[servers][aio]") {
+  // On each store backend: the default SQLite file, and `database = postgresql://...`.
+  const auto backend = GENERATE(from_range(test::store_backends()));
+  INFO("backend: " << test::backend_name(backend));
+  test::TestDatabase database(backend);
   test::TempDir dir;
+  auto options = [&] {
+    auto o = loopback_options(dir.path / "state");
+    if (backend == sql::Backend::postgresql) o.database = database.location;
+    return o;
+  };
   control::Ipv4Address first{};
   std::string pem;
   {
-    ServerApp app(loopback_options(dir.path / "state"), Roles{}, kFast);
+    ServerApp app(options(), Roles{}, kFast);
     app.accounts().add_password_account("alice", "pw");
     app.start();
     pem = read_text_file(app.tls_cert_path());
@@ -115,7 +125,7 @@ TEST_CASE("all-in-one: keys and accounts persist across restarts", "[servers][ai
     REQUIRE(ack);
     first = ack->virtual_ipv4;
   }
-  ServerApp app(loopback_options(dir.path / "state"), Roles{}, kFast);
+  ServerApp app(options(), Roles{}, kFast);
   app.start();
   CHECK(read_text_file(app.tls_cert_path()) == pem);
   auto r = test::tls_login(app.as()->local_endpoint(), app.tls_cert_path(),

@@ -1,11 +1,21 @@
+// The stores (accounts, virtual addresses, schema migrations): each behaviour is checked on every
+// backend, SQLite and a real PostgreSQL server (test_database.h).
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "common/state_dir.h"
+#include "store/migrations.h"
 #include "store/password_hash.h"
-#include "store/sqlite_account_store.h"
-#include "store/sqlite_address_store.h"
+#include "store/sql_account_store.h"
+#include "store/sql_address_store.h"
 #include "test_client.h"
+#include "test_database.h"
+#ifdef NTM_HAVE_POSTGRESQL
+#include "pg_cluster.h"
+#endif
 
 using namespace ntm;
 using namespace ntm::servers;
@@ -13,6 +23,12 @@ using namespace ntm::servers;
 namespace {
 
 const PasswordCost kFast = kTestPasswordCost;
+
+// Every test below that declares BACKEND runs once per store backend.
+#define BACKEND                                                              \
+  const auto backend = GENERATE(from_range(test::store_backends())); \
+  INFO("backend: " << test::backend_name(backend));                          \
+  test::TestDatabase database(backend)
 
 }  // namespace
 
@@ -46,22 +62,17 @@ TEST_CASE("earlier scrypt hashes still verify and ask to be rehashed", "[servers
 }
 
 TEST_CASE("a login replaces an old password hash with the current one", "[servers][store]") {
-  test::TempDir dir;
-  const auto db = (dir.path / "ntm.db").string();
-  SqliteAccountStore store(db, kFast);
+  BACKEND;
+  SqlAccountStore store(sql::open(database.location), kFast);
   store.add_password_account("alice", "pw");
+  auto raw = sql::open(database.location);
   auto secret_of = [&] {
-    sqlite::Database raw(db);
-    auto st = raw.prepare("SELECT secret_hash FROM accounts WHERE name = 'alice'");
-    REQUIRE(st.step());
-    return st.column_text(0);
+    const auto rows = raw->query("SELECT secret_hash FROM accounts WHERE name = 'alice'");
+    REQUIRE(rows.size() == 1);
+    return rows[0].text(0);
   };
-  {
-    sqlite::Database raw(db);
-    auto st = raw.prepare("UPDATE accounts SET secret_hash = ?1 WHERE name = 'alice'");
-    st.bind(1, hash_password_scrypt("pw", ScryptParams{.n = 1024, .r = 8, .p = 1}));
-    st.run();
-  }
+  raw->execute("UPDATE accounts SET secret_hash = $1 WHERE name = 'alice'",
+               {hash_password_scrypt("pw", ScryptParams{.n = 1024, .r = 8, .p = 1})});
   REQUIRE(secret_of().rfind("scrypt$", 0) == 0);
   // A wrong password changes nothing.
   CHECK(store.authenticate("alice", "nope", test::fake_static_key(1), 1).result ==
@@ -75,9 +86,8 @@ TEST_CASE("a login replaces an old password hash with the current one", "[server
 }
 
 TEST_CASE("account store adds, authenticates, disables and lists accounts", "[servers][store]") {
-  test::TempDir dir;
-  const auto db = (dir.path / "ntm.db").string();
-  SqliteAccountStore store(db, kFast);
+  BACKEND;
+  SqlAccountStore store(sql::open(database.location), kFast);
   const auto alice = store.add_password_account("alice", "pw-a");
   CHECK(alice.node_id != 0);
   CHECK_THROWS_AS(store.add_password_account("alice", "again"), AccountError);
@@ -107,25 +117,34 @@ TEST_CASE("account store adds, authenticates, disables and lists accounts", "[se
   CHECK(*list[0].static_public == key);
   CHECK(store.find_by_node_id(alice.node_id)->name == "alice");
   CHECK_FALSE(store.find("bob"));
+
+  // Deleted accounts and changed passwords.
+  store.add_password_account("erin", "old");
+  REQUIRE(store.set_password("erin", "new"));
+  CHECK(store.authenticate("erin", "old", key, 102).result == AuthResult::bad_credentials);
+  CHECK(store.authenticate("erin", "new", key, 102).result == AuthResult::ok);
+  CHECK_FALSE(store.set_password("nobody", "x"));
+  REQUIRE(store.remove("erin"));
+  CHECK_FALSE(store.find("erin"));
+  CHECK_FALSE(store.remove("erin"));
 }
 
 TEST_CASE("node ids are stable per account and survive reopening the database",
           "[servers][store]") {
-  test::TempDir dir;
-  const auto db = (dir.path / "ntm.db").string();
+  BACKEND;
   uint64_t id = 0;
   {
-    SqliteAccountStore store(db, kFast);
+    SqlAccountStore store(sql::open(database.location), kFast);
     id = store.add_password_account("carol", "pw").node_id;
   }
-  SqliteAccountStore again(db, kFast);
+  SqlAccountStore again(sql::open(database.location), kFast);
   CHECK(again.find("carol")->node_id == id);
   CHECK(again.authenticate("carol", "pw", test::fake_static_key(2), 5).node_id == id);
 }
 
 TEST_CASE("an enrollment token binds the first device and refuses others", "[servers][store]") {
-  test::TempDir dir;
-  SqliteAccountStore store((dir.path / "ntm.db").string(), kFast);
+  BACKEND;
+  SqlAccountStore store(sql::open(database.location), kFast);
   auto [info, token] = store.add_token_account("dave");
   CHECK(token.size() == 32);
   const auto k1 = test::fake_static_key(1);
@@ -157,11 +176,10 @@ TEST_CASE("address pools parse CIDRs strictly and compute hosts from 2", "[serve
 
 TEST_CASE("virtual addresses are stable per node id, persisted and looked up both ways",
           "[servers][store]") {
-  test::TempDir dir;
-  const auto db = (dir.path / "ntm.db").string();
+  BACKEND;
   VirtualAddresses a, b;
   {
-    SqliteAddressStore store(db, AddressPools{});
+    SqlAddressStore store(sql::open(database.location), AddressPools{});
     a = store.assign(111);
     b = store.assign(222);
     CHECK(a.v4 == control::Ipv4Address{100, 64, 0, 2});
@@ -169,7 +187,7 @@ TEST_CASE("virtual addresses are stable per node id, persisted and looked up bot
     CHECK(a.v6[15] == 2);
     CHECK(store.assign(111) == a);
   }
-  SqliteAddressStore again(db, AddressPools{});
+  SqlAddressStore again(sql::open(database.location), AddressPools{});
   CHECK(again.assign(222) == b);
   CHECK(again.lookup(111) == a);
   CHECK(again.node_for_ipv4(b.v4) == 222u);
@@ -179,12 +197,13 @@ TEST_CASE("virtual addresses are stable per node id, persisted and looked up bot
 }
 
 TEST_CASE("a full address pool throws PoolExhausted", "[servers][store]") {
-  test::TempDir dir;
+  BACKEND;
   AddressPools pools;
   pools.set_v4("10.9.0.0/29");  // hosts 2..6
-  SqliteAddressStore store((dir.path / "ntm.db").string(), pools);
+  SqlAddressStore store(sql::open(database.location), pools);
   for (uint64_t id = 1; id <= 5; ++id) store.assign(id);
   CHECK_THROWS_AS(store.assign(6), PoolExhausted);
+  CHECK(store.assign(3).v4 == control::Ipv4Address{10, 9, 0, 4});  // still there
 }
 
 TEST_CASE("an existing state directory is tightened to 0700; an unusable one is named",
@@ -225,3 +244,174 @@ TEST_CASE("state directory creates private keys once and reloads them", "[server
   }
   CHECK_THROWS_AS(state.load_or_create_key(kRelayKeyFile), StateError);
 }
+
+TEST_CASE("a new database gets every schema version once; reopening it applies none",
+          "[servers][store][migrations]") {
+  BACKEND;
+  auto db = sql::open(database.location);
+  CHECK(schema_version(*db) == 0);
+  CHECK(migrate(*db) == 0);
+  CHECK(schema_version(*db) == latest_schema_version());
+  CHECK(migrate(*db) == latest_schema_version());
+  const auto rows = db->query("SELECT version, name FROM ntm_schema_migrations ORDER BY version");
+  REQUIRE(rows.size() == schema_migrations().size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CHECK(rows[i].int64(0) == schema_migrations()[i].version);
+    CHECK(rows[i].text(1) == schema_migrations()[i].name);
+  }
+  // Both stores migrate on open; neither applies anything again.
+  SqlAccountStore accounts(sql::open(database.location), kFast);
+  SqlAddressStore addresses(sql::open(database.location), AddressPools{});
+  CHECK(db->query("SELECT count(*) FROM ntm_schema_migrations")[0].int64(0) ==
+        static_cast<int64_t>(schema_migrations().size()));
+}
+
+TEST_CASE("a database from before schema versioning keeps its accounts and addresses",
+          "[servers][store][migrations]") {
+  BACKEND;
+  uint64_t node_id = 0;
+  VirtualAddresses addrs;
+  {
+    // What the releases before versioning created: the step-1 tables, no version table.
+    auto db = sql::open(database.location);
+    const auto& step1 = schema_migrations().at(0);
+    db->exec_script(backend == sql::Backend::sqlite ? step1.sqlite : step1.postgresql);
+    SqlAccountStore old_accounts(sql::open(database.location), kFast);
+    node_id = old_accounts.add_password_account("frank", "pw").node_id;
+    SqlAddressStore old_addresses(sql::open(database.location), AddressPools{});
+    addrs = old_addresses.assign(node_id);
+    db->exec_script("DROP TABLE ntm_schema_migrations");
+    REQUIRE(schema_version(*db) == 0);
+  }
+  SqlAccountStore accounts(sql::open(database.location), kFast);
+  SqlAddressStore addresses(sql::open(database.location), AddressPools{});
+  auto db = sql::open(database.location);
+  CHECK(schema_version(*db) == latest_schema_version());
+  CHECK(accounts.authenticate("frank", "pw", test::fake_static_key(1), 1).node_id == node_id);
+  CHECK(addresses.lookup(node_id) == addrs);
+}
+
+TEST_CASE("a database at a newer schema version than the server knows is refused",
+          "[servers][store][migrations]") {
+  BACKEND;
+  auto db = sql::open(database.location);
+  migrate(*db);
+  const int future = latest_schema_version() + 1;
+  db->execute("INSERT INTO ntm_schema_migrations (version, name, applied_unix) VALUES ($1, $2, 0)",
+              {int64_t{future}, std::string("from the future")});
+  try {
+    SqlAccountStore store(sql::open(database.location), kFast);
+    FAIL("a newer schema was accepted");
+  } catch (const sql::Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("schema version " + std::to_string(future)) &&
+                             Catch::Contains("newer ntm-server"));
+  }
+}
+
+TEST_CASE("servers starting together on one database apply each migration once",
+          "[servers][store][migrations]") {
+  BACKEND;
+  constexpr int kServers = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kServers; ++i)
+    threads.emplace_back([&] {
+      try {
+        auto db = sql::open(database.location);
+        migrate(*db);
+      } catch (const std::exception& e) {
+        ++failures;
+        UNSCOPED_INFO(e.what());
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  auto db = sql::open(database.location);
+  CHECK(db->query("SELECT count(*) FROM ntm_schema_migrations")[0].int64(0) ==
+        static_cast<int64_t>(schema_migrations().size()));
+}
+
+TEST_CASE("several DCs on one database never hand out one virtual address twice",
+          "[servers][store]") {
+  BACKEND;
+  // Four stores with their own connections (as four DC processes), allocating at once.
+  constexpr int kStores = 4, kNodes = 25;
+  { SqlAddressStore init(sql::open(database.location), AddressPools{}); }
+  std::vector<std::unique_ptr<SqlAddressStore>> stores;
+  for (int i = 0; i < kStores; ++i)
+    stores.push_back(std::make_unique<SqlAddressStore>(sql::open(database.location), AddressPools{}));
+  std::vector<std::vector<VirtualAddresses>> got(kStores);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kStores; ++s)
+    threads.emplace_back([&, s] {
+      try {
+        for (int n = 0; n < kNodes; ++n)
+          got[s].push_back(stores[s]->assign(static_cast<uint64_t>(1000 * (s + 1) + n)));
+      } catch (const std::exception& e) {
+        ++failures;
+        UNSCOPED_INFO(e.what());
+      }
+    });
+  for (auto& t : threads) t.join();
+  REQUIRE(failures == 0);
+  std::set<control::Ipv4Address> v4;
+  std::set<control::Ipv6Address> v6;
+  for (const auto& list : got)
+    for (const auto& a : list) {
+      v4.insert(a.v4);
+      v6.insert(a.v6);
+    }
+  CHECK(v4.size() == kStores * kNodes);
+  CHECK(v6.size() == kStores * kNodes);
+  // Every store sees the others' allocations.
+  CHECK(stores[0]->lookup(4000)->v4 == got[3][0].v4);
+  CHECK(stores[3]->node_for_ipv4(got[0][1].v4) == 1001u);
+}
+
+TEST_CASE("database locations: PostgreSQL URLs are told apart and never show a password",
+          "[servers][store]") {
+  CHECK(sql::is_postgresql_url("postgresql://ntm@db.example/ntm"));
+  CHECK(sql::is_postgresql_url("postgres://ntm@db.example/ntm"));
+  CHECK_FALSE(sql::is_postgresql_url("/var/lib/ntm/ntm.db"));
+  CHECK_FALSE(sql::is_postgresql_url("postgresql.db"));
+  CHECK(sql::redact("postgresql://ntm:s3cret@db.example:5432/ntm") ==
+        "postgresql://ntm:***@db.example:5432/ntm");
+  CHECK(sql::redact("postgresql://ntm@db.example/ntm?password=s3cret&sslmode=require") ==
+        "postgresql://ntm@db.example/ntm?password=***&sslmode=require");
+  CHECK(sql::redact("postgres://db.example/ntm") == "postgres://db.example/ntm");
+  CHECK(sql::redact("/var/lib/ntm/ntm.db") == "/var/lib/ntm/ntm.db");
+}
+
+#ifdef NTM_HAVE_POSTGRESQL
+TEST_CASE("a PostgreSQL store that cannot connect says where, without the password",
+          "[servers][store][postgresql]") {
+  // A loopback port nothing listens on.
+  test::UdpSocket probe;  // any free port number; TCP on it is refused
+  const std::string url = "postgresql://ntm:s3cret@127.0.0.1:" +
+                          std::to_string(probe.local().port) + "/ntm?connect_timeout=2";
+  try {
+    SqlAccountStore store(sql::open(url), kFast);
+    FAIL("connected to nothing");
+  } catch (const sql::Error& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("cannot connect to postgresql://ntm:***@127.0.0.1:"));
+    CHECK(msg.find("s3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("a PostgreSQL store goes on after the database server restarts",
+          "[servers][store][postgresql]") {
+  test::TestDatabase database(sql::Backend::postgresql);
+  SqlAccountStore accounts(sql::open(database.location), kFast);
+  SqlAddressStore addresses(sql::open(database.location), AddressPools{});
+  const auto alice = accounts.add_password_account("alice", "pw");
+  const auto a = addresses.assign(alice.node_id);
+  test::PgCluster::shared().restart();  // every connection is cut
+  CHECK(accounts.find("alice")->node_id == alice.node_id);
+  CHECK(addresses.lookup(alice.node_id) == a);
+  CHECK(addresses.assign(77).v4 != a.v4);
+  accounts.add_password_account("bob", "pw");
+  CHECK(accounts.list().size() == 2);
+}
+#endif
