@@ -1,0 +1,340 @@
+// ntm-rs-bench: how much one RS core relays, and what a relay binding costs.
+//
+// Starts a RelayServer in this process and forks a client that (1) binds `--relays` relays,
+// both ends each (two UDP sockets, A and B, as two nodes), the way nodes do (RelayBind with a
+// cookie, RelayBindAck); (2) measures the round-trip time A -> B directly and A -> RS -> B,
+// ping-pong, median of `--pings`; (3) blasts Relayed datagrams of each `--sizes` from A through
+// the RS to B for `--seconds` (sendmmsg / recvmmsg batches of 64, across 64 of the relays).
+// Printed: binds, the RS process's resident memory per relay (both ends bound); the relay's
+// added RTT; and per size the packets and bits the RS forwarded per second of wall time and per
+// second of its own CPU time ("per core": its thread's work, whatever else runs on the
+// machine).
+//
+//   ntm-rs-bench [--relays 50000] [--pings 2000] [--seconds 3] [--sizes 128,1280]
+// Exit status 1 when a bind or the relayed path failed (the CTest smoke relies on it).
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "control/relay_messages.h"
+#include "crypto/random.h"
+#include "rs/relay_server.h"
+#include "util/log.h"
+
+using namespace ntm;
+using namespace ntm::servers;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class Socket {
+ public:
+  Socket() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int big = 16 << 20;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+    const Endpoint lo = Endpoint::v4({127, 0, 0, 1}, 0);
+    sockaddr_storage ss{};
+    const unsigned len = lo.to_sockaddr(ss);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
+    socklen_t l = sizeof(ss);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &l);
+    local_ = *Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+  }
+  ~Socket() { ::close(fd_); }
+  int fd() const { return fd_; }
+  const Endpoint& local() const { return local_; }
+  void send_to(const Endpoint& to, std::span<const uint8_t> d) const {
+    sockaddr_storage ss{};
+    const unsigned len = to.to_sockaddr(ss);
+    ::sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  // One datagram within `ms`, or an empty vector.
+  std::vector<uint8_t> receive(int ms) const {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return {};
+    std::vector<uint8_t> b(2048);
+    const ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+    b.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return b;
+  }
+
+ private:
+  int fd_ = -1;
+  Endpoint local_;
+};
+
+double process_cpu_s() {
+  rusage r{};
+  ::getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+double rss_mib() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 1048576.0;
+}
+
+double median_us(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The client (child process). Talks to the parent in lines; each "start"/"end" waits for the
+// parent's sample.
+struct Pipe {
+  int in, out;
+  void say(const std::string& line) const {
+    [[maybe_unused]] auto n = ::write(out, line.data(), line.size());
+    char k;
+    [[maybe_unused]] auto r = ::read(in, &k, 1);
+  }
+};
+
+int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t pings,
+           double seconds, const std::vector<size_t>& sizes, const Pipe& parent) {
+  Socket a, b;
+  const uint64_t expires = static_cast<uint64_t>(std::time(nullptr)) + 3600;
+  const uint64_t node_a = 1, node_b = 2;
+  // Binds with the cookie from the previous answer (the first bind of each end fetches one).
+  control::RelayCookie cookie_a{}, cookie_b{};
+  uint64_t seq_a = 0, seq_b = 0;
+  size_t bound = 0;
+  auto bind_end = [&](Socket& s, uint64_t node, uint32_t relay, control::RelayCookie& cookie,
+                      uint64_t& seq) {
+    const auto token = control::compute_relay_token(key, relay, node, expires);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      s.send_to(rs, control::encode(control::make_relay_bind(relay, node, expires, token, ++seq, cookie)));
+      const auto d = s.receive(1000);
+      if (d.empty()) continue;
+      if (auto ack = control::decode_relay_bind_ack(d); ack.ok() && ack->relay_id == relay) {
+        cookie = ack->cookie;
+        return true;
+      }
+      if (auto ch = control::decode_relay_challenge(d); ch.ok()) cookie = ch->cookie;
+    }
+    return false;
+  };
+  parent.say("start binds\n");
+  const auto t0 = Clock::now();
+  for (uint32_t r = 1; r <= relays; ++r)
+    if (bind_end(a, node_a, r, cookie_a, seq_a) && bind_end(b, node_b, r, cookie_b, seq_b)) ++bound;
+  const double bind_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  parent.say("end binds " + std::to_string(bound) + " " + std::to_string(bind_s) + "\n");
+  if (bound != relays) return 1;
+
+  // Round trips: direct A <-> B, then through the RS.
+  std::vector<uint8_t> payload(64, 0x42);
+  auto rtts = [&](bool relayed) {
+    std::vector<double> us;
+    const auto to_b = relayed ? control::encode_relayed(1, payload) : payload;
+    const auto to_a = relayed ? control::encode_relayed(1, payload) : payload;
+    for (size_t i = 0; i < pings; ++i) {
+      const auto t = Clock::now();
+      a.send_to(relayed ? rs : b.local(), to_b);
+      if (b.receive(1000).empty()) continue;
+      b.send_to(relayed ? rs : a.local(), to_a);
+      if (a.receive(1000).empty()) continue;
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    }
+    return us;
+  };
+  const auto direct = rtts(false), relayed = rtts(true);
+  char line[200];
+  std::snprintf(line, sizeof(line), "rtt %.1f %.1f %zu\n", median_us(direct), median_us(relayed),
+                relayed.size());
+  parent.say(line);
+  if (relayed.size() < pings / 2) return 1;
+
+  // Throughput: A sends batches through the RS as fast as it can for `seconds`, B counts.
+  for (size_t size : sizes) {
+    constexpr size_t kBatch = 64;
+    std::vector<control::Bytes> datagrams;
+    for (uint32_t r = 0; r < kBatch; ++r)
+      datagrams.push_back(control::encode_relayed(1 + r % std::min<size_t>(relays, 64),
+                                                  std::vector<uint8_t>(size - control::kRelayHeaderSize, 0x17)));
+    sockaddr_storage to{};
+    const unsigned to_len = rs.to_sockaddr(to);
+    std::vector<mmsghdr> msgs(kBatch);
+    std::vector<iovec> iovs(kBatch);
+    for (size_t i = 0; i < kBatch; ++i) {
+      iovs[i] = {datagrams[i].data(), datagrams[i].size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_name = &to;
+      msgs[i].msg_hdr.msg_namelen = to_len;
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    std::vector<std::vector<uint8_t>> rbufs(kBatch, std::vector<uint8_t>(2048));
+    std::vector<mmsghdr> rmsgs(kBatch);
+    std::vector<iovec> riovs(kBatch);
+    for (size_t i = 0; i < kBatch; ++i) {
+      riovs[i] = {rbufs[i].data(), rbufs[i].size()};
+      rmsgs[i].msg_hdr = {};
+      rmsgs[i].msg_hdr.msg_iov = &riovs[i];
+      rmsgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    uint64_t sent = 0, received = 0;
+    parent.say("start blast " + std::to_string(size) + "\n");
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) {
+      const int n = ::sendmmsg(a.fd(), msgs.data(), kBatch, MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<uint64_t>(n);
+      for (;;) {
+        const int m = ::recvmmsg(b.fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+        if (m <= 0) break;
+        received += static_cast<uint64_t>(m);
+      }
+      if (n <= 0) {
+        pollfd p{a.fd(), POLLOUT, 0};
+        ::poll(&p, 1, 1);
+      }
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    // What is still in flight arrives within a moment.
+    for (;;) {
+      pollfd p{b.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) break;
+      const int m = ::recvmmsg(b.fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (m > 0) received += static_cast<uint64_t>(m);
+    }
+    std::snprintf(line, sizeof(line), "end blast %zu %llu %llu %.6f\n", size,
+                  static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
+                  wall);
+    parent.say(line);
+    if (received == 0) return 1;
+  }
+  return 0;
+}
+
+std::vector<size_t> split(const std::string& s) {
+  std::vector<size_t> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, ',');)
+    if (!part.empty()) out.push_back(std::stoul(part));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t relays = 50000, pings = 2000;
+  double seconds = 3;
+  std::vector<size_t> sizes{128, 1280};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--relays") relays = std::stoul(v);
+    else if (k == "--pings") pings = std::stoul(v);
+    else if (k == "--seconds") seconds = std::stod(v);
+    else if (k == "--sizes") sizes = split(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  log::set_level(log::Level::error);
+  control::Key32 key;
+  crypto::random_bytes(key);
+
+  int to_child[2], to_parent[2];
+  if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) return 1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(to_child[1]);
+    ::close(to_parent[0]);
+    uint16_t port = 0;
+    if (::read(to_child[0], &port, sizeof(port)) != sizeof(port)) ::_exit(2);
+    ::_exit(client(Endpoint::v4({127, 0, 0, 1}, port), key, relays, pings, seconds, sizes,
+                   Pipe{to_child[0], to_parent[1]}));
+  }
+  ::close(to_child[0]);
+  ::close(to_parent[1]);
+
+  RelayServerConfig c;
+  c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
+  c.relay_key = key;
+  c.max_relays = std::max<size_t>(relays, 100000);
+  const double rss0 = rss_mib();
+  RelayServer rs(std::move(c));
+  rs.start();
+  const uint16_t port = rs.local_endpoints().at(0).port;
+  [[maybe_unused]] auto w = ::write(to_child[1], &port, sizeof(port));
+
+  FILE* from = ::fdopen(to_parent[0], "r");
+  char line[256];
+  double cpu0 = 0;
+  uint64_t fwd0 = 0;
+  bool ok = true;
+  std::printf("RS capacity (one RS thread; loopback)\n");
+  while (std::fgets(line, sizeof(line), from)) {
+    const double cpu = process_cpu_s();
+    const uint64_t fwd = rs.stats().forwarded;
+    if (std::strncmp(line, "start", 5) == 0) {
+      cpu0 = cpu;
+      fwd0 = fwd;
+    } else if (std::strncmp(line, "end binds", 9) == 0) {
+      size_t bound = 0;
+      double s = 0;
+      std::sscanf(line, "end binds %zu %lf", &bound, &s);
+      std::printf("binds      %zu relays (2 ends each) in %.1f s: %.0f binds/s wall, %.1f us RS CPU "
+                  "per bind; %.2f KiB RS memory per relay\n",
+                  bound, s, 2.0 * static_cast<double>(bound) / s,
+                  (cpu - cpu0) * 1e6 / (2.0 * static_cast<double>(std::max<size_t>(bound, 1))),
+                  (rss_mib() - rss0) * 1024.0 / static_cast<double>(std::max<size_t>(bound, 1)));
+      if (bound != relays) ok = false;
+    } else if (std::strncmp(line, "rtt", 3) == 0) {
+      double direct = 0, relayed = 0;
+      size_t n = 0;
+      std::sscanf(line, "rtt %lf %lf %zu", &direct, &relayed, &n);
+      std::printf("rtt        64-byte ping-pong, median: direct %.1f us, through the RS %.1f us "
+                  "(+%.1f us for two relay hops)\n",
+                  direct, relayed, relayed - direct);
+    } else if (std::strncmp(line, "end blast", 9) == 0) {
+      size_t size = 0;
+      unsigned long long sent = 0, received = 0;
+      double wall = 0;
+      std::sscanf(line, "end blast %zu %llu %llu %lf", &size, &sent, &received, &wall);
+      const double forwarded = static_cast<double>(fwd - fwd0);
+      const double rs_cpu = cpu - cpu0;
+      std::printf("relay %4zu B: sent %llu, RS forwarded %.0f, received %llu in %.2f s: %.0f pps "
+                  "(%.2f Gb/s) wall; per RS core %.0f pps (%.2f Gb/s), %.2f us per packet\n",
+                  size, sent, forwarded, received, wall, forwarded / wall,
+                  forwarded * static_cast<double>(size) * 8 / wall / 1e9,
+                  rs_cpu > 0 ? forwarded / rs_cpu : 0,
+                  rs_cpu > 0 ? forwarded * static_cast<double>(size) * 8 / rs_cpu / 1e9 : 0,
+                  forwarded > 0 ? rs_cpu * 1e6 / forwarded : 0);
+    }
+    [[maybe_unused]] auto a = ::write(to_child[1], "k", 1);
+  }
+  std::fclose(from);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ok = false;
+  rs.stop();
+  {
+    std::ifstream la("/proc/loadavg");
+    std::string l1;
+    la >> l1;
+    std::printf("loadavg at end: %s%s\n", l1.c_str(), ok ? "" : "; FAILED");
+  }
+  return ok ? 0 : 1;
+}
