@@ -38,9 +38,10 @@ Endpoint relay_endpoint_for(const RelayServerInfo& rs, const Endpoint& observed)
 // At most this many further Resolves wait on one running direction.
 constexpr size_t kMaxWaiters = 16;
 
-bool serves_family(const RelayServerInfo& rs, Endpoint::Family f) {
-  return std::any_of(rs.endpoints.begin(), rs.endpoints.end(),
-                     [f](const Endpoint& e) { return e.family == f; });
+std::vector<std::vector<Endpoint>> relay_endpoints(const std::vector<RelayServerInfo>& relays) {
+  std::vector<std::vector<Endpoint>> out;
+  for (const auto& rs : relays) out.push_back(rs.endpoints);
+  return out;
 }
 
 }  // namespace
@@ -51,6 +52,7 @@ DirectionCoordinator::DirectionCoordinator(DirectionCoordinatorConfig config,
       addresses_(addresses),
       accounts_(accounts),
       limits_(config_.resolve_limits),
+      relay_health_(relay_endpoints(config_.relays)),
       service_(
           UdpServiceOptions{.name = "DC",
                             .listen = config_.listen,
@@ -87,11 +89,15 @@ uint64_t DirectionCoordinator::now_unix() const {
   return config_.now_unix ? config_.now_unix() : static_cast<uint64_t>(std::time(nullptr));
 }
 
-void DirectionCoordinator::start() { service_.start(); }
+void DirectionCoordinator::start() {
+  relay_health_.start();
+  service_.start();
+}
 
 void DirectionCoordinator::stop() {
   if (!service_.running()) return;
   service_.stop();
+  relay_health_.stop();
   save_known_nodes();  // a clean stop keeps the list for the next start too
   nodes_.clear();
   by_fqdn_.clear();
@@ -503,14 +509,10 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   uint32_t relay_id = 0;
   while (relay_id == 0) relay_id = crypto::random_u32();
   const RelayServerInfo* rs = nullptr;
-  if (!config_.relays.empty()) {
-    const size_t n = config_.relays.size();
-    for (size_t k = 0; k < n && !rs; ++k) {
-      const auto& cand = config_.relays[(relay_id + k) % n];
-      if (serves_family(cand, node.observed.family) && serves_family(cand, peer->observed.family))
-        rs = &cand;
-    }
-    if (!rs) rs = &config_.relays[relay_id % n];
+  if (auto i = relay_health_.choose(node.observed.family, peer->observed.family, relay_id)) {
+    rs = &config_.relays[*i];
+  } else if (!config_.relays.empty()) {
+    rs = &config_.relays[relay_id % config_.relays.size()];  // none serves both families
   }
   if (decision.mode == control::DirectionMode::relay && !rs) {
     NTM_LOG_WARN("DC: %s and %s need a relay (no common address family) and none is configured",

@@ -7,7 +7,8 @@
 //                messages are then sealed with its own key (control/registration.h);
 //   Keepalive    refreshes both; nodes silent for 3 keepalive intervals expire;
 //   Resolve      finds the peer (by FQDN or virtual address), decides the path
-//                (path_decision.h), assigns a relay (relay_id + token for the DC-RS key), sends
+//                (path_decision.h), assigns a relay (the live one with the lowest round-trip
+//                time, relay_health.h; relay_id + token for the DC-RS key), sends
 //                Direction to both ends (every 250 ms until DirectionAck, at most 8 times), then
 //                ResolveReply to the resolver. Floods do not amplify (resolve_limits.h): one
 //                direction per pair at a time, resolves coalesced onto a recent one, new
@@ -49,6 +50,7 @@
 #include "dc/path_decision.h"
 #include "dc/register_challenges.h"
 #include "dc/resolve_limits.h"
+#include "dc/relay_health.h"
 #include "io/udp_transport.h"
 #include "store/account_store.h"
 #include "store/address_store.h"
@@ -112,6 +114,8 @@ class DirectionCoordinator {
   uint64_t policy_loads() const { return policy_loads_.load(); }   // policy files applied
   // Resolves answered from a running or recent direction of the same pair (no new direction).
   uint64_t resolves_coalesced() const { return resolves_coalesced_.load(); }
+  // What the DC measured of each relay (config.relays order).
+  const RelayHealth& relay_health() const { return relay_health_; }
 
  private:
   using Clock = UdpService::Clock;
@@ -237,6 +241,8 @@ class DirectionCoordinator {
   bool known_nodes_dirty_ = false;
   Clock::time_point challenge_second_{};
   unsigned challenges_this_second_ = 0;
+  // Probes the relays; the loop thread asks it which one to assign (relay_health.h).
+  RelayHealth relay_health_;
   // Last: destroyed first, so the thread is joined before the state it uses goes away.
   UdpService service_;
 };
