@@ -102,8 +102,8 @@ TEST_CASE("DC: a Direction names a relay that answers, not one that is down",
   Roles roles;
   roles.rs = false;
   ServerApp app(o, roles, kTestPasswordCost);
-  app.accounts().add_password_account("alice", "pw");
-  app.accounts().add_password_account("bob", "pw");
+  constexpr int kPairs = 6;  // a new pair per direction (the DC coalesces repeated resolves)
+  for (int i = 0; i < 2 * kPairs; ++i) app.accounts().add_password_account("n" + std::to_string(i), "pw");
   app.start();
   auto login = [&](const std::string& name, uint8_t seed) {
     auto r = test::tls_login(app.as()->local_endpoint(), app.tls_cert_path(),
@@ -112,25 +112,30 @@ TEST_CASE("DC: a Direction names a relay that answers, not one that is down",
     REQUIRE(r.response->grant);
     return *r.response->grant;
   };
-  test::TestNode alice(login("alice", 1), app.dc()->local_endpoints().at(0));
-  test::TestNode bob(login("bob", 2), app.dc()->local_endpoints().at(0));
-  REQUIRE(alice.register_node());
-  REQUIRE(bob.register_node());
+  std::vector<std::unique_ptr<test::TestNode>> nodes;
+  for (int i = 0; i < 2 * kPairs; ++i) {
+    nodes.push_back(std::make_unique<test::TestNode>(login("n" + std::to_string(i), static_cast<uint8_t>(i + 1)),
+                                                     app.dc()->local_endpoints().at(0)));
+    REQUIRE(nodes.back()->register_node());
+  }
   // The DC's probes (every 500 ms) found the live relay, and the dead one silent.
   REQUIRE(eventually([&] { return app.dc()->relay_health().status(1).alive; }, 3s));
   CHECK_FALSE(app.dc()->relay_health().status(0).alive);
-  for (uint32_t i = 1; i <= 6; ++i) {
-    alice.send(MessageType::resolve, control::encode(control::Resolve::by_name(i, "bob.example")));
-    auto m = alice.wait_for(MessageType::direction);
+  for (int p = 0; p < kPairs; ++p) {
+    auto& from = *nodes[2 * p];
+    auto& to = *nodes[2 * p + 1];
+    from.send(MessageType::resolve,
+              control::encode(control::Resolve::by_name(1, "n" + std::to_string(2 * p + 1) + ".example")));
+    auto m = from.wait_for(MessageType::direction);
     REQUIRE(m);
     const auto d = control::decode_direction(m->plaintext).value();
     CHECK(d.relay == live->local_endpoints().at(0));
-    alice.send(MessageType::direction_ack, control::encode(control::DirectionAck{d.direction_id}));
-    if (auto mb = bob.wait_for(MessageType::direction)) {
+    from.send(MessageType::direction_ack, control::encode(control::DirectionAck{d.direction_id}));
+    if (auto mb = to.wait_for(MessageType::direction)) {
       const auto db = control::decode_direction(mb->plaintext).value();
-      bob.send(MessageType::direction_ack, control::encode(control::DirectionAck{db.direction_id}));
+      to.send(MessageType::direction_ack, control::encode(control::DirectionAck{db.direction_id}));
     }
-    REQUIRE(alice.wait_for(MessageType::resolve_reply));
+    REQUIRE(from.wait_for(MessageType::resolve_reply));
   }
   app.stop();
 }
