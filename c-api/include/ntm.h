@@ -598,6 +598,41 @@ NTM_EXTERN(int) ntm_bridge_setsockopt(int os_fd, int level, int optname, const v
 NTM_EXTERN(int) ntm_bridge_getsockopt(int os_fd, int level, int optname, void *optval,
                                       socklen_t *optlen);
 
+/** Size of the source record that precedes each datagram on a bridged datagram descriptor. */
+#define NTM_BRIDGE_DGRAM_HEADER_SIZE 20
+
+/**
+ * Gives an ntm datagram socket an OS descriptor that is readable when a datagram waits, so
+ * select/epoll, Python selectors/asyncio and Ruby IO can wait for datagrams. Returns one end of a
+ * SOCK_SEQPACKET socketpair (close-on-exec); a library thread receives every datagram of ntm_fd
+ * and writes it there as one message: a NTM_BRIDGE_DGRAM_HEADER_SIZE-byte source record (family
+ * u8 4 or 6, a zero byte, port u16 big-endian, address[16], IPv4 in the first 4 bytes) and then
+ * the payload. Read them with ntm_bridge_recvfrom() (or recv(2) and decode the record).
+ * ntm_fd stays the application's for everything but receiving: send with ntm_send()/ntm_sendto()
+ * on it, bind, connect and set options on it - except SO_RCVTIMEO and O_NONBLOCK, which the
+ * bridge sets for itself (pass MSG_DONTWAIT for a send that must not block). A socket not bound
+ * yet receives once it is (ntm_bind(), ntm_connect() or a first send). Datagrams arriving while
+ * the descriptor's queue (about 4 MiB) is full are dropped, as by a full UDP receive buffer.
+ * ntm_close(ntm_fd) stops the bridge and closes the socket (it waits for the library thread);
+ * the descriptor then reads end-of-file: close it too. Closing only the descriptor stops the
+ * bridge within about 200 ms and leaves ntm_fd open. ntm_stop() ends every bridge.
+ * @return the OS descriptor, or -1 and errno: EBADF; EOPNOTSUPP if ntm_fd is not a datagram
+ *         socket; EALREADY if it is bridged already; socketpair(2)'s errors.
+ */
+NTM_EXTERN(int) ntm_bridge_datagram(int ntm_fd);
+
+/**
+ * Reads one datagram from a descriptor of ntm_bridge_datagram(): like recvfrom(2) on the
+ * virtual socket, with the sender's virtual address in from/fromlen (may be NULL). flags are
+ * recv(2)'s (MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC); a datagram longer than len is truncated. Blocks
+ * unless os_fd is non-blocking or MSG_DONTWAIT is given.
+ * @return the payload's size (0 for an empty datagram), or -1 and errno: recvmsg(2)'s (EAGAIN
+ *         when none waits on a non-blocking read), EBADF once the socket was closed or the node
+ *         stopped (end-of-file of the descriptor), EPROTO if os_fd carries no bridged datagrams.
+ */
+NTM_EXTERN(ssize_t) ntm_bridge_recvfrom(int os_fd, void *buf, size_t len, int flags,
+                                        struct sockaddr *from, socklen_t *fromlen);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Logging                                                                                     */
 /* ------------------------------------------------------------------------------------------ */

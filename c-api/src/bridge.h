@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 
+#include <sys/socket.h>
+
 namespace ntm::capi {
 
 // Starts the two pump threads between a connected ntm stream socket and an OS stream
@@ -23,5 +25,16 @@ void name_application_end(uint64_t token, int app_fd);
 // Runs call(ntm_fd) for the virtual socket behind the application's descriptor app_fd (any
 // dup of a bridged end); -1 with EBADF, ENOTSOCK or ENOTCONN (not bridged, or ended) otherwise.
 int with_bridged_ntm_fd(int app_fd, const std::function<int(int)>& call);
+
+// The 20-byte address record of bridged listeners' hellos and bridged datagrams:
+// family u8 (4 or 6) | reserved u8 | port u16 big-endian | address[16] (IPv4: the first 4).
+void encode_address_record(const sockaddr_storage& address, unsigned char* record);
+// Returns the sockaddr's size.
+socklen_t decode_address_record(const unsigned char* record, sockaddr_storage& address);
+
+// ntm_close() of a datagram socket with an ntm_bridge_datagram() pump: has the pump close it and
+// waits for that (0), or -1 and EBADF if it is closing already; 1 if the socket is not bridged
+// (the caller closes it itself).
+int close_bridged_datagram(int ntm_fd);
 
 }  // namespace ntm::capi

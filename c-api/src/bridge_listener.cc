@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <thread>
 
 #include "api_common.h"
@@ -32,40 +33,17 @@ struct Hello {
   uint8_t bytes[NTM_BRIDGE_HELLO_SIZE + kTokenSize];
 };
 
-// family u8 (4 or 6) | reserved u8 | port u16 big-endian | address[16] | token u64 (host order)
+// The record, then the token (host order).
 Hello encode_hello(const sockaddr_storage& peer) {
   Hello h{};
-  if (peer.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-    h.bytes[0] = 6;
-    std::memcpy(h.bytes + 2, &in6->sin6_port, 2);
-    std::memcpy(h.bytes + 4, &in6->sin6_addr, 16);
-  } else {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
-    h.bytes[0] = 4;
-    std::memcpy(h.bytes + 2, &in->sin_port, 2);
-    std::memcpy(h.bytes + 4, &in->sin_addr, 4);
-  }
+  ntm::capi::encode_address_record(peer, h.bytes);
   return h;
 }
 
 void decode_hello(const Hello& h, sockaddr* addr, socklen_t* addrlen) {
   if (addr == nullptr || addrlen == nullptr) return;
   sockaddr_storage ss{};
-  socklen_t size;
-  if (h.bytes[0] == 6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    std::memcpy(&in6->sin6_port, h.bytes + 2, 2);
-    std::memcpy(&in6->sin6_addr, h.bytes + 4, 16);
-    size = sizeof(sockaddr_in6);
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    std::memcpy(&in->sin_port, h.bytes + 2, 2);
-    std::memcpy(&in->sin_addr, h.bytes + 4, 4);
-    size = sizeof(sockaddr_in);
-  }
+  socklen_t size = ntm::capi::decode_address_record(h.bytes, ss);
   std::memcpy(addr, &ss, std::min(*addrlen, size));
   *addrlen = size;
 }

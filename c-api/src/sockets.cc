@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api_common.h"
+#include "bridge.h"
 #include "node/socket_api.h"
 
 using namespace ntm;
@@ -278,6 +279,8 @@ extern "C" NTM_EXTERN(int) ntm_shutdown(int fd, int how) {
 }
 
 extern "C" NTM_EXTERN(int) ntm_close(int fd) {
+  // A datagram socket with a bridge pump: the pump closes it (bridge_datagram.cc).
+  if (int bridged = capi::close_bridged_datagram(fd); bridged <= 0) return bridged;
   // Only the caller that takes the descriptor out of the registry closes it, so a close racing
   // with ntm_stop() never closes a descriptor twice.
   if (!capi::runtime().remove_fd(fd)) return fail_errno(EBADF);

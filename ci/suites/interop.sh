@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop suite (tests/interop): the same interop node in C, Java, Ruby and Python, every client
 # language against every server language through one ntm-server on loopback (test_loopback.py),
-# the seed paper's experiment in network namespaces (test_seed_netns.py; root), and a check that
-# no binding leaves out a function of ntm.h (check_binding_coverage.py).
+# the seed paper's experiment in network namespaces (test_seed_netns.py; root), a check that
+# no binding leaves out a function of ntm.h (check_binding_coverage.py), and a short smoke of
+# bench/bindings.py (every binding's client against the C server, 8 MiB, 50 round trips: it
+# must run and print its table; the figures are not judged here).
 #   ci/suites/interop.sh [PYTEST-ARGS...]
 # Environment from ci/test.sh: NTM_ROOT (repository root), NTM_BUILD_DIR (the finished build,
 # which holds ntm-server and the C node). Prepares the Python, Ruby and Java bindings against
@@ -40,6 +42,11 @@ export PYTHONDONTWRITEBYTECODE=1
 timeout --kill-after=30 600 "$py" -m pytest -p no:cacheprovider -q -rfEs --durations=5 \
   "$root/tests/interop" "$@"
 rc=$?
+if [ "$rc" -eq 0 ]; then
+  timeout --kill-after=10 300 "$py" "$root/bench/bindings.py" --build "$NTM_BUILD_DIR" \
+    --mib 8 --rtts 50 --warmup 20 --rounds 1 || rc=$?
+  [ "$rc" -eq 0 ] || echo "interop suite: bench/bindings.py smoke failed (exit $rc)"
+fi
 case $rc in
   0) echo "interop suite: passed" ;;
   5) echo "interop suite: FAILED - pytest collected no tests" ;;

@@ -53,6 +53,8 @@ int ntm_header_c99_probe(void) {
   total += ntm_shutdown(fd, SHUT_RDWR) + ntm_close(fd);
   total += ntm_bridge_socket(fd) + ntm_bridge_connect(0, 0) + ntm_bridge_accept(fd, 0, 0);
   total += ntm_bridge_listen(fd) + ntm_bridge_accept_listener(fd, 0, 0) + NTM_BRIDGE_HELLO_SIZE;
+  total += ntm_bridge_datagram(fd) + (int)ntm_bridge_recvfrom(fd, 0, 0, 0, 0, 0) +
+           NTM_BRIDGE_DGRAM_HEADER_SIZE;
   total += ntm_stop();
   total += (int)ntm_version()[0] + (int)ntm_last_error()[0] + (int)ntm_strerror(NTM_EINVAL)[0];
   return total + NTM_VERSION_MAJOR + NTM_VERSION_MINOR + NTM_VERSION_PATCH + NTM_OK + NTM_ERROR +

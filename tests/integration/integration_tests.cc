@@ -162,10 +162,11 @@ TEST_CASE("ntm_bridge_socket on connected sockets carries 16 MiB each way with r
   big_transfer({"--bridge", "socket"}, false);
 }
 
-static void udp_both_ways(bool ipv6) {
+static void udp_both_ways(bool ipv6, bool bridged = false) {
   const int count = 200;
   std::vector<std::string> extra = {"--count", std::to_string(count)};
   if (ipv6) extra.push_back("-6");
+  if (bridged) extra.insert(extra.end(), {"--bridge", "datagram"});
   NodePair pair;
   pair.start_server("udp", extra);
   pair.start_client("udp", extra);
@@ -181,6 +182,16 @@ static void udp_both_ways(bool ipv6) {
   CHECK(num(client[0], "bad") == 0);
   // recvfrom reports the client's virtual address as the source.
   CHECK(str(server[0], "source") == (ipv6 ? pair.client.vip6 : pair.client.vip4));
+  if (bridged) {
+    for (auto* proc : {pair.client_proc.get(), pair.server_proc.get()}) {
+      auto end = proc->lines_starting("BRIDGE_END ");
+      REQUIRE(end.size() == 1);
+      // After ntm_close() the descriptor is readable and at its end: EBADF, not EAGAIN.
+      CHECK(num(parse(end[0]), "readable") == 1);
+      CHECK(num(parse(end[0]), "result") == -1);
+      CHECK(num(parse(end[0]), "errno") == EBADF);
+    }
+  }
 }
 
 TEST_CASE("a bridged OS listener (ntm_bridge_listen) is pollable and carries 16 MiB each way",
@@ -206,6 +217,12 @@ TEST_CASE("UDP datagrams cross both ways over virtual IPv4 with correct contents
 
 TEST_CASE("UDP datagrams cross both ways over virtual IPv6 with correct contents", "[udp][ipv6]") {
   udp_both_ways(true);
+}
+
+TEST_CASE("UDP through the datagram bridge (ntm_bridge_datagram): polled OS descriptors, "
+          "sources reported, end-of-file after ntm_close", "[udp][bridge]") {
+  udp_both_ways(false, true);
+  udp_both_ways(true, true);
 }
 
 TEST_CASE("100 concurrent TCP connections each echo and verify their data", "[tcp][many]") {

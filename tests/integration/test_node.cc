@@ -4,7 +4,8 @@
 // (integration_tests.cc). Uses only ntm.h (plus the examples' option parser) and OpenSSL.
 //
 //   ntm-test-node SCENARIO [--role server|client] NODE-OPTIONS [--connect NAME:PORT] [-6]
-//                 [--port N] [--bytes N] [--count N] [--bridge none|connect|socket|listen]
+//                 [--port N] [--bytes N] [--count N]
+//                 [--bridge none|connect|socket|listen|datagram]
 //                 [--restart-cipher aes|chacha] [--timeout SECONDS]
 //
 // Scenarios: tcp-transfer, duplex, tcp-many, udp, close-wakes, unreachable, restart, node-api,
@@ -526,8 +527,28 @@ int tcp_many(Config &cfg) {
 // ---- udp: stop-and-wait request/reply datagrams, tolerant of rare loss, bounded in time. ----
 
 // Waits up to `timeout` for a datagram; returns its length, or -1 on timeout.
+// The udp scenario's datagram bridge (--bridge datagram): receives come from this OS descriptor.
+int g_datagram_bridge = -1;
+
+ssize_t recv_bridged_datagram(unsigned char *buf, size_t len, milliseconds timeout,
+                              sockaddr_storage *from, socklen_t *from_len) {
+  pollfd p{g_datagram_bridge, POLLIN, 0};
+  int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (r < 0) die_errno("poll", errno);
+  if (r == 0) return -1;
+  *from_len = sizeof *from;
+  ssize_t n = ntm_bridge_recvfrom(g_datagram_bridge, buf, len, MSG_DONTWAIT,
+                                  reinterpret_cast<sockaddr *>(from), from_len);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+    die_errno("ntm_bridge_recvfrom", errno);
+  }
+  return n;
+}
+
 ssize_t recv_datagram(int fd, unsigned char *buf, size_t len, milliseconds timeout,
                       sockaddr_storage *from, socklen_t *from_len) {
+  if (g_datagram_bridge >= 0) return recv_bridged_datagram(buf, len, timeout, from, from_len);
   pollfd p{fd, POLLIN, 0};
   int r = ntm_poll(&p, 1, static_cast<int>(timeout.count()));
   if (r < 0) die_errno("ntm_poll", errno);
@@ -544,6 +565,10 @@ ssize_t recv_datagram(int fd, unsigned char *buf, size_t len, milliseconds timeo
 int udp(Config &cfg) {
   start_node(cfg);
   int fd = bound_socket(cfg.family, SOCK_DGRAM, cfg.role == "server" ? cfg.port : 0);
+  if (cfg.bridge == "datagram") {
+    g_datagram_bridge = ntm_bridge_datagram(fd);
+    if (g_datagram_bridge < 0) die_errno("ntm_bridge_datagram", errno);
+  }
   unsigned char buf[2048];
   unsigned char out[2048];
   sockaddr_storage from;
@@ -634,6 +659,16 @@ int udp(Config &cfg) {
          resends, fin_acked ? 1 : 0);
   }
   ntm_close(fd);
+  if (g_datagram_bridge >= 0) {
+    // ntm_close() returned once the bridge ended: its descriptor is at end-of-file now.
+    pollfd p{g_datagram_bridge, POLLIN, 0};
+    int ready = ::poll(&p, 1, 0);
+    errno = 0;
+    ssize_t n = ntm_bridge_recvfrom(g_datagram_bridge, buf, sizeof buf, MSG_DONTWAIT, nullptr,
+                                    nullptr);
+    emit("BRIDGE_END readable=%d result=%zd errno=%d", ready, n, errno);
+    ::close(g_datagram_bridge);
+  }
   stop_node();
   return 0;
 }

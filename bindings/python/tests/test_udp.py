@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import select
 import socket
 
@@ -62,11 +61,3 @@ def test_poll_waits_for_a_datagram(env):
         udp.sendto(b"p", (PEER_V4, ECHO_PORT))
         assert udp.poll(select.POLLIN, timeout=5) & select.POLLIN
         assert udp.recv(10) == b"p"
-
-
-def test_datagram_socket_has_no_os_descriptor(env):
-    with ntmobile.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        with pytest.raises(io.UnsupportedOperation):
-            udp.fileno()
-        with pytest.raises(OSError):  # UnsupportedOperation is an OSError too
-            udp.fileno()

@@ -454,6 +454,38 @@ py::object bridge_getsockopt_(int os_fd, int level, int name, int buflen) {
   return py::bytes(buffer.data(), std::min(sizeof(v), buffer.size()));
 }
 
+// ---- the datagram bridge -------------------------------------------------------------------
+
+int bridge_datagram_(int fd) {
+  return call([&] { return ntm_bridge_datagram(fd); });
+}
+
+// One datagram from a bridged datagram descriptor, without waiting (BlockingIOError when none
+// is there): the Python layer waits on the descriptor itself, with the socket's timeout.
+py::tuple bridge_recvfrom_(int os_fd, ssize_t bufsize, int flags) {
+  if (bufsize < 0) throw py::value_error("negative buffersize in recvfrom");
+  py::bytes out = new_bytes(bufsize);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  ssize_t n = ntm_bridge_recvfrom(os_fd, PyBytes_AS_STRING(out.ptr()), static_cast<size_t>(bufsize),
+                                  flags | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (n < 0) raise_errno(errno);
+  n = std::min(n, bufsize);  // MSG_TRUNC reports the whole size
+  py::bytes data = n == bufsize ? out : shrink(std::move(out), n);
+  return py::make_tuple(data, address_of(ss, len));
+}
+
+py::tuple bridge_recvfrom_into_(int os_fd, py::buffer buffer, ssize_t nbytes, int flags) {
+  py::buffer_info info = writable(buffer, nbytes, "recvfrom_into");
+  size_t size = static_cast<size_t>(nbytes == 0 ? info.size * info.itemsize : nbytes);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  ssize_t n = ntm_bridge_recvfrom(os_fd, info.ptr, size, flags | MSG_DONTWAIT,
+                                  reinterpret_cast<sockaddr*>(&ss), &len);
+  if (n < 0) raise_errno(errno);
+  return py::make_tuple(n, address_of(ss, len));
+}
+
 }  // namespace
 
 void register_sockets(py::module_& m) {
@@ -492,6 +524,10 @@ void register_sockets(py::module_& m) {
         arg("value"));
   m.def("bridge_getsockopt", &bridge_getsockopt_, arg("os_fd"), arg("level"), arg("option"),
         arg("buflen") = 0);
+  m.def("bridge_datagram", &bridge_datagram_, arg("fd"));
+  m.def("bridge_recvfrom", &bridge_recvfrom_, arg("os_fd"), arg("bufsize"), arg("flags") = 0);
+  m.def("bridge_recvfrom_into", &bridge_recvfrom_into_, arg("os_fd"), arg("buffer"),
+        arg("nbytes") = 0, arg("flags") = 0);
 }
 
 }  // namespace ntmpy

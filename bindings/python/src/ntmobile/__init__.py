@@ -15,7 +15,8 @@ Start the node (one per process), then use ntmobile's sockets where ``socket.soc
 TCP sockets (:class:`NTMSocket`) are ``socket.socket`` instances backed by OS descriptors that
 the library bridges to the virtual connections, so ``makefile``, ``selectors``, ``asyncio`` and
 ``ssl`` work unchanged. UDP sockets (:class:`NTMDatagramSocket`) call the virtual stack
-directly and have no ``fileno()``. Errors are the standard ``OSError`` subclasses;
+directly; their ``fileno()`` starts a datagram bridge, so selectors and asyncio datagram
+endpoints work with them too. Errors are the standard ``OSError`` subclasses;
 ``socket.gaierror`` for unknown names; :class:`NTMError` subclasses for node calls.
 """
 
@@ -33,7 +34,7 @@ from socket import (  # the constants callers pass to ntmobile.socket()
 
 from ._logging import route_library_logs, set_library_log_level  # first: see _logging
 from ._api import create_connection, create_server, has_dualstack_ipv6, socket
-from ._asyncio import open_connection, sock_connect, start_server
+from ._asyncio import create_datagram_endpoint, open_connection, sock_connect, start_server
 from ._dgram import NTMDatagramSocket
 from ._errors import (
     AuthenticationError,
@@ -114,6 +115,7 @@ __all__ = [
     "TunnelState",
     "UnsupportedError",
     "create_connection",
+    "create_datagram_endpoint",
     "create_server",
     "generate_keypair",
     "getaddrinfo",

@@ -2,9 +2,14 @@
 
 It has the ``socket.socket`` methods a UDP program uses (bind, connect, send/sendto,
 recv/recvfrom/recv_into/recvfrom_into, timeouts, options, shutdown, close, ``with``) and calls
-the virtual socket directly (each blocking call releases the GIL). It has no OS descriptor:
-``fileno()`` raises ``io.UnsupportedOperation``, so it cannot be registered with ``selectors``,
-``select`` or ``asyncio``; wait with timeouts, threads, or :meth:`poll` instead.
+the virtual socket directly (each blocking call releases the GIL).
+
+``fileno()`` gives it an OS descriptor: the first call starts libntm's datagram bridge
+(``ntm_bridge_datagram``), a SOCK_SEQPACKET descriptor that is readable when a datagram waits,
+so ``select``, ``selectors`` and asyncio (``loop.create_datagram_endpoint(..., sock=s)``, or
+:func:`ntmobile.create_datagram_endpoint`) can wait for datagrams. From then on receives read
+that descriptor; sends still go straight to the virtual socket (they never wait for long, so
+the descriptor is always writable).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import errno
 import io
 import os
+import select
 import socket as _socket
+import time
 import warnings
 from typing import Any, Optional
 
@@ -30,6 +37,7 @@ class NTMDatagramSocket:
 
     def __init__(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_DGRAM, proto: int = 0) -> None:
         self._fd = -1
+        self._os_fd = -1  # the datagram bridge's descriptor, once fileno() asked for one
         if family not in (_socket.AF_INET, _socket.AF_INET6):
             raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
         if type & ~_TYPE_FLAGS != _socket.SOCK_DGRAM:
@@ -56,11 +64,13 @@ class NTMDatagramSocket:
         return self._proto
 
     def fileno(self) -> int:
-        """Not available: the socket lives in the virtual stack and has no OS descriptor."""
-        raise io.UnsupportedOperation(
-            "NTM datagram sockets have no OS descriptor (no selectors/select/asyncio); "
-            "use timeouts, threads or NTMDatagramSocket.poll()"
-        )
+        """The OS descriptor to wait on (readable when a datagram waits); the first call starts
+        the datagram bridge. -1 once closed, like ``socket.socket``."""
+        if self._fd < 0:
+            return -1
+        if self._os_fd < 0:
+            self._os_fd = _ntm.bridge_datagram(self._fd)
+        return self._os_fd
 
     def _live_fd(self) -> int:
         if self._fd < 0:
@@ -131,20 +141,53 @@ class NTMDatagramSocket:
         return _ntm.sendto(self._live_fd(), data, flags, self._family, sockaddr, self._wait())
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if self._os_fd >= 0:
+            return self._bridged(_ntm.bridge_recvfrom, bufsize, flags)[0]
         return _ntm.recv(self._live_fd(), bufsize, flags, self._wait())
 
     def recv_into(self, buffer: _BufferLike, nbytes: int = 0, flags: int = 0) -> int:
+        if self._os_fd >= 0:
+            return self._bridged(_ntm.bridge_recvfrom_into, buffer, nbytes, flags)[0]
         return _ntm.recv_into(self._live_fd(), buffer, nbytes, flags, self._wait())
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        if self._os_fd >= 0:
+            return self._bridged(_ntm.bridge_recvfrom, bufsize, flags)
         return _ntm.recvfrom(self._live_fd(), bufsize, flags, self._wait())
 
     def recvfrom_into(self, buffer: _BufferLike, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+        if self._os_fd >= 0:
+            return self._bridged(_ntm.bridge_recvfrom_into, buffer, nbytes, flags)
         return _ntm.recvfrom_into(self._live_fd(), buffer, nbytes, flags, self._wait())
+
+    def _bridged(self, receive: Any, *args: Any) -> Any:
+        """A receive from the bridge's descriptor, waiting with the socket's timeout."""
+        self._live_fd()
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            try:
+                return receive(self._os_fd, *args)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise _socket.timeout("timed out")
+            self._wait_readable(remaining)
+
+    def _wait_readable(self, timeout: Optional[float]) -> bool:
+        poller = select.poll()
+        poller.register(self._os_fd, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999))))
 
     def poll(self, events: int = 0x001, timeout: Optional[float] = None) -> int:
         """Waits up to ``timeout`` seconds (None: forever) for ``select.POLLIN``/``POLLOUT``;
         returns the events that are ready (0 on timeout)."""
+        if self._os_fd >= 0:
+            self._live_fd()
+            if events & select.POLLOUT:  # sends never wait on the bridge
+                return select.POLLOUT | (select.POLLIN if events & select.POLLIN and self._wait_readable(0) else 0)
+            return select.POLLIN if self._wait_readable(timeout) else 0
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = _ntm.poll([(self._live_fd(), events)], ms)
         return ready[0][1] if ready else 0
@@ -165,14 +208,17 @@ class NTMDatagramSocket:
     def close(self) -> None:
         """Closes the socket; a call blocked on it in another thread returns with EBADF."""
         fd, self._fd = self._fd, -1
+        os_fd, self._os_fd = self._os_fd, -1
         if fd >= 0:
             try:
-                _ntm.close(fd)
+                _ntm.close(fd)  # with a bridge: waits until its thread closed the socket
             except OSError:
                 pass  # already closed by the node stopping
+        if os_fd >= 0:
+            os.close(os_fd)
 
     def detach(self) -> int:
-        raise io.UnsupportedOperation("NTM datagram sockets have no OS descriptor to detach")
+        raise io.UnsupportedOperation("an NTM datagram socket cannot be detached from its virtual socket")
 
     @property
     def closed(self) -> bool:
@@ -191,7 +237,8 @@ class NTMDatagramSocket:
 
     def __repr__(self) -> str:
         state = " [closed]" if self._fd < 0 else ""
-        text = f"<ntmobile.NTMDatagramSocket{state} ntm_fd={self._fd}, family={self._family!s}, type=SocketKind.SOCK_DGRAM, proto={self._proto}"
+        bridge = f", fd={self._os_fd}" if self._os_fd >= 0 else ""
+        text = f"<ntmobile.NTMDatagramSocket{state} ntm_fd={self._fd}{bridge}, family={self._family!s}, type=SocketKind.SOCK_DGRAM, proto={self._proto}"
         if self._fd >= 0:
             try:
                 text += f", laddr={self.getsockname()}"
