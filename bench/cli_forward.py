@@ -103,7 +103,7 @@ def sdk_figure(build: str, seconds: float) -> float:
     r = subprocess.run([os.path.join(build, "bench", "ntm-bench"), "run", "--only", "ntm",
                         "--seconds", str(seconds), "--rtts", "200", "--warmup", "50"],
                        capture_output=True, text=True, timeout=seconds + 180)
-    m = re.search(r"^TCP throughput\s+([0-9.]+) Gb/s", r.stdout, re.M)
+    m = re.search(r"^TCP, 1 stream\s+([0-9.]+) Gb/s", r.stdout, re.M)  # ntm-bench's table row
     if r.returncode != 0 or not m:
         raise RuntimeError("ntm-bench failed:\n" + r.stdout + r.stderr)
     return float(m.group(1))

@@ -2,6 +2,7 @@
 // logging (Python logging, java.lang.System.Logger, Ruby Logger) instead of stderr. Lines are
 // queued in order by the logger and delivered on one library thread (callback_thread.h), so no
 // library thread ever waits inside application code.
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,11 +45,15 @@ extern "C" NTM_EXTERN(int) ntm_set_log_callback(ntm_log_cb cb, void *user_data) 
 
 extern "C" NTM_EXTERN(int) ntm_set_log_level(ntm_log_level level) {
   return ntm::capi::guarded([&]() -> int {
-    if (level < NTM_LOG_OFF || level > NTM_LOG_DEBUG) {
-      return ntm::capi::fail(NTM_EINVAL, "ntm_set_log_level: unknown level " +
-                                             std::to_string(static_cast<int>(level)));
+    // A C caller may pass any int: read it as one (reading an enum object that holds a value
+    // outside the enumeration is undefined behaviour in C++).
+    int raw = 0;
+    static_assert(sizeof(raw) == sizeof(level));
+    std::memcpy(&raw, &level, sizeof(raw));
+    if (raw < NTM_LOG_OFF || raw > NTM_LOG_DEBUG) {
+      return ntm::capi::fail(NTM_EINVAL, "ntm_set_log_level: unknown level " + std::to_string(raw));
     }
-    ntm::log::set_level(static_cast<ntm::log::Level>(level));
+    ntm::log::set_level(static_cast<ntm::log::Level>(raw));
     return NTM_OK;
   });
 }
