@@ -47,9 +47,13 @@ run_suite core ctest --test-dir "$NTM_BUILD_DIR" -L 'unit|abi|integration|server
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer ($asan_dir)"
 if cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNTM_SANITIZE=ON \
     -DNTM_BUILD_BENCH=OFF >/dev/null && cmake --build "$asan_dir" -j "$jobs"; then
+  # integration.burst (hundreds of nodes logging in within a second, 30 s bound) measures load
+  # handling, not memory safety; it runs in the core suite, and under ASan's 3-5x slowdown its
+  # time bound only measures the sanitizer.
   run_suite sanitizers env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$asan_dir" -L 'unit|integration' -j "$jobs" --output-on-failure --timeout 600
+    ctest --test-dir "$asan_dir" -L 'unit|integration' -E '^integration\.burst\.' \
+    -j "$jobs" --output-on-failure --timeout 600
 else
   failed=$((failed + 1))
   failed_names+=("sanitizers (build)")
