@@ -91,8 +91,28 @@ void RelayServer::stop() {
   relay_count_ = 0;
 }
 
+void RelayServer::announce_restart(Clock::time_point now) {
+  announced_ = true;
+  std::vector<Endpoint> ends;
+  for (const auto& [id, r] : relays_) {
+    for (unsigned i = 0; i < r.bound; ++i) {
+      replies_.push_back(control::encode(control::RelayChallenge{id, cookies_.issue(r.ends[i].address, now)}));
+      ends.push_back(r.ends[i].address);
+    }
+  }
+  // Spans into replies_ are taken once it is complete (push_back may move its elements).
+  for (size_t i = 0; i < ends.size(); ++i) out_.push_back({ends[i], replies_[i]});
+  if (!out_.empty()) service_.send_batch(out_);
+  out_.clear();
+  replies_.clear();
+  if (!ends.empty())
+    NTM_LOG_INFO("RS: asked %zu relay end(s) of the previous run to bind again", ends.size());
+}
+
 void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now) {
   out_.clear();
+  replies_.clear();
+  if (!announced_) announce_restart(now);
   replies_.clear();
   replies_.reserve(received.size());  // spans into replies_ must stay valid until send_batch
   for (const io::ReceiveSlot& slot : received) {

@@ -6,7 +6,9 @@
 // answered with a RelayChallenge, on which the node binds again at once. The relay table (ids,
 // node ids, addresses; no secrets) is kept in `table_file` (rewritten at most once a second when
 // a relay or an address changed), so a restarted RS forwards again at once, even for an end that
-// is not sending. A 0x30 datagram from one bound end's address is
+// is not sending; it also sends every restored end a RelayChallenge at start, so the nodes bind
+// again and resend at once what was lost while it was down (as the DC asks the nodes of its
+// previous run to register). A 0x30 datagram from one bound end's address is
 // forwarded, unchanged, to the other end's last bound address; everything else is dropped. The
 // RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
 // Relays expire when idle or when their tokens expire.
@@ -88,6 +90,8 @@ class RelayServer {
   uint64_t now_unix() const;
   void load_table();
   void save_table();
+  // Once, from the loop thread: a RelayChallenge to every end of the restored table.
+  void announce_restart(Clock::time_point now);
 
   RelayServerConfig config_;
   std::atomic<size_t> relay_count_{0};
@@ -101,6 +105,7 @@ class RelayServer {
   std::unordered_map<uint32_t, Relay> relays_;
   BindCookies cookies_;
   bool table_dirty_ = false;
+  bool announced_ = false;
   Clock::time_point challenge_second_{};
   unsigned challenges_this_second_ = 0;
   std::vector<io::OutgoingDatagram> out_;  // one batch's sends; kept to reuse its capacity

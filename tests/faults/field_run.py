@@ -105,6 +105,15 @@ class Servers:
         except FileNotFoundError:
             return 0
 
+    def rs_saved_relays_bound(self) -> int:
+        """How many relays with both ends bound the RS's saved table (`rs-relays`, rewritten at
+        most once a second and read at its next start) holds now."""
+        try:
+            with open(os.path.join(self.state, "rs-relays"), encoding="ascii") as f:
+                return sum(1 for line in f if len(line.split()) >= 3 and line.split()[2] == "2")
+        except FileNotFoundError:
+            return 0
+
 
 def as_endpoint(node: Node) -> str:
     return endpoint(SERVERS_IPV4 if node.ipv4 else SERVERS_IPV6, AS_PORT)

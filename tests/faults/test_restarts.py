@@ -65,6 +65,11 @@ def test_rs_kill9_and_restart_relayed_traffic_back_within_bound(topo, servers):
     row = run.client.wait_tunnel(f"bob.{DOMAIN}", 10, lambda r: r.get("path") == "relay",
                                  "relayed")
     assert row["path"] == "relay"
+    # The restarted RS forwards at once for the relays of its saved table: kill it once the
+    # table holds this relay with both ends (written at most once a second; a relay younger than
+    # that recovers when each end next sends, as after any relay loss).
+    wait_until(lambda: servers.rs_saved_relays_bound() >= 1, timeout=10,
+               what="the RS's saved relay table")
     servers.kill("rs")
     t_up = servers.start("rs")
     took = run.recovery("RS kill -9 and restart", t_up, timeout=15)

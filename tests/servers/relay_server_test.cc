@@ -305,6 +305,14 @@ TEST_CASE("RS: a restarted RS forwards for the relays of its previous run at onc
   rs->stop();
   rs = make(where);
   CHECK(rs->relay_count() == 1);
+  // Each restored end is asked to bind again at once (so a node resends what the dead RS lost).
+  for (auto* s : {&a, &b}) {
+    auto asked = s->receive(1s);
+    REQUIRE(asked);
+    auto challenge = control::decode_relay_challenge(asked->bytes);
+    REQUIRE(challenge.ok());
+    CHECK(challenge->relay_id == 21);
+  }
   // b sends nothing: a's datagram still reaches it, without any new bind.
   const auto d = control::encode_relayed(21, payload(9));
   a.send_to(where, d);
