@@ -173,7 +173,11 @@ control::LoginGrant login(const ControlPlaneConfig& config, const crypto::X25519
                            std::to_string(timeout.count()) + " ms");
     }
     long verify = SSL_get_verify_result(ssl.get());
-    if (verify == X509_V_OK && SSL_get_error(ssl.get(), rc) == SSL_ERROR_SYSCALL) {
+    const int ssl_error = SSL_get_error(ssl.get(), rc);
+    // OpenSSL 3 reports a peer that closed without close_notify as an SSL error, not a syscall.
+    const bool eof = ssl_error == SSL_ERROR_SSL &&
+                     ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    if (verify == X509_V_OK && (ssl_error == SSL_ERROR_SYSCALL || eof)) {
       // Closed or reset before the handshake ended (an AS at its connection limit does that).
       ERR_clear_error();
       throw LoginError(LoginError::Kind::network,
