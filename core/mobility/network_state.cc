@@ -58,6 +58,8 @@ uint64_t hex_value(const std::string& s) {
 }
 
 constexpr uint64_t kRouteUp = 0x0001;      // RTF_UP
+constexpr uint64_t kAddrDadFailed = 0x08;  // IFA_F_DADFAILED
+constexpr uint64_t kAddrTentative = 0x40;  // IFA_F_TENTATIVE
 constexpr uint64_t kRouteReject = 0x0200;  // RTF_REJECT (the kernel's unreachable entries)
 
 void diff(const char* what, const std::vector<std::string>& a, const std::vector<std::string>& b,
@@ -114,12 +116,37 @@ std::vector<std::string> parse_default_routes_v6(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> parse_unusable_v6(std::string_view text) {
+  // address ifindex prefix_length scope flags ifname (hex but the name)
+  std::vector<std::string> out;
+  for (auto line : split_lines(text)) {
+    auto w = words(line);
+    if (w.size() < 6 || w[0].size() != 32) continue;
+    if (!(hex_value(w[4]) & (kAddrTentative | kAddrDadFailed))) continue;
+    in6_addr a{};
+    for (int i = 0; i < 16; ++i) {
+      a.s6_addr[i] = static_cast<uint8_t>(hex_value(w[0].substr(static_cast<size_t>(2 * i), 2)));
+    }
+    char text_address[INET6_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET6, &a, text_address, sizeof text_address);
+    out.push_back(w[5] + "=[" + text_address + "]");
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 NetworkState read_network_state() {
   NetworkState s;
+  // Until the kernel's link watch has seen the carrier (IFF_RUNNING), the device drops what it
+  // is given: a neighbour solicitation sent then is lost and the first packets wait a whole
+  // second for its retry. A tentative IPv6 address cannot be a source yet. Both come back as
+  // a change (RTM_NEWLINK, RTM_NEWADDR) when they become usable.
+  const auto unusable = parse_unusable_v6(read_file("/proc/net/if_inet6"));
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) == 0) {
     for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) {
+      if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_RUNNING) ||
+          (i->ifa_flags & IFF_LOOPBACK)) {
         continue;
       }
       auto e = Endpoint::from_sockaddr(i->ifa_addr);
@@ -128,7 +155,9 @@ NetworkState read_network_state() {
       e->port = 0;
       std::string text = e->to_string();
       text = text.substr(0, text.rfind(':'));  // no port
-      s.addresses.push_back(std::string(i->ifa_name) + "=" + text);
+      std::string entry = std::string(i->ifa_name) + "=" + text;
+      if (std::binary_search(unusable.begin(), unusable.end(), entry)) continue;
+      s.addresses.push_back(std::move(entry));
     }
     freeifaddrs(list);
   }

@@ -1,5 +1,7 @@
 // What of the host's network matters to the node: its usable addresses (global-scope addresses
-// on interfaces that are up, not loopback, not IPv6 link-local) and its default routes. The
+// on interfaces that are up and running - carrier on, so not on a link still coming up - not
+// loopback, not IPv6 link-local, not IPv6 tentative or failed duplicate address detection) and
+// its default routes. The
 // address watcher compares snapshots so that unrelated netlink traffic (other programs creating,
 // deleting or renaming interfaces, neighbour updates, routes to elsewhere) moves nothing.
 #pragma once
@@ -28,6 +30,10 @@ bool behind_ipv4_nat(const NetworkState& state);
 // Default routes in the text of /proc/net/route and /proc/net/ipv6_route (for tests).
 std::vector<std::string> parse_default_routes_v4(std::string_view proc_net_route);
 std::vector<std::string> parse_default_routes_v6(std::string_view proc_net_ipv6_route);
+
+// The IPv6 addresses in the text of /proc/net/if_inet6 that cannot be used yet or at all
+// (tentative: duplicate address detection still running; or it failed), as "ifname=[address]".
+std::vector<std::string> parse_unusable_v6(std::string_view proc_net_if_inet6);
 
 // "addresses +a -b, default routes +c" - what changed, for the log.
 std::string describe_change(const NetworkState& before, const NetworkState& after);

@@ -29,6 +29,19 @@ TEST_CASE("network state finds the IPv6 default routes and skips the kernel's re
         std::vector<std::string>{"v6 eth0 via 2001:db8::1 metric 1024"});
 }
 
+TEST_CASE("network state leaves out tentative IPv6 addresses and failed duplicates",
+          "[mobility]") {
+  const char* text =
+      "20010db8000000000000000000000011 0b 40 00 80     up0\n"   // permanent: usable
+      "20010db8000000000000000000000012 0b 40 00 c0     up0\n"   // tentative (DAD running)
+      "20010db8000000000000000000000013 0c 40 00 08    wlan0\n"  // DAD failed
+      "20010db8000000000000000000000014 0c 40 00 04    wlan0\n"  // optimistic: usable
+      "fe800000000000000000000000000001 0b 40 20 c0     up0\n";  // tentative link-local
+  CHECK(parse_unusable_v6(text) == std::vector<std::string>{"up0=[2001:db8::12]",
+                                                            "up0=[fe80::1]",
+                                                            "wlan0=[2001:db8::13]"});
+}
+
 TEST_CASE("network states compare equal unless addresses or default routes differ, and the "
           "difference is described",
           "[mobility]") {
