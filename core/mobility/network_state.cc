@@ -74,6 +74,12 @@ void diff(const char* what, const std::vector<std::string>& a, const std::vector
   out += std::string(what) + part;
 }
 
+// "ifname=address" ("ifname=[address]" for IPv6), as NetworkState keeps them.
+std::string address_entry(const InterfaceAddress& a) {
+  const std::string text = a.address.to_string();
+  return a.interface + "=" + text.substr(0, text.rfind(':'));  // no port
+}
+
 }  // namespace
 
 std::vector<std::string> parse_default_routes_v4(std::string_view text) {
@@ -135,32 +141,36 @@ std::vector<std::string> parse_unusable_v6(std::string_view text) {
   return out;
 }
 
-NetworkState read_network_state() {
-  NetworkState s;
+std::vector<InterfaceAddress> usable_addresses() {
   // Until the kernel's link watch has seen the carrier (IFF_RUNNING), the device drops what it
   // is given: a neighbour solicitation sent then is lost and the first packets wait a whole
   // second for its retry. A tentative IPv6 address cannot be a source yet. Both come back as
   // a change (RTM_NEWLINK, RTM_NEWADDR) when they become usable.
   const auto unusable = parse_unusable_v6(read_file("/proc/net/if_inet6"));
+  std::vector<InterfaceAddress> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) == 0) {
-    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_RUNNING) ||
-          (i->ifa_flags & IFF_LOOPBACK)) {
-        continue;
-      }
-      auto e = Endpoint::from_sockaddr(i->ifa_addr);
-      if (!e) continue;
-      if (e->is_v6() && e->address[0] == 0xfe && (e->address[1] & 0xc0) == 0x80) continue;
-      e->port = 0;
-      std::string text = e->to_string();
-      text = text.substr(0, text.rfind(':'));  // no port
-      std::string entry = std::string(i->ifa_name) + "=" + text;
-      if (std::binary_search(unusable.begin(), unusable.end(), entry)) continue;
-      s.addresses.push_back(std::move(entry));
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_RUNNING) ||
+        (i->ifa_flags & IFF_LOOPBACK)) {
+      continue;
     }
-    freeifaddrs(list);
+    auto e = Endpoint::from_sockaddr(i->ifa_addr);
+    if (!e) continue;
+    if (e->is_v6() && e->address[0] == 0xfe && (e->address[1] & 0xc0) == 0x80) continue;
+    e->port = 0;
+    InterfaceAddress a{i->ifa_name, *e};
+    if (e->is_v6() && std::binary_search(unusable.begin(), unusable.end(), address_entry(a)))
+      continue;
+    out.push_back(std::move(a));
   }
+  freeifaddrs(list);
+  return out;
+}
+
+NetworkState read_network_state() {
+  NetworkState s;
+  for (const auto& a : usable_addresses()) s.addresses.push_back(address_entry(a));
   std::sort(s.addresses.begin(), s.addresses.end());
   s.default_routes = parse_default_routes_v4(read_file("/proc/net/route"));
   auto v6 = parse_default_routes_v6(read_file("/proc/net/ipv6_route"));

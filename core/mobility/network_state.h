@@ -10,7 +10,17 @@
 #include <string_view>
 #include <vector>
 
+#include "util/endpoint.h"
+
 namespace ntm::mobility {
+
+struct InterfaceAddress {
+  std::string interface;
+  Endpoint address;  // port 0
+};
+
+// The host's usable addresses (see above), from getifaddrs() and /proc/net/if_inet6.
+std::vector<InterfaceAddress> usable_addresses();
 
 struct NetworkState {
   std::vector<std::string> addresses;       // "ifname=address", sorted

@@ -1,7 +1,5 @@
 #include "node/control_client.h"
 
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include "control/certificate.h"
 #include "control/registration.h"
 #include "control/relay_messages.h"
+#include "mobility/network_state.h"
 #include "util/log.h"
 
 namespace ntm::node {
@@ -117,19 +116,12 @@ std::vector<Endpoint> ControlClient::private_endpoints() const {
       out.push_back(bound);
       continue;
     }
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) continue;
-    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) {
-        continue;
-      }
-      auto e = Endpoint::from_sockaddr(i->ifa_addr);
-      if (!e || e->family != bound.family) continue;
-      if (e->is_v6() && e->address[0] == 0xfe && (e->address[1] & 0xc0) == 0x80) continue;
-      e->port = bound.port;
-      out.push_back(*e);
+    for (const auto& a : mobility::usable_addresses()) {
+      if (a.address.family != bound.family) continue;
+      Endpoint e = a.address;
+      e.port = bound.port;
+      out.push_back(e);
     }
-    freeifaddrs(list);
   }
   return out;
 }
