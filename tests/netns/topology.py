@@ -61,6 +61,7 @@ KINDS = ("global4", "dual", "nat4", "v6only")
 
 # Bounds for everything the harness waits on.
 CMD_TIMEOUT_S = 15.0
+LINK_READY_TIMEOUT_S = 3.0     # a new link up, carrier seen and its bridge port forwarding
 TERM_GRACE_S = 3.0
 
 
@@ -477,15 +478,37 @@ class Topology:
     def _veth(self, ns_a: str, dev_a: str, ns_b: str, dev_b: str) -> None:
         self._x(None, f"ip -n {ns_a} link add {dev_a} type veth peer name {dev_b} netns {ns_b}")
 
+    def _link_up_and_forwarding(self, bridge_ns: str, port: str, node: Node) -> None:
+        """Brings the node's end of a new link up and waits (bounded) until the kernel has seen
+        its carrier and the bridge port forwards - as on a real network, where the host gets its
+        address (DHCP, router advertisements) only over a link that already passes frames. An
+        address configured earlier makes the host's first ARP/neighbour solicitation vanish in a
+        port that does not forward yet, and its first packets wait a second for the retry."""
+        self._x(node.ns, f"ip link set {node.uplink} up")
+        deadline = time.monotonic() + LINK_READY_TIMEOUT_S
+        while True:
+            ours = self._x(node.ns, f"ip -o link show dev {node.uplink}").stdout
+            theirs = self._x(bridge_ns, f"ip -d -o link show dev {port}").stdout
+            if " state UP " in ours and re.search(r"bridge_slave state forwarding", theirs):
+                return
+            if time.monotonic() > deadline:
+                raise TopologyError(f"{node.name}'s new link is not up and forwarding after "
+                                    f"{LINK_READY_TIMEOUT_S} s:\n{ours}\n{theirs}")
+            time.sleep(0.005)
+
     def _uplink_to_internet(self, node: Node, ipv4: Optional[str], ipv6: Optional[str]) -> None:
         dev = self._dev("h")
         self._veth(self.inet_ns, dev, node.ns, node.uplink)
         self._x(self.inet_ns, f"ip link set {dev} master br0 up")
+        if ipv6:
+            # Before the link is up: a nodad address added to a link already up left the
+            # first neighbour resolution of the servers' address to its 1 s retry in about
+            # half the moves (the advertisement arrived and the entry stayed incomplete; not
+            # understood). The node counts the address once the link runs.
+            self._x(node.ns, f"ip -6 addr add {ipv6}/64 dev {node.uplink} nodad")
+        self._link_up_and_forwarding(self.inet_ns, dev, node)
         if ipv4:
             self._x(node.ns, f"ip addr add {ipv4}/24 dev {node.uplink}")
-        if ipv6:
-            self._x(node.ns, f"ip -6 addr add {ipv6}/64 dev {node.uplink} nodad")
-        self._x(node.ns, f"ip link set {node.uplink} up")
         if ipv4:
             self._x(node.ns, f"ip route add default via {INET4_GW} dev {node.uplink}")
         if ipv6:
@@ -502,8 +525,8 @@ class Topology:
         dev = self._dev("l")
         self._veth(nat.ns, dev, node.ns, node.uplink)
         self._x(nat.ns, f"ip link set {dev} master lan0 up")
+        self._link_up_and_forwarding(nat.ns, dev, node)
         self._x(node.ns, f"ip addr add {ipv4}/24 dev {node.uplink}")
-        self._x(node.ns, f"ip link set {node.uplink} up")
         self._x(node.ns, f"ip route add default via {nat.lan_gw} dev {node.uplink}")
         node.peer_dev, node.ipv4, node.ipv6, node.nat = dev, ipv4, None, nat
 
