@@ -24,11 +24,17 @@ using namespace std::chrono_literals;
 // there yet), and every retry interval is a stall for the node's sessions.
 constexpr auto kRegisterFirstRetry = 100ms;
 constexpr auto kRegisterRetry = 500ms;
-// An unanswered keepalive is repeated after this long, and after kKeepalivesBeforeRegister
-// unanswered ones in a row the node registers again (the DC restarted or lost our session).
+// An unanswered keepalive is repeated after this long, and when kKeepalivesBeforeFailover
+// sent in a row (kKeepaliveRetry apart) are all unanswered the DC is taken as gone: the node
+// registers with the next DC of its list (docs/protocol.md 4.3). So a node fails over within
+// about 2 s of the first message its DC left unanswered.
 constexpr auto kKeepaliveRetry = 1s;
-constexpr int kKeepalivesBeforeRegister = 3;
+constexpr int kKeepalivesBeforeFailover = 2;
 constexpr auto kResolveRetry = 500ms;
+// A Resolve left unanswered (kResolveRetry) makes the node check its DC with a keepalive at
+// once, so a node that needs its DC finds out that it is gone without waiting for the
+// keepalive interval.
+constexpr int kResolveAttemptsBeforeCheck = 1;
 // Challenges (DC or RS) are answered at once, but at most this often (forged ones cost little).
 constexpr auto kChallengeAnswerGap = 100ms;
 constexpr int kResolveAttempts = 8;
@@ -212,6 +218,9 @@ void ControlClient::on_register_challenge(std::span<const uint8_t> datagram, con
   if (revoked_) return;
   auto c = control::decode_register_challenge(datagram);
   if (!c || c.value().node_id != grant_.node_id) return;
+  // Registered and content: a challenge from another DC (one we left, restarted and asking the
+  // nodes of its previous run back) is not for us any more.
+  if (registered_ && !needs_register_ && !(from == dc_)) return;
   challenge_ = c.value().challenge;
   const auto now = tunnel::Clock::now();
   if (!needs_register_) {
@@ -340,8 +349,15 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
           if (registered_again) stats_.registrations.fetch_add(1, std::memory_order_relaxed);
           registered_ = true;
           needs_register_ = false;
+          failing_over_ = false;
           keepalives_unanswered_ = 0;
           next_keepalive_ = now + keepalive_interval_;
+          // Resolves the old DC left unanswered go to this one at once (tick()).
+          for (auto& [id, pending] : resolves_) {
+            if (pending.reply || pending.detached) continue;
+            pending.sent_at = {};
+            pending.attempts = std::min(pending.attempts, kResolveAttempts - 1);
+          }
         }
         break;
       }
@@ -587,7 +603,16 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   std::lock_guard lock(mutex_);
   if (revoked_) return;
   if (needs_register_ && now - last_register_sent_ > register_retry_) {
-    if (last_register_sent_ == tunnel::TimePoint{}) {
+    if (failing_over_) {
+      // One DC at a time, starting with the one after the silent DC: each answers with a
+      // challenge and registers us, and a node registered at two DCs at once would have its
+      // peers directed through the one it no longer listens to.
+      register_retry_ = last_register_sent_ == tunnel::TimePoint{}
+                            ? kRegisterFirstRetry
+                            : std::min<std::chrono::milliseconds>(register_retry_ * 2, kRegisterRetry);
+      dc_ = next_dc_locked();
+      send_register_locked(dc_);
+    } else if (last_register_sent_ == tunnel::TimePoint{}) {
       // A new round (keepalives unanswered, a new login): the DC we know first.
       register_retry_ = kRegisterFirstRetry;
       send_register_locked(dc_);
@@ -601,11 +626,7 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   }
   if (registered_) {
     if (keepalives_unanswered_ == 0 && now >= next_keepalive_) {
-      send_to_dc(control::MessageType::keepalive,
-                 control::encode(control::Keepalive{private_endpoints()}));
-      stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
-      keepalives_unanswered_ = 1;
-      keepalive_sent_at_ = now;
+      send_keepalive_locked(now);
       next_keepalive_ = now + keepalive_interval_;
       // Relay bindings are refreshed with the keepalives, for peers we still have.
       const uint64_t unix_now = now_unix();
@@ -618,19 +639,12 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
         ++it;
       }
     } else if (keepalives_unanswered_ > 0 && now - keepalive_sent_at_ >= kKeepaliveRetry) {
-      // Unanswered: ask again after a second, not a whole interval later.
       stats_.dc_keepalives_missed.fetch_add(1, std::memory_order_relaxed);
-      if (keepalives_unanswered_ >= kKeepalivesBeforeRegister && !needs_register_) {
-        NTM_LOG_WARN("the DC at %s answered none of %d keepalives: registering again",
-                     dc_.to_string().c_str(), keepalives_unanswered_);
-        needs_register_ = true;
-        last_register_sent_ = {};
+      if (keepalives_unanswered_ >= kKeepalivesBeforeFailover) {
+        start_failover_locked(now);
+      } else {
+        send_keepalive_locked(now);  // ask again after a second, not a whole interval later
       }
-      send_to_dc(control::MessageType::keepalive,
-                 control::encode(control::Keepalive{private_endpoints()}));
-      stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
-      ++keepalives_unanswered_;
-      keepalive_sent_at_ = now;
     }
   }
   std::erase_if(resolves_, [](const auto& kv) {
@@ -639,12 +653,41 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
   for (auto& [id, pending] : resolves_) {
     if (pending.reply || pending.attempts >= kResolveAttempts) continue;
     if (now - pending.sent_at > kResolveRetry) {
+      // Our DC may be gone: find out now rather than at the next keepalive.
+      if (pending.attempts >= kResolveAttemptsBeforeCheck && registered_ && !needs_register_ &&
+          keepalives_unanswered_ == 0)
+        send_keepalive_locked(now);
       stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
       send_to_dc(control::MessageType::resolve, control::encode(pending.request));
       pending.sent_at = now;
       ++pending.attempts;
     }
   }
+}
+
+void ControlClient::send_keepalive_locked(tunnel::TimePoint now) {
+  send_to_dc(control::MessageType::keepalive,
+             control::encode(control::Keepalive{private_endpoints()}));
+  stats_.dc_keepalives_sent.fetch_add(1, std::memory_order_relaxed);
+  ++keepalives_unanswered_;
+  keepalive_sent_at_ = now;
+}
+
+void ControlClient::start_failover_locked(tunnel::TimePoint now) {
+  NTM_LOG_WARN("the DC at %s answered none of %d keepalives: %s", dc_.to_string().c_str(),
+               keepalives_unanswered_,
+               dcs_.size() > 1 ? "registering with the next DC" : "registering again");
+  failing_over_ = true;
+  needs_register_ = true;
+  last_register_sent_ = {};
+  keepalives_unanswered_ = 0;  // the next registration's keepalives count afresh
+  next_keepalive_ = now + keepalive_interval_;
+}
+
+Endpoint ControlClient::next_dc_locked() const {
+  auto it = std::find(dcs_.begin(), dcs_.end(), dc_);
+  if (it == dcs_.end() || ++it == dcs_.end()) return dcs_.front();
+  return *it;
 }
 
 tunnel::TimePoint ControlClient::next_timer() const {
@@ -700,6 +743,7 @@ void ControlClient::on_network_change() {
   std::lock_guard lock(mutex_);
   if (revoked_) return;
   needs_register_ = true;
+  failing_over_ = false;
   // Every DC endpoint at once: the address family we had may be gone; the first to answer wins
   // (each answers with a challenge for our new address, which tick() and the challenge use).
   for (const auto& dc : dcs_) send_register_locked(dc);

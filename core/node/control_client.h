@@ -106,6 +106,11 @@ class ControlClient {
   // Counts a successful login (the node's first, before this client existed).
   void count_login() { stats_.logins.fetch_add(1, std::memory_order_relaxed); }
   const Registration& registration() const { return registration_; }
+  // The DC endpoint we are registered with (or trying).
+  Endpoint dc() const {
+    std::lock_guard lock(mutex_);
+    return dc_;
+  }
   // The servers this node uses, for `ntm netcheck`: the AS, every DC endpoint from the login, and
   // the relays (announced at registration or assigned in a direction).
   struct Servers {
@@ -158,6 +163,12 @@ class ControlClient {
   // Under mutex_: acknowledges, remembers the peer; returns it for removal outside the lock.
   void on_peer_revoked_locked(const control::PeerRevoked& notice);
   void relogin_locked();
+  // A keepalive to the DC (counted as unanswered until its ack).
+  void send_keepalive_locked(tunnel::TimePoint now);
+  // Our DC stopped answering: register with the next one (tick() tries them in turn).
+  void start_failover_locked(tunnel::TimePoint now);
+  // The DC endpoint after dc_ in dcs_, wrapping around.
+  Endpoint next_dc_locked() const;
 
   const ControlPlaneConfig config_;
   tunnel::Engine& engine_;
@@ -186,12 +197,13 @@ class ControlClient {
   std::set<uint64_t> revoked_peers_;  // node ids the DC revoked: never added again
   std::vector<control::PeerRevoked> to_tear_down_;  // filled under mutex_, handled after it
   bool needs_register_ = false;
+  bool failing_over_ = false;  // registering with one DC after another, until one answers
   std::chrono::seconds keepalive_interval_{15};
   tunnel::TimePoint next_keepalive_{};
   tunnel::TimePoint keepalive_sent_at_{};
   // Keepalives sent since the DC last answered one: the first unanswered one is repeated after
-  // kKeepaliveRetry, and after a few the node registers again (a DC that restarted answers
-  // with a challenge instead, which is quicker).
+  // kKeepaliveRetry, and when that is unanswered too the node fails over to the next DC (a DC
+  // that restarted answers with a challenge instead, which is quicker).
   int keepalives_unanswered_ = 0;
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;

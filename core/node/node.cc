@@ -145,7 +145,8 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   NTM_LOG_INFO("node %s (%s) started", cfg.name.c_str(), node_id_hex(node->node_id_).c_str());
   if (node->control_) {
     node->events_->post({NodeEvent::Type::registered, "", "", "", 0,
-                         "registered as " + cfg.name + " with the DC"});
+                         "registered as " + cfg.name + " with the DC at " +
+                             node->control_->dc().to_string()});
   }
   node->events_->post({NodeEvent::Type::started, "", "", "", 0, "node " + cfg.name + " started"});
   return node;
@@ -209,7 +210,8 @@ void Node::register_with_dc(control::LoginGrant grant) {
                                                events_->post({NodeEvent::Type::registered, "", "",
                                                               "", 0,
                                                               "registered again as " +
-                                                                  config_.name + " with the DC"});
+                                                                  config_.name + " with the DC at " +
+                                                                  control_->dc().to_string()});
                                                // Directions asked for while the DC was out of
                                                // reach (or from our old address) go again now.
                                                engine_->on_registered(*this, tunnel::Clock::now());

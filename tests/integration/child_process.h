@@ -30,16 +30,28 @@ class ChildProcess {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Starts argv[0] with stdout on a pipe; stdin is /dev/null, stderr is inherited. When
-  // `echo_to_stderr` is set, each stdout line is also copied to our stderr as "[name] line", so a
-  // failing test's log shows the whole conversation.
-  ChildProcess(std::string name, const std::vector<std::string> &argv, bool echo_to_stderr = true)
+  // Starts argv[0] with stdout on a pipe; stdin is /dev/null (or, with `stdin_pipe`, a pipe that
+  // write_line() feeds), stderr is inherited. When `echo_to_stderr` is set, each stdout line is
+  // also copied to our stderr as "[name] line", so a failing test's log shows the whole
+  // conversation.
+  ChildProcess(std::string name, const std::vector<std::string> &argv, bool echo_to_stderr = true,
+               bool stdin_pipe = false)
       : name_(std::move(name)), echo_(echo_to_stderr) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2: " + std::string(strerror(errno)));
+    int in[2] = {-1, -1};
+    if (stdin_pipe && pipe2(in, O_CLOEXEC) != 0) {
+      close(fds[0]);
+      close(fds[1]);
+      throw std::runtime_error("pipe2: " + std::string(strerror(errno)));
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (stdin_pipe) {
+      posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     std::vector<char *> args;
     for (const auto &a : argv) args.push_back(const_cast<char *>(a.c_str()));
@@ -47,8 +59,12 @@ class ChildProcess {
     int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
+    if (stdin_pipe) close(in[0]);
+    in_fd_ = in[1];
     if (rc != 0) {
       close(fds[0]);
+      if (in_fd_ >= 0) close(in_fd_);
+      in_fd_ = -1;
       pid_ = -1;
       throw std::runtime_error("posix_spawn " + argv[0] + ": " + strerror(rc));
     }
@@ -66,6 +82,23 @@ class ChildProcess {
       }
     }
     if (out_fd_ >= 0) close(out_fd_);
+    if (in_fd_ >= 0) close(in_fd_);
+  }
+
+  // Writes `line` and a newline to the child's stdin (constructed with `stdin_pipe`); false when
+  // it cannot (no pipe, or the child closed its end: the caller ignores SIGPIPE).
+  bool write_line(std::string_view line) {
+    if (in_fd_ < 0) return false;
+    std::string text(line);
+    text += '\n';
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(in_fd_, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
   }
 
   // Reads stdout until a line starting with `prefix` arrives; nullopt on timeout or end of output.
@@ -193,6 +226,7 @@ class ChildProcess {
   bool echo_;
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  int in_fd_ = -1;  // the child's stdin, when piped
   bool reaped_ = false;
   int exit_code_ = -1;
   std::string partial_;
