@@ -7,12 +7,9 @@
 #include <ctime>
 #include <thread>
 
-#include "as/account_server.h"
-#include "common/state_dir.h"
+#include "as_fixture.h"
 #include "control/certificate.h"
 #include "control/ticket.h"
-#include "store/sqlite_account_store.h"
-#include "test_client.h"
 
 using namespace ntm;
 using namespace ntm::servers;
@@ -21,37 +18,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct AsFixture {
-  test::TempDir dir;
-  StateDir state{dir.path / "state"};
-  SqliteAccountStore accounts{state.database_path(), kTestPasswordCost};
-  control::Key32 ticket_key = state.load_or_create_key(kTicketKeyFile);
-  crypto::Ed25519PrivateKey sign_key = state.load_or_create_signing_key();
-  std::unique_ptr<AccountServer> server;
-
+// The AS with sessions of an hour and `burst` failed logins allowed per address.
+struct AsFixture : test::AsUnderTest {
   explicit AsFixture(unsigned burst = 10,
-                     const std::function<void(AccountServerConfig&)>& tune = {}) {
-    tls::ensure_identity(state.file(kTlsCertFile), state.file(kTlsKeyFile), "as.example");
-    AccountServerConfig c;
-    c.listen = Endpoint::v4({127, 0, 0, 1}, 0);
-    c.domain = "example";
-    c.tls_cert = state.file(kTlsCertFile);
-    c.tls_key = state.file(kTlsKeyFile);
-    c.sign_key = sign_key;
-    c.ticket_key = ticket_key;
-    c.dc_endpoints = {Endpoint::v4({127, 0, 0, 1}, 7801)};
-    c.session_lifetime = std::chrono::seconds(3600);
-    c.failed_login_burst = burst;
-    if (tune) tune(c);
-    server = std::make_unique<AccountServer>(std::move(c), accounts);
-    server->start();
-  }
-
-  test::LoginResult login(const std::string& account, const std::string& secret,
-                          uint8_t key_seed = 1) {
-    return test::tls_login(server->local_endpoint(), state.file(kTlsCertFile),
-                           {account, secret, test::fake_static_key(key_seed)});
-  }
+                     const std::function<void(AccountServerConfig&)>& tune = {})
+      : test::AsUnderTest([&](AccountServerConfig& c) {
+          c.session_lifetime = std::chrono::seconds(3600);
+          c.failed_login_burst = burst;
+          if (tune) tune(c);
+        }) {}
 };
 
 }  // namespace

@@ -14,11 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "as/account_server.h"
+#include "as_fixture.h"
 #include "common/log_limiter.h"
-#include "common/state_dir.h"
-#include "store/sqlite_account_store.h"
-#include "test_client.h"
 #include "util/log.h"
 
 using namespace ntm;
@@ -28,31 +25,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct LoadFixture {
-  test::TempDir dir;
-  StateDir state{dir.path / "state"};
-  SqliteAccountStore accounts{state.database_path(), kTestPasswordCost};
-  std::unique_ptr<AccountServer> server;
-
-  explicit LoadFixture(const std::function<void(AccountServerConfig&)>& tune = {}) {
-    tls::ensure_identity(state.file(kTlsCertFile), state.file(kTlsKeyFile), "as.example");
-    AccountServerConfig c;
-    c.listen = Endpoint::v4({127, 0, 0, 1}, 0);
-    c.domain = "example";
-    c.tls_cert = state.file(kTlsCertFile);
-    c.tls_key = state.file(kTlsKeyFile);
-    c.sign_key = state.load_or_create_signing_key();
-    c.ticket_key = state.load_or_create_key(kTicketKeyFile);
-    c.dc_endpoints = {Endpoint::v4({127, 0, 0, 1}, 7801)};
-    if (tune) tune(c);
-    server = std::make_unique<AccountServer>(std::move(c), accounts);
-    server->start();
-  }
-
-  test::LoginResult login(const std::string& account, const std::string& secret) {
-    return test::tls_login(server->local_endpoint(), state.file(kTlsCertFile),
-                           {account, secret, test::fake_static_key(1)});
-  }
+struct LoadFixture : test::AsUnderTest {
+  using test::AsUnderTest::AsUnderTest;
   uint64_t count(AsLogin r) const { return server->logins().get(r); }
 };
 

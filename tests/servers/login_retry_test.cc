@@ -14,12 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "as/account_server.h"
-#include "as/tls.h"
-#include "common/state_dir.h"
+#include "as_fixture.h"
 #include "node/login_client.h"
-#include "store/sqlite_account_store.h"
-#include "test_client.h"
 
 using namespace ntm;
 using namespace ntm::servers;
@@ -111,30 +107,11 @@ class DroppingFront {
   std::thread thread_;
 };
 
-struct LoginFixture {
-  test::TempDir dir;
-  StateDir state{dir.path / "state"};
-  SqliteAccountStore accounts{state.database_path(), kTestPasswordCost};
-  std::unique_ptr<AccountServer> server;
-
-  LoginFixture() {
-    tls::ensure_identity(state.file(kTlsCertFile), state.file(kTlsKeyFile), "as.example");
-    AccountServerConfig c;
-    c.listen = Endpoint::v4({127, 0, 0, 1}, 0);
-    c.domain = "example";
-    c.tls_cert = state.file(kTlsCertFile);
-    c.tls_key = state.file(kTlsKeyFile);
-    c.sign_key = state.load_or_create_signing_key();
-    c.ticket_key = state.load_or_create_key(kTicketKeyFile);
-    c.dc_endpoints = {Endpoint::v4({127, 0, 0, 1}, 7801)};
-    c.session_lifetime = std::chrono::seconds(3600);
-    server = std::make_unique<AccountServer>(std::move(c), accounts);
-    server->start();
-    accounts.add_password_account("alice", "pw");
-  }
+struct LoginFixture : test::AsUnderTest {
+  LoginFixture() { accounts.add_password_account("alice", "pw"); }
 
   node::ControlPlaneConfig config(const Endpoint& via) const {
-    std::ifstream in(state.file(kTlsCertFile));
+    std::ifstream in(certificate());
     std::stringstream pem;
     pem << in.rdbuf();
     node::ControlPlaneConfig c;
