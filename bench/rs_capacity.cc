@@ -4,7 +4,9 @@
 // both ends each (two UDP sockets, A and B, as two nodes), the way nodes do (RelayBind with a
 // cookie, RelayBindAck); (2) measures the round-trip time A -> B directly and A -> RS -> B,
 // ping-pong, median of `--pings`; (3) blasts Relayed datagrams of each `--sizes` from A through
-// the RS to B for `--seconds` (sendmmsg / recvmmsg batches of 64, across 64 of the relays).
+// the RS to B for `--seconds` (sendmmsg / recvmmsg batches of 64, across 64 of the relays), once
+// through an RS that forwards with sendmmsg alone and once through a second RS in the same
+// process that forwards with UDP GSO (the default), so the two figures come from the same run.
 // Printed: binds, the RS process's resident memory per relay (both ends bound); the relay's
 // added RTT; and per size the packets and bits the RS forwarded per second of wall time and per
 // second of its own CPU time ("per core": its thread's work, whatever else runs on the
@@ -108,8 +110,8 @@ struct Pipe {
   }
 };
 
-int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t pings,
-           double seconds, const std::vector<size_t>& sizes, const Pipe& parent) {
+int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key, size_t relays,
+           size_t pings, double seconds, const std::vector<size_t>& sizes, const Pipe& parent) {
   Socket a, b;
   const uint64_t expires = static_cast<uint64_t>(std::time(nullptr)) + 3600;
   const uint64_t node_a = 1, node_b = 2;
@@ -117,11 +119,11 @@ int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t 
   control::RelayCookie cookie_a{}, cookie_b{};
   uint64_t seq_a = 0, seq_b = 0;
   size_t bound = 0;
-  auto bind_end = [&](Socket& s, uint64_t node, uint32_t relay, control::RelayCookie& cookie,
-                      uint64_t& seq) {
+  auto bind_end = [&](const Endpoint& server, Socket& s, uint64_t node, uint32_t relay,
+                      control::RelayCookie& cookie, uint64_t& seq) {
     const auto token = control::compute_relay_token(key, relay, node, expires);
     for (int attempt = 0; attempt < 4; ++attempt) {
-      s.send_to(rs, control::encode(control::make_relay_bind(relay, node, expires, token, ++seq, cookie)));
+      s.send_to(server, control::encode(control::make_relay_bind(relay, node, expires, token, ++seq, cookie)));
       const auto d = s.receive(1000);
       if (d.empty()) continue;
       if (auto ack = control::decode_relay_bind_ack(d); ack.ok() && ack->relay_id == relay) {
@@ -135,10 +137,17 @@ int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t 
   parent.say("start binds\n");
   const auto t0 = Clock::now();
   for (uint32_t r = 1; r <= relays; ++r)
-    if (bind_end(a, node_a, r, cookie_a, seq_a) && bind_end(b, node_b, r, cookie_b, seq_b)) ++bound;
+    if (bind_end(rs, a, node_a, r, cookie_a, seq_a) && bind_end(rs, b, node_b, r, cookie_b, seq_b))
+      ++bound;
   const double bind_s = std::chrono::duration<double>(Clock::now() - t0).count();
   parent.say("end binds " + std::to_string(bound) + " " + std::to_string(bind_s) + "\n");
   if (bound != relays) return 1;
+  // The blast's relays on the GSO RS too (their own cookies: one per RS and source address).
+  control::RelayCookie gso_cookie_a{}, gso_cookie_b{};
+  for (uint32_t r = 1; r <= std::min<size_t>(relays, 64); ++r)
+    if (!bind_end(rs_gso, a, node_a, r, gso_cookie_a, seq_a) ||
+        !bind_end(rs_gso, b, node_b, r, gso_cookie_b, seq_b))
+      return 1;
 
   // Round trips: direct A <-> B, then through the RS.
   std::vector<uint8_t> payload(64, 0x42);
@@ -164,14 +173,19 @@ int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t 
   if (relayed.size() < pings / 2) return 1;
 
   // Throughput: A sends batches through the RS as fast as it can for `seconds`, B counts.
-  for (size_t size : sizes) {
+  struct Target {
+    const char* label;
+    Endpoint server;
+  };
+  for (size_t size : sizes)
+  for (const Target& target : {Target{"sendmmsg", rs}, Target{"gso", rs_gso}}) {
     constexpr size_t kBatch = 64;
     std::vector<control::Bytes> datagrams;
     for (uint32_t r = 0; r < kBatch; ++r)
       datagrams.push_back(control::encode_relayed(1 + r % std::min<size_t>(relays, 64),
                                                   std::vector<uint8_t>(size - control::kRelayHeaderSize, 0x17)));
     sockaddr_storage to{};
-    const unsigned to_len = rs.to_sockaddr(to);
+    const unsigned to_len = target.server.to_sockaddr(to);
     std::vector<mmsghdr> msgs(kBatch);
     std::vector<iovec> iovs(kBatch);
     for (size_t i = 0; i < kBatch; ++i) {
@@ -192,7 +206,7 @@ int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t 
       rmsgs[i].msg_hdr.msg_iovlen = 1;
     }
     uint64_t sent = 0, received = 0;
-    parent.say("start blast " + std::to_string(size) + "\n");
+    parent.say("start blast " + std::to_string(size) + " " + target.label + "\n");
     const auto start = Clock::now();
     const auto end = start + std::chrono::duration<double>(seconds);
     while (Clock::now() < end) {
@@ -216,9 +230,9 @@ int client(const Endpoint& rs, const control::Key32& key, size_t relays, size_t 
       const int m = ::recvmmsg(b.fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
       if (m > 0) received += static_cast<uint64_t>(m);
     }
-    std::snprintf(line, sizeof(line), "end blast %zu %llu %llu %.6f\n", size,
+    std::snprintf(line, sizeof(line), "end blast %zu %llu %llu %.6f %s\n", size,
                   static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
-                  wall);
+                  wall, target.label);
     parent.say(line);
     if (received == 0) return 1;
   }
@@ -261,10 +275,10 @@ int main(int argc, char** argv) {
   if (child == 0) {
     ::close(to_child[1]);
     ::close(to_parent[0]);
-    uint16_t port = 0;
-    if (::read(to_child[0], &port, sizeof(port)) != sizeof(port)) ::_exit(2);
-    ::_exit(client(Endpoint::v4({127, 0, 0, 1}, port), key, relays, pings, seconds, sizes,
-                   Pipe{to_child[0], to_parent[1]}));
+    uint16_t ports[2] = {0, 0};
+    if (::read(to_child[0], ports, sizeof(ports)) != sizeof(ports)) ::_exit(2);
+    ::_exit(client(Endpoint::v4({127, 0, 0, 1}, ports[0]), Endpoint::v4({127, 0, 0, 1}, ports[1]),
+                   key, relays, pings, seconds, sizes, Pipe{to_child[0], to_parent[1]}));
   }
   ::close(to_child[0]);
   ::close(to_parent[1]);
@@ -273,11 +287,16 @@ int main(int argc, char** argv) {
   c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
   c.relay_key = key;
   c.max_relays = std::max<size_t>(relays, 100000);
+  RelayServerConfig c_gso = c;
+  c.use_gso = false;
+  c_gso.use_gso = true;
+  RelayServer rs_gso(std::move(c_gso));
+  rs_gso.start();
   const double rss0 = rss_mib();
   RelayServer rs(std::move(c));
   rs.start();
-  const uint16_t port = rs.local_endpoints().at(0).port;
-  [[maybe_unused]] auto w = ::write(to_child[1], &port, sizeof(port));
+  const uint16_t ports[2] = {rs.local_endpoints().at(0).port, rs_gso.local_endpoints().at(0).port};
+  [[maybe_unused]] auto w = ::write(to_child[1], ports, sizeof(ports));
 
   FILE* from = ::fdopen(to_parent[0], "r");
   char line[256];
@@ -287,7 +306,9 @@ int main(int argc, char** argv) {
   std::printf("RS capacity (one RS thread; loopback)\n");
   while (std::fgets(line, sizeof(line), from)) {
     const double cpu = process_cpu_s();
-    const uint64_t fwd = rs.stats().forwarded;
+    // Which RS the blast in progress goes through ("start blast SIZE gso" / "... sendmmsg").
+    const bool via_gso = std::strstr(line, " gso") != nullptr;
+    const uint64_t fwd = (via_gso ? rs_gso : rs).stats().forwarded;
     if (std::strncmp(line, "start", 5) == 0) {
       cpu0 = cpu;
       fwd0 = fwd;
@@ -312,12 +333,13 @@ int main(int argc, char** argv) {
       size_t size = 0;
       unsigned long long sent = 0, received = 0;
       double wall = 0;
-      std::sscanf(line, "end blast %zu %llu %llu %lf", &size, &sent, &received, &wall);
+      char how[16] = "";
+      std::sscanf(line, "end blast %zu %llu %llu %lf %15s", &size, &sent, &received, &wall, how);
       const double forwarded = static_cast<double>(fwd - fwd0);
       const double rs_cpu = cpu - cpu0;
-      std::printf("relay %4zu B: sent %llu, RS forwarded %.0f, received %llu in %.2f s: %.0f pps "
-                  "(%.2f Gb/s) wall; per RS core %.0f pps (%.2f Gb/s), %.2f us per packet\n",
-                  size, sent, forwarded, received, wall, forwarded / wall,
+      std::printf("relay %4zu B, %-8s: sent %llu, RS forwarded %.0f, received %llu in %.2f s: %.0f "
+                  "pps (%.2f Gb/s) wall; per RS core %.0f pps (%.2f Gb/s), %.2f us per packet\n",
+                  size, how, sent, forwarded, received, wall, forwarded / wall,
                   forwarded * static_cast<double>(size) * 8 / wall / 1e9,
                   rs_cpu > 0 ? forwarded / rs_cpu : 0,
                   rs_cpu > 0 ? forwarded * static_cast<double>(size) * 8 / rs_cpu / 1e9 : 0,
@@ -330,6 +352,7 @@ int main(int argc, char** argv) {
   ::waitpid(child, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ok = false;
   rs.stop();
+  rs_gso.stop();
   {
     std::ifstream la("/proc/loadavg");
     std::string l1;

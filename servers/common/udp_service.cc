@@ -23,6 +23,7 @@ io::UdpOptions transport_options(const UdpServiceOptions& o) {
     }
   }
   opt.socket_buffer_bytes = o.socket_buffer_bytes;
+  opt.use_gso = o.use_gso;
   return opt;
 }
 

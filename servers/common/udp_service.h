@@ -28,6 +28,9 @@ struct UdpServiceOptions {
   size_t batch = io::UdpTransport::kMaxBatch;  // receive slots per wait
   // The longest wait for a datagram; bounds how late the owner's per-batch timers can run.
   std::chrono::milliseconds receive_timeout{50};
+  // Coalesce runs of equal-sized datagrams to one address into one UDP_SEGMENT send
+  // (io::UdpOptions::use_gso): what a relay forwarding a bulk flow sends.
+  bool use_gso = false;
 };
 
 class UdpService {

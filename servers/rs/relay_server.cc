@@ -14,7 +14,8 @@ RelayServer::RelayServer(RelayServerConfig config)
       service_(
           UdpServiceOptions{.name = "RS",
                             .listen = config_.listen,
-                            .receive_timeout = std::chrono::milliseconds(200)},
+                            .receive_timeout = std::chrono::milliseconds(200),
+                            .use_gso = config_.use_gso},
           [this](std::span<const io::ReceiveSlot> received, Clock::time_point now) {
             on_batch(received, now);
           },

@@ -40,6 +40,8 @@ struct RelayServerConfig {
   // Challenges answering relayed datagrams the RS cannot forward, at most this many a second.
   unsigned challenges_per_second = 1000;
   std::filesystem::path table_file;  // empty: the table is not kept across restarts
+  // Forward runs of equal-sized datagrams to one end with UDP GSO (one send for up to 64).
+  bool use_gso = true;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
