@@ -32,9 +32,12 @@ void encode_address_record(const sockaddr_storage& address, unsigned char* recor
 // Returns the sockaddr's size.
 socklen_t decode_address_record(const unsigned char* record, sockaddr_storage& address);
 
-// ntm_close() of a datagram socket with an ntm_bridge_datagram() pump: has the pump close it and
-// waits for that (0), or -1 and EBADF if it is closing already; 1 if the socket is not bridged
-// (the caller closes it itself).
+// ntm_close() of a datagram socket with an ntm_bridge_datagram() bridge: ends the bridge (its
+// descriptor reads end-of-file) and closes the socket (0, or -1 and errno: EBADF if ntm_stop()
+// is closing it); 1 if the socket is not bridged (the caller closes it itself).
 int close_bridged_datagram(int ntm_fd);
+
+// ntm_stop(), once it closed every socket: ends every datagram bridge.
+void end_datagram_bridges();
 
 }  // namespace ntm::capi

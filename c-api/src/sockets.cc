@@ -279,7 +279,7 @@ extern "C" NTM_EXTERN(int) ntm_shutdown(int fd, int how) {
 }
 
 extern "C" NTM_EXTERN(int) ntm_close(int fd) {
-  // A datagram socket with a bridge pump: the pump closes it (bridge_datagram.cc).
+  // A datagram socket with a bridge: the bridge ends first (bridge_datagram.cc).
   if (int bridged = capi::close_bridged_datagram(fd); bridged <= 0) return bridged;
   // Only the caller that takes the descriptor out of the registry closes it, so a close racing
   // with ntm_stop() never closes a descriptor twice.

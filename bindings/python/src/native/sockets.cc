@@ -46,9 +46,11 @@ void check_signals() {
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
 
-// Waits for events on an ntm socket; false when the deadline passes first. An error or hangup
-// counts as ready (the following call reports it).
-bool wait_ready(int fd, short events, const Deadline& deadline) {
+// Waits for events on a descriptor with poll_fn (ntm_poll for an ntm socket, ::poll for an OS
+// descriptor); false when the deadline passes first. An error or hangup counts as ready (the
+// following call reports it).
+bool wait_ready_with(int (*poll_fn)(pollfd*, nfds_t, int), int fd, short events,
+                     const Deadline& deadline) {
   const bool main = on_main_thread();
   for (;;) {
     int ms = deadline.remaining_ms();
@@ -58,7 +60,7 @@ bool wait_ready(int fd, short events, const Deadline& deadline) {
     int r, err;
     {
       ReleasedGil release;
-      r = ntm_poll(&p, 1, ms);
+      r = poll_fn(&p, 1, ms);
       err = errno;
     }
     if (r > 0) return true;
@@ -66,6 +68,12 @@ bool wait_ready(int fd, short events, const Deadline& deadline) {
     check_signals();
   }
 }
+
+bool wait_ready(int fd, short events, const Deadline& deadline) {
+  return wait_ready_with(ntm_poll, fd, events, deadline);
+}
+
+int os_poll(pollfd* fds, nfds_t count, int ms) { return ::poll(fds, count, ms); }
 
 // Runs a call that may block, honouring the timeout. op(extra_flags) runs without the GIL and
 // returns >= 0 or -1 with errno; extra_flags is MSG_DONTWAIT when the wait is done by polling.
@@ -460,29 +468,53 @@ int bridge_datagram_(int fd) {
   return call([&] { return ntm_bridge_datagram(fd); });
 }
 
-// One datagram from a bridged datagram descriptor, without waiting (BlockingIOError when none
-// is there): the Python layer waits on the descriptor itself, with the socket's timeout.
-py::tuple bridge_recvfrom_(int os_fd, ssize_t bufsize, int flags) {
+// Receives one datagram from a bridged datagram descriptor, waiting up to timeout seconds (< 0:
+// forever, 0: not at all - BlockingIOError) in C, without the GIL: the wait and the read cost
+// the same two calls as an ntm socket's receive (poll, then a non-blocking read).
+template <class Op>
+ssize_t run_bridged(int os_fd, double timeout, Op op) {
+  Deadline deadline(timeout);
+  for (;;) {
+    if (timeout != 0 && !wait_ready_with(os_poll, os_fd, POLLIN, deadline)) raise_timed_out();
+    ssize_t n;
+    int err;
+    {
+      ReleasedGil release;
+      n = op();
+      err = errno;
+    }
+    if (n >= 0) return n;
+    if (timeout == 0 || (err != EAGAIN && err != EWOULDBLOCK)) raise_errno(err);
+  }
+}
+
+py::tuple bridge_recvfrom_(int os_fd, ssize_t bufsize, int flags, double timeout) {
   if (bufsize < 0) throw py::value_error("negative buffersize in recvfrom");
   py::bytes out = new_bytes(bufsize);
+  char* dest = PyBytes_AS_STRING(out.ptr());
   sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  ssize_t n = ntm_bridge_recvfrom(os_fd, PyBytes_AS_STRING(out.ptr()), static_cast<size_t>(bufsize),
-                                  flags | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (n < 0) raise_errno(errno);
+  socklen_t len = 0;
+  ssize_t n = run_bridged(os_fd, timeout, [&] {
+    len = sizeof(ss);
+    return ntm_bridge_recvfrom(os_fd, dest, static_cast<size_t>(bufsize), flags | MSG_DONTWAIT,
+                               reinterpret_cast<sockaddr*>(&ss), &len);
+  });
   n = std::min(n, bufsize);  // MSG_TRUNC reports the whole size
   py::bytes data = n == bufsize ? out : shrink(std::move(out), n);
   return py::make_tuple(data, address_of(ss, len));
 }
 
-py::tuple bridge_recvfrom_into_(int os_fd, py::buffer buffer, ssize_t nbytes, int flags) {
+py::tuple bridge_recvfrom_into_(int os_fd, py::buffer buffer, ssize_t nbytes, int flags,
+                                double timeout) {
   py::buffer_info info = writable(buffer, nbytes, "recvfrom_into");
   size_t size = static_cast<size_t>(nbytes == 0 ? info.size * info.itemsize : nbytes);
   sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  ssize_t n = ntm_bridge_recvfrom(os_fd, info.ptr, size, flags | MSG_DONTWAIT,
-                                  reinterpret_cast<sockaddr*>(&ss), &len);
-  if (n < 0) raise_errno(errno);
+  socklen_t len = 0;
+  ssize_t n = run_bridged(os_fd, timeout, [&] {
+    len = sizeof(ss);
+    return ntm_bridge_recvfrom(os_fd, info.ptr, size, flags | MSG_DONTWAIT,
+                               reinterpret_cast<sockaddr*>(&ss), &len);
+  });
   return py::make_tuple(n, address_of(ss, len));
 }
 
@@ -525,9 +557,10 @@ void register_sockets(py::module_& m) {
   m.def("bridge_getsockopt", &bridge_getsockopt_, arg("os_fd"), arg("level"), arg("option"),
         arg("buflen") = 0);
   m.def("bridge_datagram", &bridge_datagram_, arg("fd"));
-  m.def("bridge_recvfrom", &bridge_recvfrom_, arg("os_fd"), arg("bufsize"), arg("flags") = 0);
+  m.def("bridge_recvfrom", &bridge_recvfrom_, arg("os_fd"), arg("bufsize"), arg("flags") = 0,
+        arg("timeout") = 0.0);
   m.def("bridge_recvfrom_into", &bridge_recvfrom_into_, arg("os_fd"), arg("buffer"),
-        arg("nbytes") = 0, arg("flags") = 0);
+        arg("nbytes") = 0, arg("flags") = 0, arg("timeout") = 0.0);
 }
 
 }  // namespace ntmpy

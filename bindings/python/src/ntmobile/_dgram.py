@@ -19,7 +19,6 @@ import io
 import os
 import select
 import socket as _socket
-import time
 import warnings
 from typing import Any, Optional
 
@@ -161,19 +160,10 @@ class NTMDatagramSocket:
         return _ntm.recvfrom_into(self._live_fd(), buffer, nbytes, flags, self._wait())
 
     def _bridged(self, receive: Any, *args: Any) -> Any:
-        """A receive from the bridge's descriptor, waiting with the socket's timeout."""
+        """A receive from the bridge's descriptor, waiting (in C, without the GIL) with the
+        socket's timeout."""
         self._live_fd()
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while True:
-            try:
-                return receive(self._os_fd, *args)
-            except BlockingIOError:
-                if self._timeout == 0.0:
-                    raise
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise _socket.timeout("timed out")
-            self._wait_readable(remaining)
+        return receive(self._os_fd, *args, self._wait())
 
     def _wait_readable(self, timeout: Optional[float]) -> bool:
         poller = select.poll()

@@ -282,6 +282,8 @@ static VALUE native_start(VALUE self, VALUE options) {
   return INT2NUM(pipe_fds[0]);
 }
 
+unsigned long ntm_rb_node_generation;
+
 static void *stop_without_gvl(void *data) {
   ntm_rb_tcp_before_stop();
   *(int *)data = ntm_stop();
@@ -295,6 +297,7 @@ static VALUE native_stop(VALUE self) {
   (void)self;
   rb_thread_call_without_gvl(stop_without_gvl, &rc, NULL, NULL);
   if (rc != NTM_OK) ntm_rb_raise_code(rc, "ntm_stop");
+  ntm_rb_node_generation++; /* descriptor numbers of the stopped node may be given out again */
   pthread_mutex_lock(&g_events_mutex);
   if (g_events_write_fd >= 0) close(g_events_write_fd); /* the event thread sees end-of-file */
   g_events_write_fd = -1;

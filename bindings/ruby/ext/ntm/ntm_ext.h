@@ -39,6 +39,10 @@ VALUE ntm_rb_from_sockaddr(const struct sockaddr *addr);
 /* Sets O_NONBLOCK (and FD_CLOEXEC) on an OS descriptor handed to Ruby; -1 and errno on error. */
 int ntm_rb_prepare_os_fd(int fd);
 
+/* Counts NTM.stop calls (changed with the GVL held): an ntm descriptor from an earlier
+ * generation is closed already, and its number may belong to a newer socket. */
+extern unsigned long ntm_rb_node_generation;
+
 /* NTM.stop: gets connect workers out of ntm_poll() before ntm_stop() (see tcp.c), and lets
  * connects start again afterwards. Called without the GVL. */
 void ntm_rb_tcp_before_stop(void);

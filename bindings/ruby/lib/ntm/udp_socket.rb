@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # A UDP socket on this node's virtual addresses. It is a UDPSocket whose descriptor is a real OS
-# socket that libntm's receive pump fills with one message per datagram, so readability means
+# socket that libntm's datagram bridge fills with one message per datagram, so readability means
 # "a datagram is waiting": IO.select, wait_readable, recvfrom_nonblock and event loops work.
 # Sending calls the virtual stack directly (GVL released).
 #
@@ -80,7 +80,7 @@ class NTMUDPSocket < UDPSocket
   end
 
   def recv(maxlen, flags = 0, outbuf = nil)
-    fill(outbuf, recvfrom(maxlen, flags)[0])
+    fill(outbuf, payload(RECV.bind_call(self, maxlen + HEADER_SIZE, flags)))
   end
 
   # As recvfrom, or raises IO::EAGAINWaitReadable (:wait_readable with exception: false).
@@ -93,8 +93,10 @@ class NTMUDPSocket < UDPSocket
   end
 
   def recv_nonblock(maxlen, flags = 0, outbuf = nil, exception: true)
-    result = recvfrom_nonblock(maxlen, flags, outbuf, exception: exception)
-    result.is_a?(Symbol) ? result : result[0]
+    message = RECV_NONBLOCK.bind_call(self, maxlen + HEADER_SIZE, flags, nil, exception: exception)
+    return message if message.is_a?(Symbol)
+
+    fill(outbuf, payload(message))
   end
 
   # One datagram each, as on a connected UDPSocket.
@@ -196,15 +198,20 @@ class NTMUDPSocket < UDPSocket
   end
 
   def decode(message)
+    data = payload(message)
+    family, port = message.unpack("Cxn")
+    ip = IPAddr.new_ntoh(message.byteslice(4, family == 6 ? 16 : 4)).to_s
+    [data, NTM::Address.ipaddr([family, ip, port], NTM::Address.reverse?(nil, self))]
+  end
+
+  # The datagram of a bridged message (recv and friends skip decoding the source).
+  def payload(message)
     if message.nil? || message.bytesize < HEADER_SIZE
       raise IOError, "closed stream" if closed? || @ntm.closed?
 
       raise Errno::ENETDOWN, "ntm node stopped"
     end
-    family, port = message.unpack("Cxn")
-    ip = IPAddr.new_ntoh(message.byteslice(4, family == 6 ? 16 : 4)).to_s
-    data = message.byteslice(HEADER_SIZE, message.bytesize - HEADER_SIZE)
-    [data, NTM::Address.ipaddr([family, ip, port], NTM::Address.reverse?(nil, self))]
+    message.byteslice(HEADER_SIZE, message.bytesize - HEADER_SIZE)
   end
 
   def fill(outbuf, data)
