@@ -510,6 +510,9 @@ NTM_EXTERN(int) ntm_getpeername(int fd, struct sockaddr *addr, socklen_t *addrle
 /**
  * Waits for events on ntm sockets, like poll(2): fds[i].fd are ntm descriptors, events and
  * revents use POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL. timeout_ms -1 waits forever. Blocks.
+ * A descriptor that is closed (ntm_close(), or every socket by ntm_stop()) reports POLLNVAL at
+ * once, also when it is closed by another thread during the wait; safe to call in a loop that
+ * races with ntm_stop().
  */
 NTM_EXTERN(int) ntm_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
@@ -604,18 +607,18 @@ NTM_EXTERN(int) ntm_bridge_getsockopt(int os_fd, int level, int optname, void *o
 /**
  * Gives an ntm datagram socket an OS descriptor that is readable when a datagram waits, so
  * select/epoll, Python selectors/asyncio and Ruby IO can wait for datagrams. Returns one end of a
- * SOCK_SEQPACKET socketpair (close-on-exec); a library thread receives every datagram of ntm_fd
- * and writes it there as one message: a NTM_BRIDGE_DGRAM_HEADER_SIZE-byte source record (family
- * u8 4 or 6, a zero byte, port u16 big-endian, address[16], IPv4 in the first 4 bytes) and then
- * the payload. Read them with ntm_bridge_recvfrom() (or recv(2) and decode the record).
+ * SOCK_SEQPACKET socketpair (close-on-exec); the library writes every datagram of ntm_fd there
+ * as it arrives (from the thread that feeds the virtual stack, no thread in between), as one
+ * message: a NTM_BRIDGE_DGRAM_HEADER_SIZE-byte source record (family u8 4 or 6, a zero byte,
+ * port u16 big-endian, address[16], IPv4 in the first 4 bytes) and then the payload. Read them with ntm_bridge_recvfrom() (or recv(2) and decode the record).
  * ntm_fd stays the application's for everything but receiving: send with ntm_send()/ntm_sendto()
- * on it, bind, connect and set options on it - except SO_RCVTIMEO and O_NONBLOCK, which the
- * bridge sets for itself (pass MSG_DONTWAIT for a send that must not block). A socket not bound
- * yet receives once it is (ntm_bind(), ntm_connect() or a first send). Datagrams arriving while
- * the descriptor's queue (about 4 MiB) is full are dropped, as by a full UDP receive buffer.
- * ntm_close(ntm_fd) stops the bridge and closes the socket (it waits for the library thread);
- * the descriptor then reads end-of-file: close it too. Closing only the descriptor stops the
- * bridge within about 200 ms and leaves ntm_fd open. ntm_stop() ends every bridge.
+ * on it, bind, connect and set options on it; receiving on ntm_fd itself gets nothing while it
+ * is bridged. A socket not bound yet receives once it is (ntm_bind(), ntm_connect() or a first
+ * send). Datagrams arriving while the descriptor's queue (about 4 MiB) is full are dropped, as
+ * by a full UDP receive buffer. ntm_close(ntm_fd) stops the bridge and closes the socket; the
+ * descriptor then reads end-of-file: close it too. Closing only the descriptor stops the bridge
+ * when the next datagram arrives (that one and the later ones wait on ntm_fd again) and leaves
+ * ntm_fd open. ntm_stop() ends every bridge.
  * @return the OS descriptor, or -1 and errno: EBADF; EOPNOTSUPP if ntm_fd is not a datagram
  *         socket; EALREADY if it is bridged already; socketpair(2)'s errors.
  */

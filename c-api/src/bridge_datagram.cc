@@ -21,6 +21,7 @@
 
 #include "api_common.h"
 #include "bridge.h"
+#include "poll_close.h"
 #include "node/datagram_tap.h"
 
 namespace {
@@ -101,7 +102,7 @@ int close_bridged_datagram(int ntm_fd) {
     errno = EBADF;
     return -1;
   }
-  return sock::close(ntm_fd);
+  return close_unless_polled(ntm_fd);
 }
 
 void end_datagram_bridges() {

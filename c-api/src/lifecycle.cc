@@ -7,6 +7,7 @@
 
 #include "api_common.h"
 #include "bridge.h"
+#include "poll_close.h"
 #include "node/socket_api.h"
 #include "options.h"
 #include "util/log.h"
@@ -164,7 +165,8 @@ extern "C" NTM_EXTERN(int) ntm_stop(void) {
     }
     rt.running.store(false);
     // Closing wakes every thread blocked on these sockets (lwIP full-duplex close).
-    for (int fd : rt.take_all_fds()) sock::close(fd);
+    for (int fd : rt.take_all_fds()) capi::close_unless_polled(fd);
+    capi::wait_for_deferred_closes(kStopGrace);  // closes left to threads in ntm_poll()
     capi::end_datagram_bridges();  // their descriptors read end-of-file
     // The node is destroyed outside the lock: its event thread may still be delivering an
     // event whose handler calls ntm_get_stats() & co, which take the lock (and then see no node).

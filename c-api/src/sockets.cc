@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api_common.h"
+#include "poll_close.h"
 #include "bridge.h"
 #include "node/socket_api.h"
 
@@ -284,7 +285,7 @@ extern "C" NTM_EXTERN(int) ntm_close(int fd) {
   // Only the caller that takes the descriptor out of the registry closes it, so a close racing
   // with ntm_stop() never closes a descriptor twice.
   if (!capi::runtime().remove_fd(fd)) return fail_errno(EBADF);
-  return sock::close(fd);
+  return capi::close_unless_polled(fd);
 }
 
 extern "C" NTM_EXTERN(int) ntm_setsockopt(int fd, int level, int optname, const void *optval,
@@ -355,29 +356,56 @@ extern "C" NTM_EXTERN(int) ntm_getpeername(int fd, struct sockaddr *addr, sockle
 
 extern "C" NTM_EXTERN(int) ntm_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms) {
   if (fds == nullptr && nfds > 0) return fail_errno(EFAULT);
-  std::vector<sock::PollEntry> entries;
-  std::vector<size_t> index;  // entries[i] is fds[index[i]]; negative fds are skipped, as poll(2)
-  entries.reserve(nfds);
+  std::vector<int> numbers;
+  std::vector<size_t> index;  // numbers[i] is fds[index[i]]; negative fds are skipped, as poll(2)
+  numbers.reserve(nfds);
   for (nfds_t i = 0; i < nfds; ++i) {
     fds[i].revents = 0;
     if (fds[i].fd < 0) continue;
-    short events = 0;
-    if (fds[i].events & (POLLIN | POLLRDNORM)) events |= sock::kPollIn;
-    if (fds[i].events & (POLLOUT | POLLWRNORM)) events |= sock::kPollOut;
-    entries.push_back({fds[i].fd, events, 0});
+    numbers.push_back(fds[i].fd);
     index.push_back(i);
   }
-  int rc = sock::poll(entries.data(), entries.size(), timeout_ms);
-  if (rc < 0) return -1;  // a descriptor closed meanwhile is POLLNVAL (cmake/lwip.cmake)
-  int ready = 0;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    short r = 0, e = entries[i].revents;
-    if (e & sock::kPollIn) r |= POLLIN;
-    if (e & sock::kPollOut) r |= POLLOUT;
-    if (e & sock::kPollErr) r |= POLLERR;
-    if (e & sock::kPollHup) r |= POLLHUP;
-    if (e & sock::kPollNval) r |= POLLNVAL;
-    fds[index[i]].revents = r;
+  // Closed descriptors are POLLNVAL without asking lwIP, and a close during the wait is left to
+  // us (poll_close.cc): lwIP never polls a socket being closed.
+  std::vector<bool> open, closed_meanwhile;
+  capi::begin_poll(numbers.data(), numbers.size(), open);
+  std::vector<sock::PollEntry> entries;
+  std::vector<size_t> slot;  // entries[j] is numbers[slot[j]]
+  int invalid = 0;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (!open[i]) {
+      fds[index[i]].revents = POLLNVAL;
+      ++invalid;
+      continue;
+    }
+    short events = 0;
+    const short asked = fds[index[i]].events;
+    if (asked & (POLLIN | POLLRDNORM)) events |= sock::kPollIn;
+    if (asked & (POLLOUT | POLLWRNORM)) events |= sock::kPollOut;
+    entries.push_back({numbers[i], events, 0});
+    slot.push_back(i);
+  }
+  int rc = 0;
+  if (!entries.empty()) {
+    // An invalid entry is ready already: only look at the others, without waiting.
+    rc = sock::poll(entries.data(), entries.size(), invalid > 0 ? 0 : timeout_ms);
+  }
+  const int err = errno;
+  capi::end_poll(numbers.data(), numbers.size(), open, closed_meanwhile);
+  if (rc < 0) return fail_errno(err);
+  int ready = invalid;
+  for (size_t j = 0; j < entries.size(); ++j) {
+    short r = 0, e = entries[j].revents;
+    if (closed_meanwhile[slot[j]]) {
+      r = POLLNVAL;  // closed by the application while we waited (as poll(2) reports it)
+    } else {
+      if (e & sock::kPollIn) r |= POLLIN;
+      if (e & sock::kPollOut) r |= POLLOUT;
+      if (e & sock::kPollErr) r |= POLLERR;
+      if (e & sock::kPollHup) r |= POLLHUP;
+      if (e & sock::kPollNval) r |= POLLNVAL;
+    }
+    fds[index[slot[j]]].revents = r;
     if (r != 0) ++ready;
   }
   return ready;

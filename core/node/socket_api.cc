@@ -5,7 +5,11 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/core_lock.h"
+
 extern "C" {
+#include "lwip/api.h"
+#include "lwip/priv/sockets_priv.h"
 #include "lwip/sockets.h"
 }
 
@@ -139,6 +143,16 @@ ssize_t recvfrom(int fd, void* data, size_t size, int flags, Address* from) {
 
 int shutdown(int fd, int how) { return lwip_shutdown(fd, how); }
 int close(int fd) { return lwip_close(fd); }
+
+void wake_pollers(int fd) {
+  // The socket's own event callback (sockets.c's event_callback), as for a connection error:
+  // it marks the socket in error and wakes its poll waiters.
+  stack::CoreLock lock;
+  lwip_sock* s = lwip_socket_dbg_get_socket(fd);
+  if (s != nullptr && s->conn != nullptr && s->conn->callback != nullptr) {
+    s->conn->callback(s->conn, NETCONN_EVT_ERROR, 0);
+  }
+}
 
 int set_option(int fd, Option option, int value) {
   LwipOption o;

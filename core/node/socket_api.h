@@ -54,6 +54,9 @@ ssize_t sendto(int fd, const void* data, size_t size, int flags, const Address* 
 ssize_t recvfrom(int fd, void* data, size_t size, int flags, Address* from);
 int shutdown(int fd, int how);  // 0 read, 1 write, 2 both
 int close(int fd);
+// Wakes every thread waiting in poll() on fd, which then reports POLLERR for it, without closing
+// it (the C ABI closes a polled socket only once its pollers left: see c-api/src/poll_close.cc).
+void wake_pollers(int fd);
 int set_option(int fd, Option option, int value);
 int get_option(int fd, Option option, int* value);
 int local_address(int fd, Address* address);
