@@ -156,3 +156,42 @@ def test_create_connection_takes_socket_create_connections_arguments(http_server
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     with pytest.raises(ExceptionGroup):
         ntmobile.create_connection(("100.64.0.77", 80), 2, all_errors=True)
+
+
+def test_async_httpx_transport(http_server, https_server, env, no_system_dns):
+    import asyncio
+
+    import httpx  # the real httpx from PyPI (ci/deps.d/python.sh)
+
+    context = ssl.create_default_context(cafile=str(env.tls.ca))
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport(), timeout=10) as client:
+            # Concurrent requests (several pooled connections), then one that reuses one of them.
+            replies = await asyncio.gather(*(client.get(f"http://{SELF_NAME}:{HTTP_PORT}/a{i}") for i in range(4)))
+            assert [r.json()["path"] for r in replies] == [f"/a{i}" for i in range(4)]
+            posted = await client.post(f"http://{SELF_NAME}:{HTTP_PORT}/ap", content=b"async body")
+            assert posted.json()["body"] == "async body"
+        async with httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport(verify=context), timeout=10) as client:
+            secure = await client.get(f"https://{SELF_NAME}:{HTTPS_PORT}/axs")
+            assert secure.json()["path"] == "/axs"
+            assert secure.extensions["network_stream"].get_extra_info("ssl_object") is not None
+        # A certificate the client does not trust fails as httpx's ConnectError.
+        async with httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport(), timeout=10) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"https://{SELF_NAME}:{HTTPS_PORT}/untrusted")
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_async_httpx_transport_reports_a_refused_connection(env):
+    import asyncio
+
+    import httpx
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport(), timeout=10) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://{SELF_NAME}:7699/")  # nothing listens there
+
+    asyncio.run(asyncio.wait_for(main(), 30))

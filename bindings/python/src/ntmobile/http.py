@@ -7,6 +7,7 @@ Clients (names are node names, resolved through the node, never by DNS)::
     opener.open("http://bob.example:8080/").read()
     session = ntmobile.http.requests_session()                       # requests
     client = httpx.Client(transport=ntmobile.http.HTTPXTransport())  # httpx
+    client = httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport())  # httpx, asyncio
 
 Servers (``http.server`` request handlers unchanged)::
 
@@ -46,6 +47,7 @@ __all__ = [
     "requests_session",
     "urllib3_pool_manager",
     "HTTPXTransport",
+    "AsyncHTTPXTransport",
 ]
 
 
@@ -269,5 +271,118 @@ def HTTPXTransport(*, verify: Any = True, cert: Any = None, http1: bool = True, 
     ssl_context = transport._pool._ssl_context  # the context httpx built from verify/cert
     transport._pool = httpcore.ConnectionPool(
         ssl_context=ssl_context, http1=http1, http2=http2, network_backend=NTMNetworkBackend(), **pool_kwargs
+    )
+    return transport
+
+
+def AsyncHTTPXTransport(*, verify: Any = True, cert: Any = None, http1: bool = True, http2: bool = False, **pool_kwargs: Any) -> Any:
+    """An ``httpx.AsyncHTTPTransport`` whose connections are asyncio streams over ntmobile sockets
+    (as ``ntmobile.open_connection`` makes them; an httpcore async network backend):
+    ``httpx.AsyncClient(transport=ntmobile.http.AsyncHTTPXTransport())``. Names are resolved by
+    the node. Runs on asyncio (not trio); HTTPS needs Python 3.11+ (``StreamWriter.start_tls``)."""
+    import asyncio
+    import ssl
+
+    import httpcore
+    import httpx
+
+
+    async def timed(awaitable: Any, timeout: Optional[float], on_timeout: type, on_error: type) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except asyncio.TimeoutError as e:
+            raise on_timeout(str(e) or "timed out") from e
+        except (OSError, ssl.SSLError, EOFError) as e:
+            raise on_error(str(e)) from e
+
+    class NTMAsyncStream(httpcore.AsyncNetworkStream):
+        def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._reader, self._writer = reader, writer
+
+        async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+            data: bytes = await timed(self._reader.read(max_bytes), timeout, httpcore.ReadTimeout, httpcore.ReadError)
+            return data
+
+        async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+            if not buffer:
+                return
+            self._writer.write(buffer)
+            await timed(self._writer.drain(), timeout, httpcore.WriteTimeout, httpcore.WriteError)
+
+        async def aclose(self) -> None:
+            self._writer.close()
+            try:
+                await self._writer.wait_closed()
+            except (OSError, ssl.SSLError):
+                pass  # closing a connection the peer already dropped
+
+        async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: Optional[str] = None, timeout: Optional[float] = None) -> Any:
+            if not hasattr(self._writer, "start_tls"):
+                await self.aclose()
+                raise httpcore.ConnectError("HTTPS through AsyncHTTPXTransport needs Python 3.11+")
+            try:
+                await timed(
+                    self._writer.start_tls(ssl_context, server_hostname=server_hostname),
+                    timeout, httpcore.ConnectTimeout, httpcore.ConnectError,
+                )
+            except BaseException:
+                await self.aclose()
+                raise
+            return self
+
+        def get_extra_info(self, info: str) -> Any:
+            if info == "ssl_object":
+                return self._writer.get_extra_info("ssl_object")
+            if info == "client_addr":
+                return self._writer.get_extra_info("sockname")
+            if info == "server_addr":
+                return self._writer.get_extra_info("peername")
+            if info == "socket":
+                return self._writer.get_extra_info("socket")
+            if info == "is_readable":
+                # An idle pooled connection that is readable was closed (or broken) by the
+                # server: asyncio has already read that into the stream.
+                return self._reader.at_eof() or self._reader.exception() is not None
+            return None
+
+    class NTMAsyncNetworkBackend(httpcore.AsyncNetworkBackend):
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: Optional[float] = None,
+            local_address: Optional[str] = None,
+            socket_options: Any = None,
+        ) -> Any:
+            # As ntmobile.open_connection: the connect (names resolved by the node) runs off the
+            # loop, then asyncio streams over the socket.
+            source = (local_address, 0) if local_address else None
+            loop = asyncio.get_running_loop()
+            try:
+                sock = await loop.run_in_executor(
+                    None,
+                    lambda: create_connection((host, port), timeout, source_address=source, socket_options=socket_options),
+                )
+            except _socket.timeout as e:
+                raise httpcore.ConnectTimeout(str(e) or "timed out") from e
+            except OSError as e:
+                raise httpcore.ConnectError(str(e)) from e
+            try:
+                reader, writer = await asyncio.open_connection(sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+            return NTMAsyncStream(reader, writer)
+
+        async def connect_unix_socket(self, path: str, timeout: Optional[float] = None, socket_options: Any = None) -> Any:
+            raise httpcore.ConnectError("ntmobile carries TCP only")
+
+        async def sleep(self, seconds: float) -> None:
+            await asyncio.sleep(seconds)
+
+    transport = httpx.AsyncHTTPTransport(verify=verify, cert=cert, http1=http1, http2=http2)
+    ssl_context = transport._pool._ssl_context  # the context httpx built from verify/cert
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context, http1=http1, http2=http2, network_backend=NTMAsyncNetworkBackend(), **pool_kwargs
     )
     return transport
