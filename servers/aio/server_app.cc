@@ -57,6 +57,9 @@ void ServerApp::start() {
     c.keepalive_s = options_.keepalive_s;
     c.known_nodes_file = state_.file(kKnownNodesFile);
     c.policy_file = policy_path(options_);
+    // On PostgreSQL the DCs sharing the database form a fleet (dc/dc_bus.h).
+    if (sql::is_postgresql_url(database_location(options_)))
+      c.fleet_database = database_location(options_);
     for (const auto& rs : relay_endpoints()) c.relays.push_back(RelayServerInfo{rs});
     dc_ = std::make_unique<DirectionCoordinator>(std::move(c), *addresses_, accounts_.get());
     dc_->start();

@@ -10,6 +10,7 @@
 #include "control/registration.h"
 #include "control/relay_messages.h"
 #include "control/ticket.h"
+#include "crypto/encoding.h"
 #include "crypto/random.h"
 #include "util/log.h"
 
@@ -68,6 +69,11 @@ DirectionCoordinator::DirectionCoordinator(DirectionCoordinatorConfig config,
               NTM_LOG_ERROR("DC: timer error: %s", e.what());
             }
           }) {
+  if (!config_.fleet_database.empty()) {
+    bus_ = make_postgresql_bus(config_.fleet_database);
+    if (!bus_) throw std::runtime_error("a fleet of DCs needs the PostgreSQL backend");
+    NTM_LOG_INFO("DC: in a fleet on its database, as %s", bus_->id().c_str());
+  }
   if (config_.keepalive_s == 0) config_.keepalive_s = 1;
   if (config_.direction_max_sends == 0) config_.direction_max_sends = 1;
   if (!config_.policy_file.empty()) {
@@ -119,6 +125,7 @@ void DirectionCoordinator::on_batch(std::span<const io::ReceiveSlot> received,
     }
   }
   try {
+    poll_fleet(now);
     run_direction_timers(now);
   } catch (const std::exception& e) {
     NTM_LOG_ERROR("DC: timer error: %s", e.what());
@@ -302,6 +309,7 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   if (auto old = by_fqdn_.find(fqdn); old != by_fqdn_.end() && old->second != env.node_id)
     forget(old->second);
   by_fqdn_[fqdn] = env.node_id;
+  publish(*stored, /*force=*/true);
 
   control::RegisterAck ack;
   ack.virtual_ipv4 = addrs.v4;
@@ -388,6 +396,7 @@ void DirectionCoordinator::on_keepalive(NodeState& node, const Bytes& plain,
     }
   }
   node.private_endpoints = std::move(body->private_endpoints);
+  publish(node, /*force=*/false);
   send(node, MessageType::keepalive_ack, control::encode(control::KeepaliveAck{node.observed}));
 }
 
@@ -405,6 +414,115 @@ DirectionCoordinator::NodeState* DirectionCoordinator::find_peer(const control::
   }
   if (!id) return nullptr;
   auto it = nodes_.find(*id);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+std::optional<DirectionCoordinator::NodeState> DirectionCoordinator::find_fleet_peer(
+    const control::Resolve& r) {
+  if (!bus_) return std::nullopt;
+  std::optional<FleetRegistration> f;
+  try {
+    if (r.by == control::ResolveBy::fqdn) {
+      f = bus_->find_by_fqdn(lower(r.fqdn));
+    } else {
+      const auto owner =
+          r.family == Endpoint::Family::v4
+              ? addresses_.node_for_ipv4({r.address[0], r.address[1], r.address[2], r.address[3]})
+              : addresses_.node_for_ipv6(r.address);
+      if (owner) f = bus_->find_by_node(*owner);
+    }
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("DC: fleet table: %s", e.what());
+    return std::nullopt;
+  }
+  // Our own row without the node: a registration of ours that expired meanwhile.
+  if (!f || f->dc == bus_->id()) return std::nullopt;
+  NodeState n;
+  n.node_id = f->node_id;
+  n.fqdn = f->fqdn;
+  n.certificate = std::move(f->certificate);
+  n.observed = f->observed;
+  n.private_endpoints = std::move(f->private_endpoints);
+  n.addresses = f->addresses;
+  n.remote_dc = f->dc;
+  return n;
+}
+
+void DirectionCoordinator::publish(NodeState& node, bool force) {
+  if (!bus_) return;
+  std::string endpoints = node.observed.to_string();
+  for (const auto& e : node.private_endpoints) endpoints += "," + e.to_string();
+  if (!force && endpoints == node.published) return;
+  node.published = std::move(endpoints);
+  try {
+    const auto before = bus_->publish({node.node_id, node.fqdn, "", node.certificate,
+                                       node.observed, node.private_endpoints, node.addresses});
+    // The DC that had it forgets it, so it never directs a peer to a registration the node left.
+    if (before) bus_->send(*before, "moved " + std::to_string(node.node_id));
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("DC: fleet table: %s", e.what());
+  }
+}
+
+void DirectionCoordinator::poll_fleet(Clock::time_point now) {
+  if (!bus_ || now - fleet_polled_ < std::chrono::milliseconds(5)) return;
+  fleet_polled_ = now;
+  std::vector<FleetMessage> messages;
+  try {
+    messages = bus_->receive();
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("DC: fleet bus: %s", e.what());
+  }
+  for (const auto& m : messages) on_fleet_message(m, now);
+}
+
+void DirectionCoordinator::on_fleet_message(const FleetMessage& m, Clock::time_point now) {
+  std::istringstream in(m.text);
+  std::string kind;
+  in >> kind;
+  if (kind == "direction") {
+    // A peer's Direction from the DC that resolved it: to our node, until it acknowledges.
+    uint32_t id = 0;
+    uint64_t node_id = 0;
+    std::string hex;
+    if (!(in >> id >> node_id >> hex)) return;
+    auto it = nodes_.find(node_id);
+    auto plain = crypto::from_hex(hex);
+    if (it == nodes_.end() || !plain) return;  // not (or no longer) ours: it times out there
+    send(it->second, MessageType::direction, *plain);
+    fleet_directions_in_[id] = FleetDirection{m.from, node_id, now};
+  } else if (kind == "ack") {
+    uint32_t id = 0;
+    uint64_t node_id = 0;
+    if (!(in >> id >> node_id)) return;
+    auto it = directions_.find(id);
+    if (it == directions_.end() || it->second.peer != node_id || it->second.peer_dc != m.from)
+      return;
+    it->second.peer_acked = true;
+    if (it->second.resolver_acked) {
+      finish_direction(it->second, now);
+      directions_.erase(it);
+    }
+  } else if (kind == "moved") {
+    uint64_t node_id = 0;
+    if (!(in >> node_id)) return;
+    if (auto it = nodes_.find(node_id); it != nodes_.end()) {
+      NTM_LOG_INFO("DC: %s registered with another DC", it->second.fqdn.c_str());
+      forget(node_id);
+    }
+  }
+}
+
+const DirectionCoordinator::NodeState* DirectionCoordinator::end_of(const PendingDirection& p,
+                                                                    uint64_t id,
+                                                                    NodeState& scratch) {
+  if (id == p.peer && !p.peer_dc.empty()) {
+    scratch.node_id = p.peer;
+    scratch.fqdn = p.peer_fqdn;
+    scratch.addresses = p.peer_addresses;
+    return &scratch;
+  }
+  auto it = nodes_.find(id);
   return it == nodes_.end() ? nullptr : &it->second;
 }
 
@@ -430,6 +548,8 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     if (p.resolver == node.node_id && p.request_id == r.request_id) return;
 
   NodeState* peer = find_peer(r);
+  std::optional<NodeState> fleet_peer;  // registered at another DC of the fleet
+  if (!peer && (fleet_peer = find_fleet_peer(r))) peer = &*fleet_peer;
   const std::string_view self_account = account_of_fqdn(node.fqdn);
   if (!peer) {
     ResolveStatus status = ResolveStatus::unknown_name;
@@ -552,6 +672,10 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   p.to_resolver = make(node, *peer, decision.candidates_for_a, id);
   p.to_peer = make(*peer, node, decision.candidates_for_b, id);
   p.next_send = now;
+  p.peer_dc = peer->remote_dc;
+  p.peer_fqdn = peer->fqdn;
+  p.peer_addresses = peer->addresses;
+  if (!p.peer_dc.empty()) ++fleet_directions_;
   ++node.pending_directions;
   ++directions_sent_;
   NTM_LOG_INFO("DC: direction %08x %s <-> %s: %s", id, node.fqdn.c_str(), peer->fqdn.c_str(),
@@ -565,7 +689,15 @@ void DirectionCoordinator::send_pending(PendingDirection& p, Clock::time_point n
     if (auto it = nodes_.find(p.resolver); it != nodes_.end())
       send(it->second, MessageType::direction, p.to_resolver);
   }
-  if (!p.peer_acked) {
+  if (!p.peer_acked && !p.peer_dc.empty()) {
+    // Its DC sends it to the peer (and returns the ack): "direction ID NODE HEX".
+    try {
+      bus_->send(p.peer_dc, "direction " + std::to_string(p.id) + " " + std::to_string(p.peer) +
+                                " " + crypto::to_hex(p.to_peer));
+    } catch (const std::exception& e) {
+      NTM_LOG_ERROR("DC: fleet message: %s", e.what());
+    }
+  } else if (!p.peer_acked) {
     if (auto it = nodes_.find(p.peer); it != nodes_.end())
       send(it->second, MessageType::direction, p.to_peer);
   }
@@ -577,7 +709,20 @@ void DirectionCoordinator::on_direction_ack(NodeState& node, const Bytes& plain)
   auto body = control::decode_direction_ack(plain);
   if (!body) return;
   auto it = directions_.find(body->direction_id);
-  if (it == directions_.end()) return;  // late duplicate
+  if (it == directions_.end() ||
+      (it->second.resolver != node.node_id && it->second.peer != node.node_id)) {
+    // Another DC's direction we passed on: the ack goes back to it ("ack ID NODE").
+    auto f = fleet_directions_in_.find(body->direction_id);
+    if (f == fleet_directions_in_.end() || f->second.node_id != node.node_id) return;
+    try {
+      bus_->send(f->second.origin, "ack " + std::to_string(body->direction_id) + " " +
+                                       std::to_string(node.node_id));
+    } catch (const std::exception& e) {
+      NTM_LOG_ERROR("DC: fleet message: %s", e.what());
+    }
+    fleet_directions_in_.erase(f);
+    return;  // else a late duplicate
+  }
   PendingDirection& p = it->second;
   if (node.node_id == p.resolver) p.resolver_acked = true;
   if (node.node_id == p.peer) p.peer_acked = true;
@@ -591,11 +736,12 @@ void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_poi
   const bool both = p.resolver_acked && p.peer_acked;
   if (both) limits_.directed(p.resolver, p.peer, p.ends, now);
   auto resolver = nodes_.find(p.resolver);
-  auto peer = nodes_.find(p.peer);
+  NodeState scratch;
+  const NodeState* peer = end_of(p, p.peer, scratch);
   if (resolver != nodes_.end()) {
     if (resolver->second.pending_directions > 0) --resolver->second.pending_directions;
-    if (p.peer_acked && peer != nodes_.end()) {
-      reply_resolve(resolver->second, p.request_id, ResolveStatus::ok, &peer->second);
+    if (p.peer_acked && peer) {
+      reply_resolve(resolver->second, p.request_id, ResolveStatus::ok, peer);
     } else {
       reply_resolve(resolver->second, p.request_id, ResolveStatus::peer_offline, nullptr);
     }
@@ -603,9 +749,10 @@ void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_poi
   for (const auto& [waiter_id, request_id] : p.waiters) {
     auto waiter = nodes_.find(waiter_id);
     if (waiter == nodes_.end()) continue;
-    auto other = nodes_.find(waiter_id == p.resolver ? p.peer : p.resolver);
-    if (both && other != nodes_.end()) {
-      reply_resolve(waiter->second, request_id, ResolveStatus::ok, &other->second);
+    NodeState other_scratch;
+    const NodeState* other = end_of(p, waiter_id == p.resolver ? p.peer : p.resolver, other_scratch);
+    if (both && other) {
+      reply_resolve(waiter->second, request_id, ResolveStatus::ok, other);
     } else {
       reply_resolve(waiter->second, request_id, ResolveStatus::peer_offline, nullptr);
     }
@@ -777,6 +924,9 @@ void DirectionCoordinator::expire_nodes(Clock::time_point now) {
   check_accounts(now);
   reload_policy(now);
   limits_.sweep(now);
+  std::erase_if(fleet_directions_in_, [&](const auto& kv) {
+    return now - kv.second.when > std::chrono::seconds(5);  // its DC stopped resending it
+  });
   std::erase_if(forgotten_, [&](const auto& kv) {
     return now - kv.second.when > RegisterChallenges::kLifetime + std::chrono::seconds(1);
   });
@@ -807,6 +957,13 @@ void DirectionCoordinator::forget(uint64_t node_id) {
   }
   nodes_.erase(it);
   limits_.forget(node_id);
+  if (bus_) {
+    try {
+      bus_->withdraw(node_id);
+    } catch (const std::exception& e) {
+      NTM_LOG_ERROR("DC: fleet table: %s", e.what());
+    }
+  }
   known_nodes_dirty_ = true;
   registered_ = nodes_.size();
 }

@@ -28,6 +28,12 @@
 // is answered with a challenge, so the node registers again at once; at start the DC also sends
 // one to every node of its previous run (`known_nodes_file`, rewritten at most once a second).
 //
+// A fleet of DCs on one PostgreSQL database (`fleet_database`, dc_bus.h): every registration is
+// written to the database with this DC's bus id; a Resolve for a peer registered at another DC
+// is directed from here - the resolver's Direction sent directly, the peer's handed to its DC
+// with NOTIFY, which sends it to its node and returns the DirectionAck the same way; a node
+// that registers here after another DC had it is forgotten there (docs/protocol.md 4.4).
+//
 // A library object: start() binds and runs one thread (common/udp_service.h); stop() joins it.
 // All node state lives in that thread (nothing is shared but counters).
 #pragma once
@@ -47,6 +53,7 @@
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "dc/access_policy.h"
+#include "dc/dc_bus.h"
 #include "dc/path_decision.h"
 #include "dc/register_challenges.h"
 #include "dc/resolve_limits.h"
@@ -86,6 +93,9 @@ struct DirectionCoordinatorConfig {
   // every second; a malformed change is logged and the previous policy kept.
   std::filesystem::path policy_file;
   ResolveLimitsConfig resolve_limits;
+  // A PostgreSQL URL shared by a fleet of DCs (dc_bus.h); empty: this DC resolves only the
+  // nodes registered with it.
+  std::string fleet_database;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -114,6 +124,8 @@ class DirectionCoordinator {
   uint64_t policy_loads() const { return policy_loads_.load(); }   // policy files applied
   // Resolves answered from a running or recent direction of the same pair (no new direction).
   uint64_t resolves_coalesced() const { return resolves_coalesced_.load(); }
+  // Directions whose peer is registered at another DC of the fleet.
+  uint64_t fleet_directions() const { return fleet_directions_.load(); }
   // What the DC measured of each relay (config.relays order).
   const RelayHealth& relay_health() const { return relay_health_; }
 
@@ -136,6 +148,8 @@ class DirectionCoordinator {
     Clock::time_point last_seen;
     Clock::time_point account_checked;
     unsigned pending_directions = 0;
+    std::string remote_dc;  // a peer held by another DC of the fleet (bus id); empty: ours
+    std::string published;  // the endpoints last written to the fleet's table
   };
 
   struct PendingDirection {
@@ -153,6 +167,11 @@ class DirectionCoordinator {
     std::vector<std::pair<uint64_t, uint32_t>> waiters;
     unsigned sends = 0;
     Clock::time_point next_send;
+    // The peer is held by another DC (its bus id): the peer's Direction goes there, and what
+    // the ResolveReply says of the peer is kept here.
+    std::string peer_dc;
+    std::string peer_fqdn;
+    VirtualAddresses peer_addresses;
   };
 
   void on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now);
@@ -195,6 +214,15 @@ class DirectionCoordinator {
   // Why the node's account is refused, or nullopt when it may use the DC.
   std::optional<std::string> account_refusal(uint64_t node_id);
   NodeState* find_peer(const control::Resolve& r);
+  // The peer from the fleet's table when another DC holds it.
+  std::optional<NodeState> find_fleet_peer(const control::Resolve& r);
+  // Writes the node's registration to the fleet's table when its endpoints changed (or `force`).
+  void publish(NodeState& node, bool force);
+  void poll_fleet(Clock::time_point now);  // every batch: messages from the other DCs
+  void on_fleet_message(const FleetMessage& m, Clock::time_point now);
+  // `scratch` filled with what a ResolveReply says of the direction's end `id`, when it is the
+  // remote peer; else the registered node, or nullptr.
+  const NodeState* end_of(const PendingDirection& p, uint64_t id, NodeState& scratch);
   bool name_known(const std::string& fqdn);
   uint64_t now_unix() const;
 
@@ -241,6 +269,17 @@ class DirectionCoordinator {
   bool known_nodes_dirty_ = false;
   Clock::time_point challenge_second_{};
   unsigned challenges_this_second_ = 0;
+  // The fleet (dc_bus.h), or null. Directions of another DC's resolves that we passed to our
+  // node, until its DirectionAck: direction id -> (that DC, node id, when).
+  std::unique_ptr<DcBus> bus_;
+  struct FleetDirection {
+    std::string origin;
+    uint64_t node_id = 0;
+    Clock::time_point when;
+  };
+  std::unordered_map<uint32_t, FleetDirection> fleet_directions_in_;
+  Clock::time_point fleet_polled_{};
+  std::atomic<uint64_t> fleet_directions_{0};
   // Probes the relays; the loop thread asks it which one to assign (relay_health.h).
   RelayHealth relay_health_;
   // Last: destroyed first, so the thread is joined before the state it uses goes away.

@@ -53,6 +53,37 @@ CREATE TABLE IF NOT EXISTS addresses (
 constexpr std::string_view kHostIndex =
     "CREATE INDEX IF NOT EXISTS addresses_host_index ON addresses (host_index);";
 
+// Step 3: where each node is registered, for a fleet of DCs on one database (dc/dc_bus.h): the
+// DC that holds it (its bus id) and what another DC needs to direct a peer to it.
+constexpr std::string_view kRegistrationsSqlite = R"sql(
+CREATE TABLE IF NOT EXISTS dc_registrations (
+  node_id      INTEGER PRIMARY KEY,
+  fqdn         TEXT NOT NULL,
+  dc           TEXT NOT NULL,
+  certificate  BLOB NOT NULL,
+  observed     TEXT NOT NULL,
+  private      TEXT NOT NULL,
+  ipv4         BLOB NOT NULL,
+  ipv6         BLOB NOT NULL,
+  updated_unix INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dc_registrations_fqdn ON dc_registrations (fqdn);
+)sql";
+constexpr std::string_view kRegistrationsPostgresql = R"sql(
+CREATE TABLE IF NOT EXISTS dc_registrations (
+  node_id      BIGINT PRIMARY KEY,
+  fqdn         TEXT NOT NULL,
+  dc           TEXT NOT NULL,
+  certificate  BYTEA NOT NULL,
+  observed     TEXT NOT NULL,
+  private      TEXT NOT NULL,
+  ipv4         BYTEA NOT NULL,
+  ipv6         BYTEA NOT NULL,
+  updated_unix BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dc_registrations_fqdn ON dc_registrations (fqdn);
+)sql";
+
 constexpr std::string_view kVersionTableSqlite = R"sql(
 CREATE TABLE IF NOT EXISTS ntm_schema_migrations (
   version      INTEGER PRIMARY KEY,
@@ -75,6 +106,7 @@ const std::vector<Migration>& schema_migrations() {
   static const std::vector<Migration> steps = {
       {1, "accounts and virtual addresses", kAccountsAddressesSqlite, kAccountsAddressesPostgresql},
       {2, "index on addresses.host_index", kHostIndex, kHostIndex},
+      {3, "registrations of a DC fleet", kRegistrationsSqlite, kRegistrationsPostgresql},
   };
   return steps;
 }

@@ -50,6 +50,8 @@ struct FleetOptions {
   size_t dcs = 2;
   uint16_t keepalive_s = 1;
   std::string database;  // empty: the AS's SQLite file
+  // A second AS that lists the DCs in the reverse order, so its nodes register with the last DC.
+  bool reversed_as = false;
 };
 
 class Fleet {
@@ -103,8 +105,16 @@ class Fleet {
     as_ = std::make_unique<servers::ServerApp>(std::move(s), servers::Roles{true, false, false},
                                                servers::kTestPasswordCost);
     as_->start();
+    if (options_.reversed_as) {
+      auto r = base("as");
+      r.dc_public.assign(dc_public.rbegin(), dc_public.rend());
+      as2_ = std::make_unique<servers::ServerApp>(std::move(r), servers::Roles{true, false, false},
+                                                  servers::kTestPasswordCost);
+      as2_->start();
+    }
   }
   ~Fleet() {
+    if (as2_) as2_->stop();
     as_->stop();
     for (auto &dc : dcs_) dc->stop();
     rs_->stop();
@@ -120,13 +130,16 @@ class Fleet {
   // The DC stops answering at once (its socket closes), as when its machine dies.
   void kill_dc(size_t i) { dcs_.at(i)->stop(); }
 
-  // ntm-field-node SCENARIO as ROLE for `account` (password = account + "-pw").
+  // ntm-field-node SCENARIO as ROLE for `account` (password = account + "-pw"), logging in to
+  // the first AS (or, with `reversed`, the second).
   std::vector<std::string> field_argv(const std::string &scenario, const std::string &role,
                                       const std::string &account,
-                                      const std::vector<std::string> &extra = {}) const {
+                                      const std::vector<std::string> &extra = {},
+                                      bool reversed = false) const {
+    const auto &as = reversed ? as2_ : as_;
     std::vector<std::string> argv = {
         NTM_FIELD_NODE_PATH, scenario, "--role", role,
-        "--server", as_->as()->local_endpoint().to_string(),
+        "--server", as->as()->local_endpoint().to_string(),
         "--server-cert", as_->tls_cert_path().string(),
         "--listen", "127.0.0.1:0", "--account", account, "--password", account + "-pw",
         "--port", "5000", "--timeout", "60"};
@@ -141,6 +154,7 @@ class Fleet {
   std::unique_ptr<servers::ServerApp> rs_;
   std::vector<std::unique_ptr<servers::ServerApp>> dcs_;
   std::unique_ptr<servers::ServerApp> as_;
+  std::unique_ptr<servers::ServerApp> as2_;
 };
 
 // CLOCK_MONOTONIC seconds, as the nodes' t= fields.

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "fleet_fixture.h"
+#ifdef NTM_FLEET_POSTGRESQL
+#include "pg_cluster.h"
+#endif
 
 #include <optional>
 #include <string>
@@ -45,7 +48,7 @@ TEST_CASE("when its DC dies, a node registers with the next DC of its list withi
           "first message left unanswered (keepalive interval 1 s), its TCP sessions go on, and "
           "it resolves a peer there",
           "[fleet][failover]") {
-  Fleet fleet({.dcs = 2, .keepalive_s = 1, .database = ""});
+  Fleet fleet({.dcs = 2, .keepalive_s = 1, .database = "", .reversed_as = false});
   for (const char *name : {"alice", "bob", "carol"}) fleet.add_account(name, std::string(name) + "-pw");
   const std::string dc1 = fleet.dc_endpoint(0), dc2 = fleet.dc_endpoint(1);
 
@@ -113,5 +116,53 @@ TEST_CASE("when its DC dies, a node registers with the next DC of its list withi
   CHECK(num(parse(result[0]), "alive") == 2);
   CHECK(num(parse(result[0]), "bytes_verified") > 0);
 }
+
+#ifdef NTM_FLEET_POSTGRESQL
+TEST_CASE("DCs sharing a PostgreSQL database resolve each other's nodes: a node registered with "
+          "DC 2 reaches peers registered with DC 1 by name, and the tunnel carries checksummed "
+          "sessions",
+          "[fleet][postgresql]") {
+  Fleet fleet({.dcs = 2,
+               .keepalive_s = 1,
+               .database = ntm::test::PgCluster::shared().create_database(),
+               .reversed_as = true});
+  for (const char *name : {"alice", "bob", "carol"}) fleet.add_account(name, std::string(name) + "-pw");
+  const std::string dc1 = fleet.dc_endpoint(0), dc2 = fleet.dc_endpoint(1);
+
+  ChildProcess bob("bob", fleet.field_argv("sessions", "server", "bob", {"--sessions", "2"}));
+  wait_ready(bob);
+  ChildProcess carol("carol", fleet.field_argv("sessions", "server", "carol", {"--sessions", "1"}));
+  wait_ready(carol);
+  // alice logs in to the AS that lists DC 2 first.
+  ChildProcess alice("alice",
+                     fleet.field_argv("sessions", "client", "alice",
+                                      {"--connect", std::string("bob.") + kDomain + ":5000",
+                                       "--sessions", "2", "--duration", "5", "--bytes", "8192",
+                                       "--gap-ms", "20-50", "--stall-timeout", "8"},
+                                      /*reversed=*/true),
+                     true, /*stdin_pipe=*/true);
+  REQUIRE(alice.wait_for_line("PROGRESS ", seconds(30)));
+  REQUIRE(registered_with(bob, dc1, 0, seconds(5)));
+  REQUIRE(registered_with(carol, dc1, 0, seconds(5)));
+  REQUIRE(registered_with(alice, dc2, 0, seconds(5)));
+
+  // A second peer of DC 1, by name, at the first attempt.
+  REQUIRE(alice.write_line(std::string("RESOLVE carol.") + kDomain));
+  auto resolved = alice.wait_for_line("RESOLVED ", seconds(10));
+  REQUIRE(resolved);
+  CHECK(num(parse(*resolved), "ok") == 1);
+  CHECK(std::stod(str(parse(*resolved), "ms")) < 2000.0);
+
+  REQUIRE(alice.wait_exit(seconds(45)) == 0);
+  CHECK(alice.lines_starting("ERROR").empty());
+  const auto result = alice.lines_starting("RESULT ");
+  REQUIRE(result.size() == 1);
+  CHECK(num(parse(result[0]), "alive") == 2);
+  CHECK(num(parse(result[0]), "bytes_verified") > 0);
+  // Both directions were made by DC 2 for peers DC 1 holds.
+  CHECK(fleet.dc(1).dc()->fleet_directions() == 2);
+  CHECK(fleet.dc(0).dc()->directions() == 0);
+}
+#endif
 
 }  // namespace
