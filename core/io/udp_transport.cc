@@ -63,6 +63,12 @@ Endpoint route(const Endpoint& to) {
   return to;
 }
 
+bool is_ipv6_loopback(const Endpoint& e) {
+  static constexpr std::array<uint8_t, 16> kLoopback = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                        0, 0, 0, 0, 0, 0, 0, 1};
+  return e.is_v6() && std::equal(kLoopback.begin(), kLoopback.end(), e.address.begin());
+}
+
 union SockAddr {
   sockaddr sa;
   sockaddr_in in;
@@ -250,7 +256,7 @@ void send_messages(int fd, SendScratch& scratch, size_t count, SendBudget& budge
 
 // Sends, in order, the datagrams of `datagrams` whose destination is of `family`.
 void send_family(int fd, Endpoint::Family family, std::span<const OutgoingDatagram> datagrams,
-                 SendBudget& budget, std::atomic<bool>& gso_flag) {
+                 SendBudget& budget, std::atomic<bool>& gso_flag, bool loopback_only = false) {
   SendScratch scratch;
   const bool gso = gso_flag.load(std::memory_order_relaxed);
   size_t messages = 0;
@@ -285,6 +291,7 @@ void send_family(int fd, Endpoint::Family family, std::span<const OutgoingDatagr
   for (const auto& d : datagrams) {
     Endpoint to = route(d.to);
     if (to.family != family) continue;
+    if (loopback_only && !is_ipv6_loopback(to)) continue;
     const size_t size = d.bytes.size();
     iovec v{const_cast<uint8_t*>(d.bytes.data()), size};
     if (group_open && size > 0 && size <= group_segment && to == group_to &&
@@ -397,7 +404,10 @@ void UdpTransport::send_batch(std::span<const OutgoingDatagram> datagrams) {
   }
   // A datagram for a family without a socket (or with no valid address) is dropped.
   if (any4 && fd4_) send_family(fd4_.get(), Endpoint::Family::v4, datagrams, budget, gso_);
-  if (any6 && fd6_) send_family(fd6_.get(), Endpoint::Family::v6, datagrams, budget, gso_);
+  if (any6 && fd6_) {
+    send_family(fd6_.get(), Endpoint::Family::v6, datagrams, budget, gso_,
+                ipv6_held_.load(std::memory_order_relaxed));
+  }
 }
 
 void UdpTransport::drain(int fd, std::span<ReceiveSlot> slots, size_t& filled) {

@@ -65,6 +65,12 @@ class UdpTransport final : public Transport {
   std::vector<Endpoint> local_endpoints() const override;
 
   size_t max_batch() const { return kMaxBatch; }
+  // While held, datagrams to IPv6 destinations other than ::1 are dropped instead of sent. A node
+  // holds them while its IPv6 addresses are all tentative (mobility::ipv6_source_pending): the
+  // kernel would send them from ::1 and leave the next hop's neighbour entry incomplete for a
+  // second. Default: not held.
+  void hold_ipv6(bool held) { ipv6_held_.store(held, std::memory_order_relaxed); }
+
   // Whether UDP GSO is in use (requested, supported, and no send has failed with it).
   bool gso_active() const { return gso_.load(std::memory_order_relaxed); }
 
@@ -78,6 +84,7 @@ class UdpTransport final : public Transport {
   UniqueFd epoll_;
   UniqueFd wake_fd_;
   std::vector<Endpoint> local_;
+  std::atomic<bool> ipv6_held_{false};
   std::atomic<bool> gso_{false};
   bool v6_first_ = false;  // alternates which socket is drained first, for fairness
   std::unique_ptr<ReceiveScratch> rx_;

@@ -168,6 +168,22 @@ std::vector<InterfaceAddress> usable_addresses() {
   return out;
 }
 
+bool parse_ipv6_source_pending(std::string_view text) {
+  constexpr uint64_t kScopeGlobal = 0x00;
+  bool tentative = false;
+  for (auto line : split_lines(text)) {
+    auto w = words(line);
+    if (w.size() < 6 || w[0].size() != 32 || hex_value(w[3]) != kScopeGlobal) continue;
+    const uint64_t flags = hex_value(w[4]);
+    if (flags & kAddrDadFailed) continue;
+    if (!(flags & kAddrTentative)) return false;  // a usable source
+    tentative = true;
+  }
+  return tentative;
+}
+
+bool ipv6_source_pending() { return parse_ipv6_source_pending(read_file("/proc/net/if_inet6")); }
+
 NetworkState read_network_state() {
   NetworkState s;
   for (const auto& a : usable_addresses()) s.addresses.push_back(address_entry(a));

@@ -45,6 +45,14 @@ std::vector<std::string> parse_default_routes_v6(std::string_view proc_net_ipv6_
 // (tentative: duplicate address detection still running; or it failed), as "ifname=[address]".
 std::vector<std::string> parse_unusable_v6(std::string_view proc_net_if_inet6);
 
+// Whether the host's IPv6 source addresses are all still tentative: it has a global IPv6 address
+// in duplicate address detection and none usable. Until then the kernel sends to IPv6
+// destinations from ::1, and the neighbour entry that creates stays incomplete until the next
+// solicitation a second later - holding back the first packets sent once the address is usable.
+bool ipv6_source_pending();
+// The same, from the text of /proc/net/if_inet6 (for tests).
+bool parse_ipv6_source_pending(std::string_view proc_net_if_inet6);
+
 // "addresses +a -b, default routes +c" - what changed, for the log.
 std::string describe_change(const NetworkState& before, const NetworkState& after);
 

@@ -116,6 +116,7 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
   }
 
   node->update_punch_hop_limit();
+  node->hold_ipv6_while_tentative();
   // NTM_TX_WORKER=0 seals and sends on the thread that runs lwIP (the before/after knob of
   // bench/run.sh); by default a worker thread does it.
   if (const char* knob = std::getenv("NTM_TX_WORKER"); knob == nullptr || std::strcmp(knob, "0") != 0) {
@@ -282,10 +283,17 @@ void Node::timers_changed() { wake_receiver(); }
 void Node::handle_network_change(tunnel::TimePoint now) {
   NTM_LOG_INFO("network changed: updating paths");
   network_changes_.fetch_add(1, std::memory_order_relaxed);
+  hold_ipv6_while_tentative();
   if (control_) control_->on_network_change();
   update_punch_hop_limit();
   engine_->on_network_change(*this, now);
   kick_tcp();
+}
+
+void Node::hold_ipv6_while_tentative() {
+  const bool pending = mobility::ipv6_source_pending();
+  if (pending) NTM_LOG_INFO("IPv6 addresses still tentative: IPv6 sends wait until one is usable");
+  transport_->hold_ipv6(pending);
 }
 
 void Node::update_punch_hop_limit() {

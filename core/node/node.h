@@ -150,6 +150,8 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   void send_held_packets(tunnel::TimePoint now);
   // Behind a NAT, hole punching opens the NAT's mapping with a short-lived packet first.
   void update_punch_hop_limit();
+  // Holds IPv6 sends while every IPv6 address of the host is tentative (io::UdpTransport::hold_ipv6).
+  void hold_ipv6_while_tentative();
   // The virtual interface's MTU follows the smallest measured tunnel path MTU (receiver thread).
   void follow_path_mtu();
   bool routes_to_tunnel(const Endpoint& virtual_address) const;

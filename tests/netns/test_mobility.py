@@ -42,6 +42,7 @@ STALL_S = 10                # the node gives up (ERROR what=stalled) after this 
 RECOVERY_BOUND_S = 10.0     # the driver's bound on one move's recovery
 PATH_BOUND_S = 10.0         # ... on the path (relay/direct, new endpoint) being reported
 SETTLE_S = 1.0              # transfer time after a recovery, before the next move / the end
+DAD_RESUME_BOUND_MS = 300   # data resumes once a tentative address is usable (not at a retry)
 STATIC_PORT = 4500          # static-peer mode: the server's real UDP port
 
 _latencies: dict = {}       # (test, move) -> text, for the summary table
@@ -217,7 +218,7 @@ class MobileRun:
     def _proc_of(self, node: Node) -> NsProcess:
         return self.cli if node is self.client_node else self.srv
 
-    def move(self, node: Node, target, label: str = "") -> Move:
+    def move(self, node: Node, target, label: str = "", **attach_kw) -> Move:
         """Moves `node` during the transfer (which must still be running) and records the times."""
         acked = self.acked_now()
         assert acked < self.nbytes and self.cli.poll() is None, \
@@ -225,7 +226,7 @@ class MobileRun:
         t_before = time.monotonic()
         self.t.detach(node)
         t_det = time.monotonic()
-        t_cfg = self.t.attach(node, target)
+        t_cfg = self.t.attach(node, target, **attach_kw)
         m = Move(label or f"{node.name}->{getattr(target, 'name', target)}", t_before, t_det,
                  t_cfg, acked_before=acked, procs=(self._proc_of(node),))
         self.moves.append(m)
@@ -502,6 +503,40 @@ def test_move_nat_to_v6only_and_back(topo, servers):
         run.finish()
     finally:
         _record("NAT -> v6only -> NAT", run)
+
+
+def test_move_to_v6only_waits_out_duplicate_address_detection(topo, servers):
+    """alice moves from behind a NAT to an IPv6-only network that runs duplicate address
+    detection, as real ones do: her new address is tentative (no source for anything) for 1-2 s.
+    Data must resume as soon as the kernel announces the address usable (RTM_NEWADDR without the
+    tentative flag) - not a second later because something sent during the detection (from ::1,
+    the kernel's choice then) left the servers' neighbour entry incomplete until its next try."""
+    home = topo.add_nat("home")
+    alice = topo.add_node("alice", "nat4", nat=home)
+    bob = topo.add_node("bob", "global4")
+    run = MobileRun(topo, bob, alice, state_dir=servers, seconds=8.0).start()
+    try:
+        run.wait_path(run.cli, run.server_name, after=0, path="direct")
+        m = run.move(alice, "v6only", dad=True)
+        address = alice.ipv6
+        run.wait_recovered(m)
+        announced = [r["t"] for r in _rows(run.cli, "NETLINK")
+                     if r.get("ev") == "newaddr" and r.get("addr") == address
+                     and m.t_detached < r["t"] < m.recovered_at]
+        # Added tentative, then announced again once usable: the last one ends the detection.
+        assert len(announced) >= 2, ("the address was not announced twice (added, usable)\n"
+                                     + run.diag())
+        usable = announced[-1]
+        assert usable - m.t_configured > 0.3, "the address was never tentative\n" + run.diag()
+        resumed_ms = (m.recovered_at - usable) * 1000
+        assert resumed_ms < DAD_RESUME_BOUND_MS, (
+            f"data resumed {resumed_ms:.0f} ms after the address became usable (bound "
+            f"{DAD_RESUME_BOUND_MS} ms)\n" + run.diag())
+        run.wait_path(run.cli, run.server_name, after=m.t_detached, path="relay")
+        run.settle()
+        run.finish()
+    finally:
+        _record("NAT -> v6only with DAD", run)
 
 
 def test_both_ends_move_at_once(topo, servers):

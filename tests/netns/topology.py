@@ -496,11 +496,17 @@ class Topology:
                                     f"{LINK_READY_TIMEOUT_S} s:\n{ours}\n{theirs}")
             time.sleep(0.005)
 
-    def _uplink_to_internet(self, node: Node, ipv4: Optional[str], ipv6: Optional[str]) -> None:
+    def _uplink_to_internet(self, node: Node, ipv4: Optional[str], ipv6: Optional[str],
+                            dad: bool = False) -> None:
         dev = self._dev("h")
         self._veth(self.inet_ns, dev, node.ns, node.uplink)
         self._x(self.inet_ns, f"ip link set {dev} master br0 up")
-        if ipv6:
+        if ipv6 and dad:
+            # As on a real network: the address stays tentative (unusable) while the kernel
+            # checks for a duplicate, 1-2 s after the link comes up.
+            self._sysctl(node.ns, {f"net.ipv6.conf.{node.uplink}.accept_dad": 1})
+            self._x(node.ns, f"ip -6 addr add {ipv6}/64 dev {node.uplink}")
+        elif ipv6:
             # Before the link is up: a nodad address added to a link already up left the
             # first neighbour resolution of the servers' address to its 1 s retry in about
             # half the moves (the advertisement arrived and the entry stayed incomplete; not
@@ -654,7 +660,8 @@ table ip ntm_nat {{
         return self.add_nat(name, symmetric=symmetric)
 
     def _attach(self, node: Node, kind: str, *, ipv6: Optional[bool] = None,
-                nat: Union[Nat, str, None] = None, symmetric: bool = False) -> None:
+                nat: Union[Nat, str, None] = None, symmetric: bool = False,
+                dad: bool = False) -> None:
         if kind == "nat4":
             self._uplink_to_nat(node, self._resolve_nat(nat, node, symmetric))
         else:
@@ -669,7 +676,7 @@ table ip ntm_nat {{
                 v6 = f"{INET6_NET}{host}" if with_v6 else None
                 if with_v6 and kind == "global4":
                     kind = "dual"
-            self._uplink_to_internet(node, v4, v6)
+            self._uplink_to_internet(node, v4, v6, dad=dad)
         node.kind = kind
 
     def set_uplink_mtu(self, node: Node, mtu: int) -> None:
@@ -715,11 +722,12 @@ table inet {table} {{
         node.peer_dev, node.ipv4, node.ipv6, node.nat = None, None, None, None
 
     def attach(self, node: Node, target: Union[str, Nat], *, ipv6: Optional[bool] = None,
-               symmetric: bool = False) -> float:
+               symmetric: bool = False, dad: bool = False) -> float:
         """Connects a detached node to `target`: a kind ("global4", "dual", "v6only", "nat4" =
         behind a new NAT), a Nat, or a NAT's name. Returns time.monotonic() right after the new
         address and default route were configured (CLOCK_MONOTONIC is shared with the nodes, so
-        a node can report how long after this it recovered)."""
+        a node can report how long after this it recovered). dad=True: the new IPv6 address
+        goes through duplicate address detection (tentative for 1-2 s) as on a real network."""
         if node.peer_dev is not None:
             raise TopologyError(f"{node.name} is attached; detach or move it")
         if isinstance(target, Nat) or (isinstance(target, str) and target in self.nats):
@@ -727,7 +735,7 @@ table inet {table} {{
         elif target == "nat4":
             self._attach(node, "nat4", symmetric=symmetric)
         elif target in KINDS:
-            self._attach(node, target, ipv6=ipv6)
+            self._attach(node, target, ipv6=ipv6, dad=dad)
         else:
             raise ValueError(f"move target {target!r} is neither a kind nor a NAT")
         configured = time.monotonic()

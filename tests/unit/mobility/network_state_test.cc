@@ -42,6 +42,18 @@ TEST_CASE("network state leaves out tentative IPv6 addresses and failed duplicat
                                                             "wlan0=[2001:db8::13]"});
 }
 
+TEST_CASE("IPv6 sources are pending while every global address is tentative", "[mobility]") {
+  const char* tentative = "20010db8000000000000000000000012 0b 40 00 c0 up0\n"
+                          "fe800000000000000000000000000001 0b 40 20 80 up0\n";
+  CHECK(parse_ipv6_source_pending(tentative));
+  const char* one_usable = "20010db8000000000000000000000012 0b 40 00 c0 up0\n"
+                           "20010db8000000000000000000000013 0c 40 00 80 wlan0\n";
+  CHECK_FALSE(parse_ipv6_source_pending(one_usable));
+  CHECK_FALSE(parse_ipv6_source_pending(""));  // no IPv6 at all: nothing to wait for
+  const char* failed = "20010db8000000000000000000000012 0b 40 00 08 up0\n";
+  CHECK_FALSE(parse_ipv6_source_pending(failed));
+}
+
 TEST_CASE("network states compare equal unless addresses or default routes differ, and the "
           "difference is described",
           "[mobility]") {
