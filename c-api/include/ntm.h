@@ -257,15 +257,17 @@ typedef struct ntm_options {
   /* ---- version 3: limits, timers, the local control API ---- */
   size_t memory_limit;         /**< The node's memory budget in bytes: socket buffers, queued
                                     packets and connection state. Near it, receive windows shrink;
-                                    at it, new connections are refused (ENOBUFS). 0 for the
-                                    default 256 MiB. */
+                                    at it, inbound data waits, incoming connections are refused
+                                    and ntm_socket() fails with ENOBUFS. 0 for the default
+                                    256 MiB. */
   unsigned int max_sockets;    /**< Size of the socket table: ntm descriptors open at once
                                     (listeners and accepted connections included). Beyond it
                                     ntm_socket() and ntm_accept() fail with EMFILE. 0 for the
                                     default 16384. */
-  unsigned int max_connections_per_peer; /**< TCP connections one peer may hold open to this
-                                    node at once; its further connection attempts are refused.
-                                    0 for the default 1024. */
+  unsigned int max_connections_per_peer; /**< TCP connections one peer (one of its virtual
+                                    addresses) may hold open with this node at once; its further
+                                    connection attempts are refused (the peer sees
+                                    ECONNREFUSED). 0 for the default 1024. */
   size_t max_socket_buffer;    /**< Upper bound of a TCP socket's send and receive buffers,
                                     which grow with the path's bandwidth-delay product
                                     (SO_SNDBUF/SO_RCVBUF set a fixed size instead). 0 for the

@@ -113,6 +113,7 @@ bool to_option(int level, int name, sock::Option& out) {
       case SO_RCVTIMEO: out = sock::Option::receive_timeout; return true;
       case SO_SNDTIMEO: out = sock::Option::send_timeout; return true;
       case SO_RCVBUF: out = sock::Option::receive_buffer; return true;
+      case SO_SNDBUF: out = sock::Option::send_buffer; return true;
       case SO_BROADCAST: out = sock::Option::broadcast; return true;
       case SO_ERROR: out = sock::Option::error; return true;
       case SO_TYPE: out = sock::Option::type; return true;

@@ -24,6 +24,7 @@ extern "C" {
 #include "stack/core_lock.h"
 #include "stack/lwip_port.h"
 #include "stack/slow_timers.h"
+#include "stack/stack_limits.h"
 #include "tunnel/constants.h"
 #include "util/log.h"
 
@@ -123,6 +124,10 @@ std::unique_ptr<Node> Node::start(NodeConfig config) {
     node->tx_worker_ = std::make_unique<TxWorker>(*node->transport_);
   }
   if (grant) node->register_with_dc(std::move(*grant));
+  stack::set_limits({cfg.memory_limit, cfg.max_sockets, cfg.max_connections_per_peer,
+                     cfg.max_socket_buffer});
+  stack::set_limit_logger([](const char* message) { NTM_LOG_WARN("%s", message); });
+  node->limit_drops_at_start_ = stack::limit_drops();
   stack::PacketOutput& output = *node;
   node->interface_ = std::make_unique<stack::VirtualInterface>(output, cfg.vip4, cfg.vip6, cfg.mtu);
   node->interface_mtu_ = cfg.mtu;
@@ -664,7 +669,8 @@ NodeStats Node::stats() const {
   out.dropped_no_tunnel = get(e.dropped_no_tunnel);
   out.dropped_spoofed = get(e.dropped_spoofed);
   out.dropped_policy = get(e.dropped_policy);
-  out.dropped_limit = get(e.dropped_limit);
+  out.dropped_limit = get(e.dropped_limit) + (stack::limit_drops() - limit_drops_at_start_);
+  out.memory_used = stack::memory_used();
   out.handshakes_completed = get(e.handshakes_completed);
   out.handshakes_failed = get(e.handshakes_failed);
   out.handshakes_initiated = get(e.handshakes_initiated);

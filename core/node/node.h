@@ -174,6 +174,7 @@ class Node final : private tunnel::EngineSink, private stack::PacketOutput {
   static void flush_on_core_unlock();
 
   NodeConfig config_;
+  uint64_t limit_drops_at_start_ = 0;  // the virtual stack's count is process-wide
   uint64_t node_id_ = 0;
   std::unique_ptr<EventQueue> events_;
   tunnel::TunnelTable table_;

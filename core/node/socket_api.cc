@@ -2,6 +2,8 @@
 #include "node/socket_api.h"
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -12,6 +14,8 @@ extern "C" {
 #include "lwip/priv/sockets_priv.h"
 #include "lwip/sockets.h"
 }
+
+#include "stack/stack_limits.h"
 
 namespace ntm::sock {
 
@@ -73,6 +77,7 @@ bool map_option(Option option, LwipOption& out) {
     case Option::receive_timeout: out = {SOL_SOCKET, SO_RCVTIMEO}; return true;
     case Option::send_timeout: out = {SOL_SOCKET, SO_SNDTIMEO}; return true;
     case Option::receive_buffer: out = {SOL_SOCKET, SO_RCVBUF}; return true;
+    case Option::send_buffer: out = {SOL_SOCKET, SO_SNDBUF}; return true;
     case Option::broadcast: out = {SOL_SOCKET, SO_BROADCAST}; return true;
     case Option::error: out = {SOL_SOCKET, SO_ERROR}; return true;
     case Option::type: out = {SOL_SOCKET, SO_TYPE}; return true;
@@ -91,8 +96,20 @@ bool is_timeout(Option option) {
 
 }  // namespace
 
+// Every lwIP socket holds a slot of the socket table (max_sockets) from here until close().
 int socket(int family, bool stream) {
-  return lwip_socket(family == 6 ? AF_INET6 : AF_INET, stream ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (stack::memory_used() >= stack::limits().memory_limit) {
+    stack::count_limit_drop("memory_limit", "a new socket");
+    errno = ENOBUFS;
+    return -1;
+  }
+  if (!stack::reserve_socket("a new socket")) {
+    errno = EMFILE;
+    return -1;
+  }
+  int fd = lwip_socket(family == 6 ? AF_INET6 : AF_INET, stream ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0) stack::release_socket();
+  return fd;
 }
 
 int bind(int fd, const Address& address) {
@@ -107,7 +124,15 @@ int accept(int fd, Address* peer) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   int client = lwip_accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (client >= 0) from_lwip(ss, peer);
+  if (client < 0) return client;
+  // The accept hook refuses connections while the table is full; one that got through anyway
+  // (sockets made meanwhile) is reset rather than left without a slot.
+  if (!stack::reserve_socket("an accepted connection")) {
+    lwip_close(client);
+    errno = EMFILE;
+    return -1;
+  }
+  from_lwip(ss, peer);
   return client;
 }
 
@@ -142,7 +167,11 @@ ssize_t recvfrom(int fd, void* data, size_t size, int flags, Address* from) {
 }
 
 int shutdown(int fd, int how) { return lwip_shutdown(fd, how); }
-int close(int fd) { return lwip_close(fd); }
+int close(int fd) {
+  int rc = lwip_close(fd);
+  if (rc == 0) stack::release_socket();
+  return rc;
+}
 
 void wake_pollers(int fd) {
   // The socket's own event callback (sockets.c's event_callback), as for a connection error:
@@ -164,6 +193,15 @@ int set_option(int fd, Option option, int value) {
     timeval tv{value / 1000, static_cast<suseconds_t>((value % 1000) * 1000)};
     return lwip_setsockopt(fd, o.level, o.name, &tv, sizeof(tv));
   }
+  if (option == Option::receive_buffer || option == Option::send_buffer) {
+    // Honoured up to the node's ceiling, as Linux caps at rmem_max/wmem_max.
+    if (value <= 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    value = static_cast<int>(
+        std::min<size_t>(static_cast<size_t>(value), stack::limits().max_socket_buffer));
+  }
   return lwip_setsockopt(fd, o.level, o.name, &value, sizeof(value));
 }
 
@@ -183,6 +221,13 @@ int get_option(int fd, Option option, int* value) {
   socklen_t len = sizeof(*value);
   int rc = lwip_getsockopt(fd, o.level, o.name, value, &len);
   if (rc == 0 && option == Option::type) *value = (*value == SOCK_STREAM) ? 1 : 2;
+  if (rc == 0 && option == Option::receive_buffer) {
+    // Not set (or set beyond the ceiling): the most it may grow to.
+    const size_t ceiling = stack::limits().max_socket_buffer;
+    if (*value == stack::kAutoReceiveBuffer || static_cast<size_t>(*value) > ceiling) {
+      *value = static_cast<int>(std::min<size_t>(ceiling, INT32_MAX));
+    }
+  }
   return rc;
 }
 

@@ -21,7 +21,8 @@ enum class Option {
   keepalive,
   receive_timeout,  // milliseconds
   send_timeout,     // milliseconds
-  receive_buffer,
+  receive_buffer,   // TCP: a fixed size up to max_socket_buffer instead of the automatic one
+  send_buffer,      // TCP: likewise
   broadcast,
   error,
   type,  // 1 stream, 2 datagram

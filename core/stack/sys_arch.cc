@@ -4,6 +4,7 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -34,12 +35,15 @@ struct ntm_sys_mutex {
 };
 
 // A bounded ring of pointers. lwIP sizes mailboxes (lwipopts.h); posting to a full mailbox
-// blocks, trypost fails.
+// blocks, trypost fails. The ring starts small and doubles up to that size as messages queue
+// up (a TCP socket's mailbox may hold 16k segments, but an idle one should cost ~100 bytes, not
+// 128 KiB: 10k idle connections), and goes back to small once drained.
 struct ntm_sys_mbox {
   std::mutex mutex;
   std::condition_variable not_empty;
   std::condition_variable not_full;
   std::vector<void *> ring;
+  size_t capacity = 0;
   size_t head = 0;
   size_t count = 0;
 };
@@ -50,6 +54,8 @@ using Clock = std::chrono::steady_clock;
 const Clock::time_point g_start = Clock::now();
 std::recursive_mutex g_protect;
 std::atomic<void (*)()> g_core_unlock_hook{nullptr};
+constexpr size_t kMboxInitialSlots = 8;
+constexpr size_t kMboxShrinkAbove = 256;
 
 }  // namespace
 
@@ -146,12 +152,19 @@ void sys_mutex_set_invalid(sys_mutex_t *mutex) { *mutex = nullptr; }
 err_t sys_mbox_new(sys_mbox_t *mbox, int size) {
   auto *b = new (std::nothrow) ntm_sys_mbox;
   if (b == nullptr) return ERR_MEM;
-  b->ring.resize(size > 0 ? static_cast<size_t>(size) : 128);
+  b->capacity = size > 0 ? static_cast<size_t>(size) : 128;
+  b->ring.resize(std::min<size_t>(b->capacity, kMboxInitialSlots));
   *mbox = b;
   return ERR_OK;
 }
 
 static void mbox_push(ntm_sys_mbox *b, void *msg) {
+  if (b->count == b->ring.size()) {  // callers checked count < capacity: grow
+    std::vector<void *> bigger(std::min(b->capacity, 2 * b->ring.size()));
+    for (size_t i = 0; i < b->count; ++i) bigger[i] = b->ring[(b->head + i) % b->ring.size()];
+    b->ring.swap(bigger);
+    b->head = 0;
+  }
   b->ring[(b->head + b->count) % b->ring.size()] = msg;
   ++b->count;
 }
@@ -160,7 +173,7 @@ void sys_mbox_post(sys_mbox_t *mbox, void *msg) {
   ntm_sys_mbox *b = *mbox;
   {
     std::unique_lock lock(b->mutex);
-    b->not_full.wait(lock, [b] { return b->count < b->ring.size(); });
+    b->not_full.wait(lock, [b] { return b->count < b->capacity; });
     mbox_push(b, msg);
   }
   b->not_empty.notify_one();
@@ -170,7 +183,7 @@ err_t sys_mbox_trypost(sys_mbox_t *mbox, void *msg) {
   ntm_sys_mbox *b = *mbox;
   {
     std::lock_guard lock(b->mutex);
-    if (b->count >= b->ring.size()) return ERR_MEM;
+    if (b->count >= b->capacity) return ERR_MEM;
     mbox_push(b, msg);
   }
   b->not_empty.notify_one();
@@ -183,6 +196,10 @@ static void *mbox_pop(ntm_sys_mbox *b) {
   void *msg = b->ring[b->head];
   b->head = (b->head + 1) % b->ring.size();
   --b->count;
+  if (b->count == 0 && b->ring.size() > kMboxShrinkAbove) {
+    std::vector<void *>(kMboxInitialSlots).swap(b->ring);
+    b->head = 0;
+  }
   return msg;
 }
 

@@ -14,6 +14,7 @@ extern "C" {
 
 #include "stack/core_lock.h"
 #include "stack/slow_timers.h"
+#include "stack/stack_limits.h"
 
 namespace ntm::stack {
 
@@ -107,6 +108,7 @@ err_t VirtualInterface::output_ip6(struct netif* netif, struct pbuf* p, const ip
 }
 
 bool VirtualInterface::input(std::span<const uint8_t> packet) {
+  if (!admit_inbound(packet)) return false;  // the memory budget is used up
   struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(packet.size()), PBUF_POOL);
   if (p == nullptr) return false;
   if (pbuf_take(p, packet.data(), static_cast<u16_t>(packet.size())) != ERR_OK) {

@@ -19,13 +19,29 @@
 #define TCPIP_MBOX_SIZE 4096
 #define DEFAULT_THREAD_STACKSIZE 0
 
-/* --- memory: lwIP takes memory from the C library, so no fixed pool can run dry --- */
+/* --- memory: lwIP takes memory from the C library, so no fixed pool can run dry; every
+ * allocation is counted against the node's memory budget (core/stack/stack_limits.cc) --- */
 #define MEM_LIBC_MALLOC 1
 #define MEMP_MEM_MALLOC 1
+#include <stddef.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *ntm_lwip_malloc(size_t size);
+void *ntm_lwip_calloc(size_t count, size_t size);
+void ntm_lwip_free(void *p);
+#ifdef __cplusplus
+}
+#endif
+#define mem_clib_malloc ntm_lwip_malloc
+#define mem_clib_calloc ntm_lwip_calloc
+#define mem_clib_free ntm_lwip_free
 #define MEM_ALIGNMENT 8
 #define PBUF_POOL_BUFSIZE 1600 /* one virtual-MTU packet in one pbuf */
-#define MEMP_NUM_NETCONN 1024  /* also the number of lwIP sockets */
-#define MEMP_NUM_TCP_PCB 1024
+/* The socket table: lwIP's is a static array of 32-byte slots, untouched (so not resident)
+ * until used; max_sockets (an option up to 1,000,000) limits what is really open. */
+#define MEMP_NUM_NETCONN (1 << 20) /* also the number of lwIP sockets */
+#define MEMP_NUM_TCP_PCB 1024      /* not a limit with MEMP_MEM_MALLOC */
 #define MEMP_NUM_TCP_PCB_LISTEN 128
 #define MEMP_NUM_UDP_PCB 256
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 16)
@@ -81,6 +97,7 @@
 #define TCP_OVERSIZE TCP_MSS
 #define LWIP_TCP_TIMESTAMPS 0
 #define TCP_TMR_INTERVAL 100 /* finer timers: delayed ACK and RTO ticks react faster */
+#define LWIP_TCP_RTO_TIME 1000 /* initial RTO, RFC 6298 (patch 0005; lwIP 2.1.3 waited 3 s) */
 
 /* --- sockets API --- */
 #define LWIP_SOCKET 1
@@ -96,7 +113,7 @@
 #define LWIP_SO_LINGER 0
 #define SO_REUSE 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 0
-#define RECV_BUFSIZE_DEFAULT (8 * 1024 * 1024)
+#define RECV_BUFSIZE_DEFAULT 0x7fffffff /* "not set": TCP grows it (stack::kAutoReceiveBuffer) */
 #define DEFAULT_TCP_RECVMBOX_SIZE 4096 /* >= TCP_WND / MSS, else lwIP refuses data */
 #define DEFAULT_UDP_RECVMBOX_SIZE 1024
 #define DEFAULT_RAW_RECVMBOX_SIZE 64
@@ -112,6 +129,8 @@
 #define LWIP_HOOK_FILENAME "ntm_lwip_hooks.h"
 #define LWIP_HOOK_IP4_ROUTE_SRC(src, dest) ntm_lwip_route_ip4((src), (dest))
 #define LWIP_HOOK_IP6_ROUTE(src, dest) ntm_lwip_route_ip6((src), (dest))
+#define LWIP_HOOK_TCP_RCV_WND_LIMIT(pcb) ntm_lwip_rcv_wnd_limit(pcb)              /* patch 0006 */
+#define LWIP_HOOK_TCP_ACCEPT_ALLOWED(lpcb, ip) ntm_lwip_accept_allowed((lpcb), (ip)) /* 0007 */
 #define LWIP_ASSERT_CORE_LOCKED() ntm_lwip_assert_core_locked()
 #define LWIP_RAND() ntm_lwip_random()
 
