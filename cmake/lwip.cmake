@@ -9,57 +9,47 @@ if(NOT EXISTS "${_lwip}/src/include/lwip/opt.h")
 endif()
 
 # ntmobile's changes to lwIP 2.1.3 are numbered patch files in patches/lwip/ (each says why and
-# which upstream commit it mirrors, if any; see patches/lwip/README.md). At configure time the
-# source's src/ folder is copied into the build tree with LF line endings (upstream ships CRLF),
-# and the patches are applied there in order with `patch`; the source tree is never touched.
-# The copy is redone when a patch or the source location changes, in a staging folder from which
-# only the files whose text changed are copied over (so a new patch rebuilds what it touches).
+# which upstream commit it mirrors, if any; see patches/lwip/README.md), applied by
+# cmake/lwip_patch.cmake to an LF copy of the source's src/ folder in the build tree (the source
+# tree is never touched). The copy is redone when a patch or the source location changes; only
+# the files whose text changed are rewritten (so a new patch rebuilds what it touches).
+# The Python sdist and the Ruby gem carry an lwIP patched already (packaging/stage-sources.sh):
+# its manifest, ntm-patches.txt, must list exactly the patches of patches/lwip, and then it is
+# compiled as it is - a user's machine needs no patch tool.
+include("${CMAKE_CURRENT_LIST_DIR}/lwip_patch.cmake")
 set(_lwip_patch_dir "${CMAKE_CURRENT_SOURCE_DIR}/patches/lwip")
-file(GLOB _lwip_patches CONFIGURE_DEPENDS "${_lwip_patch_dir}/*.patch")
-list(SORT _lwip_patches)
-set(_lwip_patched "${CMAKE_CURRENT_BINARY_DIR}/lwip-patched")
-set(_lwip_stamp_text "${_lwip}")
-foreach(_patch ${_lwip_patches})
-  file(SHA256 "${_patch}" _hash)
-  string(APPEND _lwip_stamp_text "\n${_patch} ${_hash}")
-endforeach()
-set(_lwip_stamp "${_lwip_patched}/patches.stamp")
-set(_lwip_old_stamp "")
-if(EXISTS "${_lwip_stamp}")
-  file(READ "${_lwip_stamp}" _lwip_old_stamp)
+ntm_lwip_patch_manifest("${_lwip_patch_dir}" _lwip_manifest _lwip_patches)
+if(NOT _lwip_patches)
+  message(FATAL_ERROR "no lwIP patches in ${_lwip_patch_dir}")
 endif()
-if(NOT _lwip_old_stamp STREQUAL _lwip_stamp_text)
-  find_program(NTM_PATCH_PROGRAM patch REQUIRED)
-  set(_stage "${CMAKE_CURRENT_BINARY_DIR}/lwip-patched.stage")
-  file(REMOVE_RECURSE "${_stage}")
-  file(GLOB_RECURSE _lwip_files RELATIVE "${_lwip}" "${_lwip}/src/*")
-  foreach(_file ${_lwip_files})
-    file(READ "${_lwip}/${_file}" _text)
-    string(REPLACE "\r\n" "\n" _text "${_text}")
-    file(WRITE "${_stage}/${_file}" "${_text}")
-  endforeach()
-  foreach(_patch ${_lwip_patches})
-    execute_process(
-      COMMAND "${NTM_PATCH_PROGRAM}" -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch
-              -i "${_patch}"
-      WORKING_DIRECTORY "${_stage}"
-      RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _out)
-    if(NOT _rc EQUAL 0)
-      file(REMOVE "${_lwip_stamp}")
-      message(FATAL_ERROR "lwIP patch ${_patch} does not apply to ${_lwip} "
-                          "(is it lwIP 2.1.3?):\n${_out}")
+if(EXISTS "${_lwip}/ntm-patches.txt")
+  file(READ "${_lwip}/ntm-patches.txt" _lwip_packed_manifest)
+  if(NOT _lwip_packed_manifest STREQUAL _lwip_manifest)
+    message(FATAL_ERROR "${_lwip} was patched with another set of lwIP patches than "
+                        "${_lwip_patch_dir} (compare its ntm-patches.txt); use an unpatched "
+                        "lwIP 2.1.3 source or repack")
+  endif()
+  set(_lwip_patched "${_lwip}")
+else()
+  set(_lwip_patched "${CMAKE_CURRENT_BINARY_DIR}/lwip-patched")
+  set(_lwip_stamp "${_lwip_patched}/source.stamp")
+  set(_lwip_stamp_text "${_lwip}")
+  set(_lwip_old_stamp "")
+  if(EXISTS "${_lwip_stamp}" AND EXISTS "${_lwip_patched}/ntm-patches.txt")
+    file(READ "${_lwip_stamp}" _lwip_old_stamp)
+    file(READ "${_lwip_patched}/ntm-patches.txt" _lwip_old_manifest)
+    if(NOT _lwip_old_manifest STREQUAL _lwip_manifest)
+      set(_lwip_old_stamp "")
     endif()
-  endforeach()
-  foreach(_file ${_lwip_files})
-    get_filename_component(_dir "${_lwip_patched}/${_file}" DIRECTORY)
-    file(MAKE_DIRECTORY "${_dir}")
-    file(COPY_FILE "${_stage}/${_file}" "${_lwip_patched}/${_file}" ONLY_IF_DIFFERENT)
-  endforeach()
-  file(REMOVE_RECURSE "${_stage}")
-  file(WRITE "${_lwip_stamp}" "${_lwip_stamp_text}")
-  list(LENGTH _lwip_patches _count)
-  message(STATUS "lwIP: ${_count} ntmobile patches applied in ${_lwip_patched}")
+  endif()
+  if(NOT _lwip_old_stamp STREQUAL _lwip_stamp_text)
+    file(REMOVE "${_lwip_stamp}")
+    ntm_lwip_apply_patches("${_lwip}" "${_lwip_patch_dir}" "${_lwip_patched}")
+    file(WRITE "${_lwip_stamp}" "${_lwip_stamp_text}")
+  endif()
 endif()
+# A new or edited patch reconfigures.
+file(GLOB _lwip_patch_glob CONFIGURE_DEPENDS "${_lwip_patch_dir}/*.patch")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_lwip_patches})
 
 # We list the files ourselves: upstream's Filelists.cmake writes into the source tree.

@@ -2,9 +2,12 @@
 # Copies what building libntm needs - and nothing of the repository around it - into DEST, for the
 # packages that compile the core on the user's machine (the Python sdist: ntm-src/, the Ruby gem:
 # ext/ntm/ntm-src/):
-#   VERSION LICENSE NOTICE CMakeLists.txt cmake/ core/ c-api/   from this repository
-#   third_party/lwip-2.1.3/        lwIP's COPYING and the src/ folders cmake/lwip.cmake compiles
-#                                  (from NTM_LWIP_SOURCE_DIR, default .deps/lwip-2.1.3: ci/deps.sh)
+#   VERSION LICENSE NOTICE CMakeLists.txt cmake/ core/ c-api/ patches/   from this repository
+#   third_party/lwip-2.1.3/        lwIP's COPYING and the src/ folders cmake/lwip.cmake compiles,
+#                                  with ntmobile's patches (patches/lwip) applied already and
+#                                  listed in its ntm-patches.txt, so building from a package needs
+#                                  no patch tool (from NTM_LWIP_SOURCE_DIR, default
+#                                  .deps/lwip-2.1.3: ci/deps.sh)
 #   third_party/nlohmann_json/     nlohmann/json's headers and licence (from NTM_JSON_INCLUDE,
 #                                  default /usr/include: Debian's nlohmann-json3-dev)
 # Neither third-party tree is ever committed; they are copied when a package is made.
@@ -21,7 +24,7 @@ fail() { printf '[stage-sources] %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$dest"
 # The repository's own files: in a git checkout, those git does not ignore (no build output).
-for item in VERSION LICENSE NOTICE CMakeLists.txt cmake core c-api; do
+for item in VERSION LICENSE NOTICE CMakeLists.txt cmake core c-api patches; do
   [ -e "$root/$item" ] || fail "$root/$item missing"
   if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git -C "$root" ls-files -z --cached --others --exclude-standard -- "$item" |
@@ -31,11 +34,10 @@ for item in VERSION LICENSE NOTICE CMakeLists.txt cmake core c-api; do
   fi
 done
 
-mkdir -p "$dest/third_party/lwip-2.1.3/src"
-cp "$lwip/COPYING" "$dest/third_party/lwip-2.1.3/"
-for part in core api include; do
-  cp -r "$lwip/src/$part" "$dest/third_party/lwip-2.1.3/src/"
-done
+# lwIP's src/core, src/api and src/include, patched here with the same script the build uses.
+cmake -DLWIP_SOURCE="$lwip" -DLWIP_PATCHES="$root/patches/lwip" \
+  -DLWIP_OUT="$dest/third_party/lwip-2.1.3" -P "$root/cmake/lwip_patch.cmake" >/dev/null ||
+  fail "the lwIP patches do not apply to $lwip"
 
 mkdir -p "$dest/third_party/nlohmann_json/include"
 cp -r "$json/nlohmann" "$dest/third_party/nlohmann_json/include/"

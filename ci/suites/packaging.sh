@@ -94,9 +94,19 @@ sdist="$(NTM_PYTHON="$py" bash "$root/packaging/python/make-sdist.sh" "$work/dis
 tar -tzf "$sdist" >"$work/sdist.list"
 for member in ntm-src/CMakeLists.txt ntm-src/VERSION ntm-src/c-api/include/ntm.h \
     ntm-src/third_party/lwip-2.1.3/src/core/tcp.c ntm-src/third_party/lwip-2.1.3/COPYING \
-    ntm-src/third_party/nlohmann_json/include/nlohmann/json.hpp PKG-INFO; do
+    ntm-src/third_party/nlohmann_json/include/nlohmann/json.hpp PKG-INFO \
+    ntm-src/cmake/lwip_patch.cmake ntm-src/patches/lwip/README.md \
+    ntm-src/third_party/lwip-2.1.3/ntm-patches.txt; do
   grep -q "^ntmobile-$version/$member$" "$work/sdist.list" || fail "the sdist lacks $member"
 done
+# The packed lwIP is patched already (a user's machine may have no patch tool), with exactly
+# the repository's patches/lwip: one line per patch in its manifest, and a patched line in tcp.c.
+tar -xzf "$sdist" -C "$work" "ntmobile-$version/ntm-src/third_party/lwip-2.1.3/ntm-patches.txt" \
+  "ntmobile-$version/ntm-src/third_party/lwip-2.1.3/src/core/tcp.c"
+packed_lwip="$work/ntmobile-$version/ntm-src/third_party/lwip-2.1.3"
+[ "$(wc -l <"$packed_lwip/ntm-patches.txt")" = "$(ls "$root"/patches/lwip/*.patch | wc -l)" ] ||
+  fail "the sdist's lwIP manifest does not list every patch of patches/lwip"
+grep -q LWIP_TCP_RTO_TIME "$packed_lwip/src/core/tcp.c" || fail "the sdist's lwIP is not patched"
 say "Python: a wheel built from the sdist (isolated build, packed lwIP and nlohmann/json)"
 CMAKE_ARGS="-DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON" timeout 1200 \
   "$py" -m pip wheel --disable-pip-version-check -q --no-deps -w "$work/wheel" "$sdist" >/dev/null ||
