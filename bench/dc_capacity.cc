@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "control/certificate.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
 #include "control/registration.h"
@@ -107,8 +108,17 @@ class Client {
     for (size_t i = 0; i < nodes; ++i) {
       SimNode& n = nodes_[i];
       crypto::random_bytes(n.session_key);
+      // The DC takes the node's addresses from the certificate (the AS allocated them at login)
+      // and forwards it otherwise unread: no signature needed here.
+      control::NodeCertificate cert;
+      cert.node_id = kNodeBase + i;
+      cert.fqdn = fqdn_of(i);
+      cert.virtual_ipv4 = {100, static_cast<uint8_t>(64 + ((i >> 16) & 63)),
+                           static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+      cert.virtual_ipv6[0] = 0xfd;
+      cert.expires_unix = expires;
       control::Ticket t{kNodeBase + i, fqdn_of(i), {}, n.session_key, expires,
-                        control::Bytes(140, 0x5a)};  // the DC forwards the certificate unread
+                        control::encode_certificate(cert)};
       n.ticket = control::seal_ticket(ticket_key, t);
     }
   }

@@ -259,6 +259,8 @@ control::NodeCertificate certificate() {
   cert.node_id = fuzz::kNodeId;
   cert.fqdn = "alice.example";
   cert.static_public = fixed_pair(0x24).public_key;
+  cert.virtual_ipv4 = {100, 64, 0, 2};
+  cert.virtual_ipv6 = {0xfd, 0x00, 0x6e, 0x74, 0x00, 0x6d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
   cert.expires_unix = fuzz::kNowUnix + 86400;
   crypto::Ed25519PrivateKey as_key{};
   as_key.fill(0x77);
@@ -298,6 +300,9 @@ void control_seeds() {
   control::Direction direct;
   direct.direction_id = 4;
   direct.peer_certificate = control::encode_certificate(certificate());
+  direct.peer_virtual_ipv4 = certificate().virtual_ipv4;
+  direct.peer_virtual_ipv6 = certificate().virtual_ipv6;
+  direct.peer_mac1_key.fill(0x4d);
   direct.candidates = endpoints;
   control::Direction relayed = direct;
   relayed.mode = control::DirectionMode::relay;
@@ -315,6 +320,12 @@ void control_seeds() {
   control::DcError error;
   error.code = control::DcErrorCode::session_expired;
   error.message = "log in again";
+
+  // A node before 0.5 (no protocol version) and an AS before 0.5 (no addresses).
+  control::Register reg_v1 = reg;
+  reg_v1.version = 1;
+  control::NodeCertificate cert_v1 = certificate();
+  cert_v1.version = control::kLegacyCertificateVersion;
 
   // Body mode: selector = type - 0x10 (fuzz_control.cc), 9 certificate, 10 ticket plaintext,
   // 11 PeerRevoked, 12 PeerAccess.
@@ -335,6 +346,8 @@ void control_seeds() {
       {"direction-ack", with_selector(7, control::encode(direction_ack))},
       {"error", with_selector(8, control::encode(error))},
       {"certificate", with_selector(9, control::encode_certificate(certificate()))},
+      {"register-v1", with_selector(0, control::encode(reg_v1))},
+      {"certificate-v1", with_selector(9, control::encode_certificate(cert_v1))},
   };
   for (const auto& [name, bytes] : bodies) write("control", "body-" + name, bytes);
 

@@ -45,6 +45,12 @@ constexpr bool is_node_to_dc_type(uint8_t t) noexcept {
   return t == 0x10 || t == 0x12 || t == 0x14 || t == 0x17 || t == 0x1a || t == 0x1c;
 }
 
+// The node <-> DC protocol version a node states in its Register (docs/protocol.md 4.3).
+// 1: before 0.5 (no version field; the peer's mac1 key derived from its public key).
+// 2: secret per-node mac1 keys (the Direction carries the peer's); certificates version 2.
+// A DC refuses a Register below kNodeProtocolVersion with Error 4 and a message naming both.
+inline constexpr uint8_t kNodeProtocolVersion = 2;
+
 // ---- default ports ----
 inline constexpr uint16_t kAsPort = 7800;  // TCP, TLS 1.3
 inline constexpr uint16_t kDcPort = 7801;  // UDP
@@ -100,9 +106,11 @@ inline constexpr size_t kMaxDatagramSize = 65535; // any control datagram we acc
 inline constexpr size_t kFrameLengthSize = 4;
 inline constexpr size_t kMaxFrameSize = 64 * 1024;
 
-// Node certificate: version u8 = 1 | node_id u64 | fqdn str | static_public[32] |
-// expires_unix u64 | signature[64].
-inline constexpr uint8_t kCertificateVersion = 1;
+// Node certificate (certificate.h): version u8 = 2 | node_id u64 | fqdn str | static_public[32] |
+// virtual_ipv4[4] | virtual_ipv6[16] | expires_unix u64 | signature[64]. Version 1 (before 0.5)
+// had no addresses.
+inline constexpr uint8_t kCertificateVersion = 2;
+inline constexpr uint8_t kLegacyCertificateVersion = 1;
 
 // Ticket: nonce[12] | AES-256-GCM(ticket key, nonce, plaintext, aad = kTicketAad).
 inline constexpr char kTicketAad[] = "ntm-ticket-v1";

@@ -91,6 +91,8 @@ Bytes encode(const Register& m) {
   return encode_message(kMaxMessage, [&](ByteWriter& w) {
     put_endpoints(w, m.private_endpoints);
     w.bytes(m.challenge);
+    if (m.version == 0) throw std::invalid_argument("Register: version 0");
+    if (m.version >= 2) w.u8(m.version);
   });
 }
 Decoded<Register> decode_register(std::span<const uint8_t> p) {
@@ -99,6 +101,12 @@ Decoded<Register> decode_register(std::span<const uint8_t> p) {
   Register m;
   m.private_endpoints = get_endpoints(r, bad);
   m.challenge = get_array<kChallengeSize>(r);
+  // A node before 0.5 sent no version (1); a stated one is 2 or more.
+  m.version = 1;
+  if (!r.failed() && r.remaining() > 0) {
+    m.version = r.u8();
+    if (m.version < 2) bad = true;
+  }
   return finish(r, bad, std::move(m));
 }
 
@@ -230,6 +238,7 @@ Bytes encode(const Direction& m) {
     w.u32(m.relay_id);
     w.u64(m.relay_expires_unix);
     w.bytes(m.relay_token);
+    w.bytes(m.peer_mac1_key);
     if (m.access.restricted) put_access(w, m.access);
   });
 }
@@ -249,6 +258,7 @@ Decoded<Direction> decode_direction(std::span<const uint8_t> p) {
   m.relay_id = r.u32();
   m.relay_expires_unix = r.u64();
   m.relay_token = get_array<kRelayTokenSize>(r);
+  m.peer_mac1_key = get_array<kKeySize>(r);
   // The access is optional (a DC before 0.4, or no restriction) and always restricted when
   // present: anything else after the token is trailing bytes.
   if (!r.failed() && r.remaining() > 0) {

@@ -3,7 +3,8 @@
 // std::invalid_argument for values the format cannot carry, decoders are strict: truncated,
 // bad_field (an invalid enum value or endpoint family), oversized (trailing bytes).
 //
-//   Register       private list<endpoint> | challenge[32] (zero: none yet; registration.h)
+//   Register       private list<endpoint> | challenge[32] (zero: none yet; registration.h) |
+//                  version u8 (kNodeProtocolVersion; absent = 1, a node before 0.5)
 //   RegisterAck    virtual_ipv4[4] | virtual_ipv6[16] | observed endpoint | keepalive_s u16 |
 //                  relays list<endpoint>
 //   Keepalive      private list<endpoint>
@@ -15,7 +16,7 @@
 //   Direction      direction_id u32 | peer certificate bytes | peer virtual_ipv4[4] |
 //                  peer virtual_ipv6[16] | candidates list<endpoint> | mode u8 (0 direct,
 //                  1 relay) | relay optional-endpoint | relay_id u32 | relay_expires_unix u64 |
-//                  relay_token[32] [ | access ]
+//                  relay_token[32] | peer_mac1_key[32] [ | access ]
 //                  (optional-endpoint: family 0 alone = no relay assigned; access: see below,
 //                  absent = unrestricted, which is what a DC before 0.4 means)
 //   DirectionAck   direction_id u32
@@ -41,6 +42,9 @@ using Challenge = std::array<uint8_t, kChallengeSize>;
 struct Register {
   std::vector<Endpoint> private_endpoints;
   Challenge challenge{};  // the DC's last RegisterChallenge for this node, or zero
+  // The node's protocol version (constants.h). 1 is encoded without the field, as nodes before
+  // 0.5 sent it (tests use it to play an old node).
+  uint8_t version = kNodeProtocolVersion;
   friend bool operator==(const Register&, const Register&) = default;
 };
 
@@ -98,6 +102,9 @@ struct Direction {
   uint32_t relay_id = 0;
   uint64_t relay_expires_unix = 0;
   std::array<uint8_t, kRelayTokenSize> relay_token{};
+  // The peer's secret mac1 key (registration.h, node_mac1_key): handshake messages to the peer
+  // carry mac1 under it.
+  Key32 peer_mac1_key{};
   // What the receiver and the peer may open on each other (inbound: the receiver's ports).
   // Encoded only when restricted, so nodes before 0.4 still read Directions of a DC without a
   // policy.

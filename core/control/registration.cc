@@ -6,6 +6,7 @@ namespace ntm::control {
 
 namespace {
 constexpr char kRegistrationInfo[] = "ntmobile dc registration v1";
+constexpr char kMac1Info[] = "ntmobile mac1 v1";
 }
 
 Bytes encode(const RegisterChallenge& m) {
@@ -42,6 +43,15 @@ Key32 registration_key(std::span<const uint8_t, kKeySize> session_key, const Cha
   wire::store_be64(&info[sizeof(kRegistrationInfo) - 1], register_counter);
   Key32 key{};
   crypto::hkdf_sha256(challenge, session_key, info, key);
+  return key;
+}
+
+Key32 node_mac1_key(std::span<const uint8_t, kKeySize> session_key, uint64_t node_id) {
+  std::array<uint8_t, sizeof(kMac1Info) - 1 + 8> info{};
+  std::copy_n(kMac1Info, sizeof(kMac1Info) - 1, info.begin());
+  wire::store_be64(&info[sizeof(kMac1Info) - 1], node_id);
+  Key32 key{};
+  crypto::hkdf_sha256(std::span<const uint8_t>(), session_key, info, key);
   return key;
 }
 

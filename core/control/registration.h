@@ -39,6 +39,14 @@ Decoded<RegisterChallenge> decode_register_challenge(std::span<const uint8_t> da
 Key32 registration_key(std::span<const uint8_t, kKeySize> session_key, const Challenge& challenge,
                        uint64_t register_counter);
 
+// A node's secret mac1 key (docs/protocol.md 2.4), known to the node and to the DC (which opens
+// the session key from the ticket) and handed by the DC only to the peers it directs to the node:
+//
+//   mac1 key = HKDF-SHA256(salt = "", ikm = session key, info = "ntmobile mac1 v1" | node_id u64)
+//
+// A new login (new session key) gives a new key. Throws CryptoError.
+Key32 node_mac1_key(std::span<const uint8_t, kKeySize> session_key, uint64_t node_id);
+
 inline bool is_zero(const Challenge& c) {
   for (uint8_t b : c)
     if (b != 0) return false;

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -38,11 +39,23 @@ constexpr int kResolveAttemptsBeforeCheck = 1;
 // Challenges (DC or RS) are answered at once, but at most this often (forged ones cost little).
 constexpr auto kChallengeAnswerGap = 100ms;
 constexpr int kResolveAttempts = 8;
+// After a new login (new session key, so a new mac1 key) the previous mac1 key is still accepted
+// this long: peers learn the new one from the Directions the node asks for once registered again.
+constexpr auto kPreviousMac1Grace = std::chrono::minutes(5);
 
 uint64_t now_unix() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+}
+
+// DNS names compare without case (the DC lowercases them).
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 bool all_zero(std::span<const uint8_t> bytes) {
@@ -91,7 +104,11 @@ ControlClient::ControlClient(const ControlPlaneConfig& config, control::LoginGra
       grant_(std::move(grant)),
       session_channel_(control::DcRole::node, grant_.node_id, grant_.session_key),
       dcs_(usable_dcs(grant_.dc, transport.local_endpoints())),
-      dc_(dcs_.front()) {}
+      dc_(dcs_.front()) {
+  // Handshakes to us carry mac1 under our secret key, which only the DC hands out (to the peers
+  // it directs to us); one computed from our public key is refused before any public-key work.
+  engine_.set_mac1_key(control::node_mac1_key(grant_.session_key, grant_.node_id));
+}
 
 bool ControlClient::is_control(std::span<const uint8_t> datagram) {
   if (datagram.empty()) return false;
@@ -347,6 +364,13 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
           registration_.relays = ack.value().relays;
           registered_again = needs_register_;  // not a duplicate ack of the same registration
           if (registered_again) stats_.registrations.fetch_add(1, std::memory_order_relaxed);
+          if (registered_again && announce_mac1_) {
+            // A new login changed our mac1 key: a direction to each peer gives it the new one.
+            announce_mac1_ = false;
+            for (const auto& peer : table_.all()) {
+              if (!peer->pinned) send_detached_locked(control::Resolve::by_name(0, peer->identity.fqdn));
+            }
+          }
           registered_ = true;
           needs_register_ = false;
           failing_over_ = false;
@@ -465,12 +489,16 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
 void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink& sink,
                                  tunnel::TimePoint now) {
   stats_.directions_received.fetch_add(1, std::memory_order_relaxed);
-  auto cert = control::decode_certificate(d.peer_certificate);
-  if (!cert || !control::verify(cert.value(), grant_.as_sign_public, now_unix())) {
-    NTM_LOG_WARN("dropped a direction whose peer certificate does not verify");
+  // The peer's name, key and addresses are what the AS certified; the DC only relays them.
+  auto checked = control::check_directed_peer(d.peer_certificate, d.peer_virtual_ipv4,
+                                              d.peer_virtual_ipv6, grant_.as_sign_public,
+                                              now_unix());
+  if (!checked.cert) {
+    stats_.directions_refused.fetch_add(1, std::memory_order_relaxed);
+    NTM_LOG_WARN("refused a direction from the DC: %s", checked.refusal.c_str());
     return;
   }
-  const auto& c = cert.value();
+  const control::NodeCertificate& c = *checked.cert;
   {
     std::lock_guard lock(mutex_);
     // A DC does not direct a pair the policy keeps apart; should one do so, we refuse it too.
@@ -484,9 +512,11 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
   tunnel::PeerIdentity identity;
   identity.node_id = c.node_id;
   identity.fqdn = c.fqdn;
-  if (!all_zero(d.peer_virtual_ipv4)) identity.vip4 = d.peer_virtual_ipv4;
-  if (!all_zero(d.peer_virtual_ipv6)) identity.vip6 = d.peer_virtual_ipv6;
+  if (!all_zero(c.virtual_ipv4)) identity.vip4 = c.virtual_ipv4;
+  if (!all_zero(c.virtual_ipv6)) identity.vip6 = c.virtual_ipv6;
   identity.static_public = c.static_public;
+  // Zero only from a DC before 0.5 (which refuses our Register anyway): the public derivation.
+  if (!all_zero(d.peer_mac1_key)) identity.mac1_key = d.peer_mac1_key;
 
   auto peer = table_.find_node_id(c.node_id);
   if (peer && (peer->identity.static_public != c.static_public ||
@@ -513,6 +543,8 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
   {
     std::lock_guard lock(peer->mutex);
     peer->access = d.access;  // what the access policy lets through this tunnel, both ways
+    // The peer logged in again (a new session key): its handshakes keep their sessions.
+    peer->mac1_key = identity.mac1_key;
   }
 
   std::optional<tunnel::Peer::Relay> relay;
@@ -590,6 +622,9 @@ void ControlClient::relogin_locked() {
     grant_ = relogin_();
     stats_.logins.fetch_add(1, std::memory_order_relaxed);
     session_channel_ = control::DcChannel(control::DcRole::node, grant_.node_id, grant_.session_key);
+    engine_.set_mac1_key(control::node_mac1_key(grant_.session_key, grant_.node_id),
+                         tunnel::Clock::now() + kPreviousMac1Grace);
+    announce_mac1_ = true;
     pending_.reset();
     needs_register_ = true;
     last_register_sent_ = {};
@@ -786,8 +821,31 @@ std::optional<ControlClient::Resolved> ControlClient::resolve(control::Resolve r
   if (reply && reply->status == control::ResolveStatus::denied)
     NTM_LOG_WARN("the DC's access policy does not let this node reach %s",
                  request.by == control::ResolveBy::fqdn ? request.fqdn.c_str() : "that address");
-  if (reply && reply->status == control::ResolveStatus::ok && table_.find_node_id(reply->node_id)) {
-    result = Resolved{reply->node_id, reply->fqdn, reply->virtual_ipv4, reply->virtual_ipv6};
+  if (reply && reply->status == control::ResolveStatus::ok) {
+    if (auto peer = table_.find_node_id(reply->node_id)) {
+      // The answer must be the node the AS certified under that name (or address): a DC cannot
+      // steer one node's name to another node. Addresses are the certificate's.
+      const auto& certified = peer->identity;
+      bool name_ok = true;
+      if (request.by == control::ResolveBy::fqdn) {
+        name_ok = same_name(certified.fqdn, request.fqdn);
+      } else if (request.family == Endpoint::Family::v4) {
+        name_ok = certified.vip4 &&
+                  std::equal(certified.vip4->begin(), certified.vip4->end(), request.address.begin());
+      } else {
+        name_ok = certified.vip6 && *certified.vip6 == request.address;
+      }
+      if (name_ok) {
+        result = Resolved{certified.node_id, certified.fqdn,
+                          certified.vip4.value_or(control::Ipv4Address{}),
+                          certified.vip6.value_or(control::Ipv6Address{})};
+      } else {
+        stats_.directions_refused.fetch_add(1, std::memory_order_relaxed);
+        NTM_LOG_WARN("the DC answered a resolve of %s with %s, certified otherwise: ignored",
+                     request.by == control::ResolveBy::fqdn ? request.fqdn.c_str() : "an address",
+                     certified.fqdn.c_str());
+      }
+    }
   }
   resolves_.erase(id);
   return result;

@@ -42,6 +42,9 @@ namespace ntm::node {
 struct ControlStats {
   std::atomic<uint64_t> logins{0}, registrations{0}, resolves_sent{0}, directions_received{0},
       dc_keepalives_sent{0}, dc_keepalives_missed{0};
+  // Directions whose peer certificate was refused (control::check_directed_peer; not in the C
+  // ABI).
+  std::atomic<uint64_t> directions_refused{0};
 };
 
 struct Registration {
@@ -198,6 +201,8 @@ class ControlClient {
   std::vector<control::PeerRevoked> to_tear_down_;  // filled under mutex_, handled after it
   bool needs_register_ = false;
   bool failing_over_ = false;  // registering with one DC after another, until one answers
+  // A new login changed our mac1 key: once registered again, ask for a direction to every peer.
+  bool announce_mac1_ = false;
   std::chrono::seconds keepalive_interval_{15};
   tunnel::TimePoint next_keepalive_{};
   tunnel::TimePoint keepalive_sent_at_{};

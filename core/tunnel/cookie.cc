@@ -51,6 +51,10 @@ MacKey mac1_key_of(const PeerIdentity& peer) {
   return peer.mac1_key ? *peer.mac1_key : mac1_key_from_public(peer.static_public);
 }
 
+MacKey mac1_key_of(const Peer& peer) {
+  return peer.mac1_key ? *peer.mac1_key : mac1_key_from_public(peer.identity.static_public);
+}
+
 Mac compute_mac(std::span<const uint8_t> key, std::span<const uint8_t> covered) {
   return truncate(crypto::hmac_sha256(key, covered));
 }

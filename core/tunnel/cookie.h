@@ -40,6 +40,8 @@ using Cookie = std::array<uint8_t, wire::kCookieSize>;
 MacKey mac1_key_from_public(const crypto::X25519Key& static_public);
 // The key messages to `peer` carry mac1 under: its secret key when it has one, else the public one.
 MacKey mac1_key_of(const PeerIdentity& peer);
+// The same for a tunnel-table entry, with its newest key (call with peer.mutex held).
+MacKey mac1_key_of(const Peer& peer);
 
 // First 16 bytes of HMAC-SHA256(key, covered).
 Mac compute_mac(std::span<const uint8_t> key, std::span<const uint8_t> covered);

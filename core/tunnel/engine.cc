@@ -28,10 +28,25 @@ Engine::Engine(EngineConfig config, TunnelTable& table)
                                 : mac1_key_from_public(config_.static_key.public_key));
 }
 
-void Engine::set_mac1_key(const MacKey& key) {
+void Engine::set_mac1_key(const MacKey& key, TimePoint previous_until) {
   auto keyed = std::make_shared<const crypto::HmacSha256>(key);
   std::lock_guard lock(mac1_mutex_);
-  mac1_ = {key, std::move(keyed)};
+  if (mac1_.keyed && mac1_.key == key) return;  // unchanged: keep the previous one
+  std::shared_ptr<const crypto::HmacSha256> previous;
+  if (previous_until != TimePoint{}) previous = mac1_.keyed;
+  mac1_ = {key, std::move(keyed), std::move(previous), previous_until};
+}
+
+bool Engine::mac1_ok(std::span<const uint8_t> datagram, bool init, TimePoint now) {
+  const OwnMac1 own = own_mac1();
+  auto check = [&](const crypto::HmacSha256& key) {
+    return init ? verify_init_mac(datagram, key) : verify_response_mac(datagram, key);
+  };
+  if (check(*own.keyed)) return true;
+  if (own.previous && now < own.previous_until && check(*own.previous)) return true;
+  stats_.dropped_mac1.fetch_add(1, std::memory_order_relaxed);
+  stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 Engine::OwnMac1 Engine::own_mac1() const {

@@ -119,6 +119,9 @@ struct EngineStats {
   // Under load: inits answered with a cookie reply instead of public-key work, and inits with a
   // valid cookie refused because their source exceeded its rate.
   std::atomic<uint64_t> cookie_replies_sent{0}, handshakes_throttled{0};
+  // Handshake messages whose mac1 is not under our mac1 key, dropped before any public-key work
+  // (also counted in dropped_auth; not in the C ABI).
+  std::atomic<uint64_t> dropped_mac1{0};
 };
 
 enum class SendResult { sent, queued, no_tunnel, dropped };
@@ -164,9 +167,11 @@ class Engine {
   // direct_timeout of silence a tunnel with a relay falls back to it.
   void on_network_change(EngineSink& sink, TimePoint now);
 
-  // Replaces this node's mac1 key (the DC hands it out at registration). Inits from then on must
-  // carry mac1 under it.
-  void set_mac1_key(const MacKey& key);
+  // Replaces this node's mac1 key (control-plane mode: derived from the session key of each
+  // login). Handshake messages from then on must carry mac1 under it; those under the key it
+  // replaces are still accepted until `previous_until` (peers learn the new key from their next
+  // Direction). Default: the previous key is refused at once.
+  void set_mac1_key(const MacKey& key, TimePoint previous_until = {});
 
   // The node registered with the DC again (after an outage, a restart, a move): every stale
   // tunnel asks for its direction again at once.
@@ -209,8 +214,13 @@ class Engine {
   struct OwnMac1 {
     MacKey key;
     std::shared_ptr<const crypto::HmacSha256> keyed;
+    std::shared_ptr<const crypto::HmacSha256> previous;  // null: none
+    TimePoint previous_until{};
   };
   OwnMac1 own_mac1() const;
+  // The mac1 of an init (or response) is under our current key, or our previous one while it is
+  // still accepted; counts the drop otherwise.
+  bool mac1_ok(std::span<const uint8_t> datagram, bool init, TimePoint now);
   void on_data(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,
                TimePoint now, std::optional<uint32_t> relay_id);
   void on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSink& sink,

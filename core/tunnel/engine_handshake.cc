@@ -27,7 +27,7 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
   if (!peer->endpoint.valid() && !punching) return;
   const uint32_t path_id = table_.new_path_id();
   auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
-                                   mac1_key_of(peer->identity), path_id, next_timestamp(),
+                                   mac1_key_of(*peer), path_id, next_timestamp(),
                                    config_.cipher);
   if (peer->pending) table_.remove_path(peer->pending->local_path_id);
   table_.add_path(path_id, peer, nullptr);  // a pending handshake: no session yet
@@ -86,10 +86,7 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!verify_init_mac(datagram, *own_mac1().keyed)) {
-    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (!mac1_ok(datagram, /*init=*/true, now)) return;
   if (!admit_init(init.value(), datagram, from, relay_id, sink, now)) return;
   auto received = consume_init(config_.static_key, init.value());
   if (!received) {
@@ -111,7 +108,7 @@ void Engine::on_init(std::span<uint8_t> datagram, const Endpoint& from, EngineSi
     peer->last_init_timestamp = received->timestamp_ns;
     const uint32_t path_id = table_.new_path_id();
     HandshakeKeys keys;
-    auto response = create_response(*received, path_id, mac1_key_of(peer->identity), keys);
+    auto response = create_response(*received, path_id, mac1_key_of(*peer), keys);
     auto session = std::make_shared<Session>(path_id, received->initiator_path_id,
                                              received->aead, keys, false, now);
     table_.add_path(path_id, peer, session);
@@ -143,10 +140,7 @@ void Engine::on_response(std::span<uint8_t> datagram, const Endpoint& from, Engi
     stats_.dropped_malformed.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!verify_response_mac(datagram, *own_mac1().keyed)) {
-    stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (!mac1_ok(datagram, /*init=*/false, now)) return;
   const uint32_t path_id = response.value().receiver_path_id;
   auto hit = table_.find_path(path_id);
   if (!hit || hit->session) {
@@ -226,7 +220,7 @@ void Engine::on_cookie_reply(std::span<uint8_t> datagram, EngineSink& sink, Time
     stats_.dropped_unknown_path.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  auto cookie = open_cookie_reply(reply.value(), mac1_key_of(peer->identity),
+  auto cookie = open_cookie_reply(reply.value(), mac1_key_of(*peer),
                                   peer->pending->sent_mac1);
   if (!cookie) {
     stats_.dropped_auth.fetch_add(1, std::memory_order_relaxed);

@@ -16,7 +16,7 @@ void Engine::start_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, 
                                 bool fresh) {
   const uint32_t path_id = table_.new_path_id();
   auto [state, init] = create_init(config_.static_key, peer->identity.static_public,
-                                   mac1_key_of(peer->identity), path_id, next_timestamp(),
+                                   mac1_key_of(*peer), path_id, next_timestamp(),
                                    config_.cipher);
   table_.add_path(path_id, peer, nullptr);
   peer->pending = PendingHandshake{std::move(state), path_id, now, now, 1, true};

@@ -88,13 +88,16 @@ struct PendingHandshake {
 };
 
 struct Peer {
-  explicit Peer(PeerIdentity id) : identity(std::move(id)) {}
+  explicit Peer(PeerIdentity id) : identity(std::move(id)), mac1_key(identity.mac1_key) {}
 
   const PeerIdentity identity;
   // Static peers come from configuration and are never expired from the table.
   bool pinned = false;
 
   std::mutex mutex;  // guards everything below that is not atomic
+  // The key handshake messages to this peer carry mac1 under (cookie.h, mac1_key_of): the
+  // identity's, or a newer one from a later Direction (the peer logged in again).
+  std::optional<std::array<uint8_t, 32>> mac1_key;
   Endpoint endpoint;  // where datagrams go now: the peer itself, or the Relay Server
   PathKind path = PathKind::none;
   // Control-plane mode: direct endpoints to punch (from the DC) and the relay to fall back to.

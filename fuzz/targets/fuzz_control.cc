@@ -52,7 +52,15 @@ void decode_body(MessageType type, std::span<const uint8_t> body) {
       if (auto d = control::decode_direction(body)) {
         fuzz::check_round_trip(*d, body, [](const auto& v) { return control::encode(v); },
                                "Direction round trip");
-        (void)control::decode_certificate(d->peer_certificate);
+        // What a node does with it: the peer check, under the AS key the seeds are signed with
+        // (make_corpus.cc), so seeds reach the address comparison.
+        static const crypto::Ed25519PublicKey as_public = [] {
+          crypto::Ed25519PrivateKey k{};
+          k.fill(0x77);
+          return crypto::ed25519_public_from_private(k);
+        }();
+        (void)control::check_directed_peer(d->peer_certificate, d->peer_virtual_ipv4,
+                                           d->peer_virtual_ipv6, as_public, fuzz::kNowUnix);
       }
       return;
     case MessageType::direction_ack:

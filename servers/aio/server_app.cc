@@ -33,7 +33,9 @@ ServerApp::ServerApp(ServerOptions options, Roles roles, PasswordCost password_c
   const std::string db = database_location(options_);
   if (roles_.as || roles_.dc)
     accounts_ = std::make_unique<SqlAccountStore>(sql::open(db), password_cost);
-  if (roles_.dc) addresses_ = std::make_unique<SqlAddressStore>(sql::open(db), options_.pools);
+  // The AS certifies the addresses the DC gives out: both use the store's.
+  if (roles_.as || roles_.dc)
+    addresses_ = std::make_unique<SqlAddressStore>(sql::open(db), options_.pools);
   if (roles_.as) tls::ensure_identity(tls_cert_path(), state_.file(kTlsKeyFile), "as." + options_.domain);
 }
 
@@ -82,7 +84,7 @@ void ServerApp::start_account_server(size_t index) {
     if (c.dc_endpoints.empty())
       throw ConfigError("no DC address to give nodes: set dc-public ADDR:PORT");
     c.session_lifetime = std::chrono::seconds(options_.session_lifetime_s);
-    auto server = std::make_unique<AccountServer>(std::move(c), *accounts_);
+    auto server = std::make_unique<AccountServer>(std::move(c), *accounts_, addresses_.get());
     server->start();
     if (index == 0) {
       as_ = std::move(server);

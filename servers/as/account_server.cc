@@ -44,9 +44,11 @@ LoginResponse refuse(LoginStatus status, std::string message) {
 
 }  // namespace
 
-AccountServer::AccountServer(AccountServerConfig config, AccountStore& accounts)
+AccountServer::AccountServer(AccountServerConfig config, AccountStore& accounts,
+                             AddressStore* addresses)
     : config_(std::move(config)),
       accounts_(accounts),
+      addresses_(addresses),
       limiter_(config_.failed_login_burst, config_.failed_login_refill),
       account_backoff_(config_.account_free_failures, config_.account_lock_base,
                        config_.account_lock_max),
@@ -480,6 +482,13 @@ LoginResponse AccountServer::authenticate(const control::LoginRequest& request,
     cert.node_id = outcome.node_id;
     cert.fqdn = fqdn;
     cert.static_public = request.static_public;
+    // The addresses the DC will give the node (the same store): certified, so that peers
+    // refuse a DC that hands them to another node.
+    if (addresses_) {
+      const VirtualAddresses a = addresses_->assign(outcome.node_id);
+      cert.virtual_ipv4 = a.v4;
+      cert.virtual_ipv6 = a.v6;
+    }
     cert.expires_unix = expires;
     control::sign(cert, config_.sign_key);
 

@@ -36,6 +36,7 @@
 #include "crypto/ed25519.h"
 #include "io/unique_fd.h"
 #include "store/account_store.h"
+#include "store/address_store.h"
 #include "store/password_hash.h"
 
 namespace ntm::servers {
@@ -71,7 +72,11 @@ struct AccountServerConfig {
 
 class AccountServer {
  public:
-  AccountServer(AccountServerConfig config, AccountStore& accounts);
+  // `addresses`: the virtual addresses the AS certifies at login (shared with the DC, which
+  // gives nodes the same ones); null only in tests of the AS alone (certificates with zero
+  // addresses, which peers would refuse).
+  AccountServer(AccountServerConfig config, AccountStore& accounts,
+                AddressStore* addresses = nullptr);
   ~AccountServer();
   AccountServer(const AccountServer&) = delete;
   AccountServer& operator=(const AccountServer&) = delete;
@@ -122,6 +127,7 @@ class AccountServer {
 
   AccountServerConfig config_;
   AccountStore& accounts_;
+  AddressStore* addresses_;
   FailureRateLimiter limiter_;
   AccountBackoff account_backoff_;
   tls::SslCtxPtr ctx_;

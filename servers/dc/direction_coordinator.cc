@@ -7,6 +7,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "control/certificate.h"
 #include "control/registration.h"
 #include "control/relay_messages.h"
 #include "control/ticket.h"
@@ -251,6 +252,20 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
     const io::OutgoingDatagram out{from, d};
     service_.send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
   };
+  if (body->version < control::kNodeProtocolVersion) {
+    // A node before 0.5 would take its peers' mac1 keys from their public keys, which this DC's
+    // nodes refuse: it could reach nobody. Say so, to it and in our log.
+    NTM_LOG_LIMITED(old_node_log_, log::Level::warn,
+                    "DC: refused node %s: it speaks node protocol %u, this DC needs %u (upgrade "
+                    "libntm to 0.5 or later)",
+                    ticket->fqdn.c_str(), unsigned{body->version},
+                    unsigned{control::kNodeProtocolVersion});
+    refuse(DcErrorCode::bad_request,
+           "this DC needs node protocol " + std::to_string(control::kNodeProtocolVersion) +
+               " (libntm 0.5 or later); this node speaks " + std::to_string(body->version) +
+               ": upgrade it");
+    return;
+  }
   if (now_unix() >= ticket->expires_unix) {
     refuse(DcErrorCode::session_expired, "session expired: log in again");
     if (known) forget(env.node_id);
@@ -262,14 +277,16 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
     if (known) forget(env.node_id);
     return;
   }
-  VirtualAddresses addrs;
-  try {
-    addrs = addresses_.assign(env.node_id);
-  } catch (const PoolExhausted& e) {
-    NTM_LOG_ERROR("DC: %s", e.what());
-    refuse(DcErrorCode::address_pool_exhausted, "no virtual address available");
+  // The node's virtual addresses are the ones the AS certified (and allocated in the store at
+  // login): its peers check them against the certificate.
+  auto cert = control::decode_certificate(ticket->certificate);
+  if (!cert || cert->version < control::kCertificateVersion) {
+    refuse(DcErrorCode::session_expired,
+           "the ticket's certificate (from an AS before 0.5) certifies no virtual addresses: log "
+           "in again");
     return;
   }
+  const VirtualAddresses addrs{cert->virtual_ipv4, cert->virtual_ipv6};
 
   NodeState tmp;
   NodeState& node = known ? it->second : tmp;
@@ -291,6 +308,7 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   node.fqdn = fqdn;
   node.static_public = ticket->static_public;
   node.certificate = std::move(ticket->certificate);
+  node.mac1_key = control::node_mac1_key(ticket->session_key, env.node_id);
   node.ticket_expires = ticket->expires_unix;
   node.private_endpoints = std::move(body->private_endpoints);
   node.addresses = addrs;
@@ -658,6 +676,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
       d.relay_expires_unix = expires;
       d.relay_token = control::compute_relay_token(config_.relay_key, relay_id, to.node_id, expires);
     }
+    d.peer_mac1_key = other.mac1_key;
     return control::encode(d);
   };
 

@@ -48,6 +48,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/udp_service.h"
 #include "control/dc_channel.h"
@@ -137,6 +138,7 @@ class DirectionCoordinator {
     std::string fqdn;
     control::Key32 static_public{};
     control::Bytes certificate;
+    control::Key32 mac1_key{};  // the node's secret mac1 key (registration.h): given to its peers
     uint64_t ticket_expires = 0;
     // Opens Registers (session key from the ticket); never seals.
     std::optional<control::DcChannel> register_channel;
@@ -244,6 +246,7 @@ class DirectionCoordinator {
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
   RegisterChallenges challenges_;
+  LogLimiter old_node_log_{5, std::chrono::seconds(10)};  // Registers from nodes before 0.5
   ResolveLimits limits_;
   struct PendingNotice {  // a PeerRevoked or PeerAccess until its ack
     uint64_t to = 0;

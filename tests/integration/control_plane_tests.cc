@@ -19,6 +19,7 @@
 #include "child_process.h"
 #include "control_plane_fixture.h"
 #include "report_fields.h"
+#include "control/certificate.h"
 #include "control/constants.h"
 #include "control/dc_channel.h"
 #include "control/registration.h"
@@ -37,6 +38,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -461,6 +463,12 @@ size_t first_injected(const std::vector<Datagram> &log) {
 constexpr uint32_t kForgedWrongKeyId = 0xF0F00001;
 constexpr uint32_t kForgedOtherNodeId = 0xF0F00002;
 constexpr uint32_t kFromStrangerId = 0xF0F00003;
+// A compromised DC (it seals correctly) handing over a peer certificate the node must refuse.
+constexpr uint32_t kOtherAddressId = 0xF0F00004;
+constexpr uint32_t kAlteredCertId = 0xF0F00005;
+constexpr uint32_t kForgedCertId = 0xF0F00006;
+constexpr uint32_t kExpiredCertId = 0xF0F00007;
+constexpr uint32_t kLegacyCertId = 0xF0F00008;
 
 // What the test sends the node just before the genuine Direction `d2`:
 // - the earlier Direction `d1`, replayed (twice);
@@ -469,9 +477,14 @@ constexpr uint32_t kFromStrangerId = 0xF0F00003;
 // - `d2`'s content with another direction_id, sealed with a wrong key, or with the right key but
 //   for another node_id;
 // - `d2`'s content with another direction_id, correctly sealed with the session key (as only the
-//   DC could) but sent from an address that is not the DC's.
+//   DC could) but sent from an address that is not the DC's;
+// - what a compromised DC could send (correctly sealed, from the DC's address): `d2` with
+//   another virtual address for the peer than its certificate's; with the certificate altered to
+//   claim that address; with one forged with another signing key; with one signed by the real AS
+//   key (`as_key`) but expired; with a version 1 one (no addresses) signed by the AS key.
 // Each made-up Direction carries its own direction_id, so acting on it shows in the node's acks.
-std::vector<Injection> forgeries(const Session &s, const Bytes &d1, const Bytes &d2) {
+std::vector<Injection> forgeries(const Session &s, const Bytes &d1, const Bytes &d2,
+                                 const ntm::crypto::Ed25519PrivateKey &as_key) {
   std::vector<Injection> out = {{d1}, {d1}};
   auto flipped = [&](size_t at, uint8_t mask) {
     Bytes b = d2;
@@ -504,9 +517,37 @@ std::vector<Injection> forgeries(const Session &s, const Bytes &d1, const Bytes 
   out.push_back({seal(kForgedWrongKeyId, s.node_id, wrong_key, opened->counter + 1)});
   out.push_back({seal(kForgedOtherNodeId, s.node_id ^ 1, s.key, opened->counter + 2)});
   out.push_back({seal(kFromStrangerId, s.node_id, s.key, opened->counter + 3), true});
+
+  const control::Direction genuine = decoded.value();
+  const auto cert = control::decode_certificate(genuine.peer_certificate);
+  if (!cert) throw std::runtime_error("the genuine Direction's certificate does not decode");
+  control::Ipv4Address other = cert->virtual_ipv4;
+  other[3] ^= 0x40;  // another node's address
+  uint64_t counter = opened->counter + 4;
+  auto compromised = [&](uint32_t id, const control::NodeCertificate &c, bool claim_other) {
+    forged = genuine;
+    forged.peer_certificate = control::encode_certificate(c);
+    if (claim_other) forged.peer_virtual_ipv4 = other;
+    return Injection{seal(id, s.node_id, s.key, counter++)};
+  };
+  out.push_back(compromised(kOtherAddressId, *cert, true));
+  control::NodeCertificate altered = *cert;
+  altered.virtual_ipv4 = other;  // the AS's signature no longer holds
+  out.push_back(compromised(kAlteredCertId, altered, true));
+  control::NodeCertificate forged_cert = altered;
+  control::sign(forged_cert, ntm::crypto::ed25519_generate().private_key);
+  out.push_back(compromised(kForgedCertId, forged_cert, true));
+  control::NodeCertificate expired = *cert;
+  expired.expires_unix = static_cast<uint64_t>(::time(nullptr)) - 1;
+  control::sign(expired, as_key);
+  out.push_back(compromised(kExpiredCertId, expired, false));
+  control::NodeCertificate legacy = *cert;
+  legacy.version = control::kLegacyCertificateVersion;
+  control::sign(legacy, as_key);
+  out.push_back(compromised(kLegacyCertId, legacy, false));
   return out;
 }
-constexpr size_t kForgeries = 13;
+constexpr size_t kForgeries = 18;
 
 }  // namespace
 
@@ -694,12 +735,14 @@ TEST_CASE("an AS certificate other than the pinned one makes ntm_start fail with
 // ---- 4. forged and replayed control messages ----
 
 TEST_CASE("a replayed, tampered or forged DC message is dropped by the node, which still "
-          "accepts the genuine message that follows",
+          "accepts the genuine message that follows, and so is a Direction whose peer certificate a "
+          "compromised DC altered, forged, let expire or gave another address",
           "[control-plane][security]") {
   DcProxy proxy;
   ControlPlane cp([&](servers::ServerOptions &o) { o.dc_public = {proxy.endpoint()}; });
   proxy.start(cp.app().dc()->local_endpoints().at(0));
   const control::Key32 ticket_key = cp.app().state().load_or_create_key(servers::kTicketKeyFile);
+  const ntm::crypto::Ed25519PrivateKey as_key = cp.app().state().load_or_create_signing_key();
   const uint64_t bytes = 1u << 20;
   const std::vector<std::string> size = {"--bytes", std::to_string(bytes)};
   const std::vector<std::string> connect = {"--connect", std::string("bob.") + kDomain + ":5000"};
@@ -734,8 +777,8 @@ TEST_CASE("a replayed, tampered or forged DC message is dropped by the node, whi
 
   // The second alice makes the DC send bob Direction d2; the forgeries go just before it.
   proxy.arm(bob_port, control::MessageType::direction,
-            [s = *session, d1_bytes = d1.bytes](const Bytes &d2) {
-              return forgeries(s, d1_bytes, d2);
+            [s = *session, d1_bytes = d1.bytes, as_key](const Bytes &d2) {
+              return forgeries(s, d1_bytes, d2, as_key);
             });
   ChildProcess alice("alice", cp.node_argv("client", "alice", kAlicePassword, size + connect));
   // Barrier: bob acknowledges the genuine d2. The forgeries were sent before it (loopback keeps

@@ -9,17 +9,28 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "aio/server_app.h"
 #include "child_process.h"
+#include "node/node.h"
+#include "tunnel/cookie.h"
+#include "tunnel/handshake.h"
+#include "wire/handshake.h"
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "report_fields.h"
@@ -128,6 +139,12 @@ class ControlPlane {
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
+  ntm::Endpoint as_endpoint() const { return app_->as()->local_endpoint(); }
+  std::string as_certificate_pem() const {
+    std::ifstream in(app_->tls_cert_path());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
   std::vector<std::string> login_args(const std::string& account) const {
     return {"--server", app_->as()->local_endpoint().to_string(), "--server-cert",
             app_->tls_cert_path().string(), "--account", account, "--password", account + "-pw"};
@@ -166,6 +183,99 @@ TEST_CASE("control plane: a logged-in node cannot speak as another registered no
   alice.send_signal(SIGTERM);
   REQUIRE(alice.wait_exit(seconds(30)) == 0);
   CHECK(alice.lines_starting("DATAGRAM ").empty());
+}
+
+// ---- secret mac1 keys ----
+
+// A plain UDP socket on the IPv4 loopback: the hostile node's.
+class HostileSocket {
+ public:
+  HostileSocket() : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~HostileSocket() { ::close(fd_); }
+  HostileSocket(const HostileSocket&) = delete;
+  HostileSocket& operator=(const HostileSocket&) = delete;
+  void send_to(const ntm::Endpoint& to, std::span<const uint8_t> bytes) {
+    sockaddr_storage ss{};
+    const unsigned len = to.to_sockaddr(ss);
+    REQUIRE(::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // Whether anything arrives within `timeout`.
+  bool receives_anything(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+  }
+
+ private:
+  int fd_;
+};
+
+// A node written in the test that knows only public data about bob: his static public key (it
+// is in his certificate, which every peer the DC directs to him receives) and his UDP endpoint.
+// It sends well-formed HandshakeInits with mac1 computed the WireGuard way, from the public key.
+// bob (a node in this process, so the test reads its internal counters) must drop every one at
+// the mac1 check, before any public-key work; alice, who got bob's secret mac1 key from the DC,
+// still reaches him.
+TEST_CASE("control plane: handshake inits from a node that knows only public data (mac1 from "
+          "the public key) are dropped before any public-key work, and counted",
+          "[mac1][control-plane]") {
+  ControlPlane cp;
+  ntm::node::NodeConfig config;
+  config.listen_v4 = ntm::Endpoint::parse("127.0.0.1:0");
+  config.listen_v6.reset();
+  ntm::node::ControlPlaneConfig control;
+  control.server = cp.as_endpoint();
+  control.server_certificate = cp.as_certificate_pem();
+  control.account = "bob";
+  control.password = "bob-pw";
+  config.control = control;
+  auto bob = ntm::node::Node::start(std::move(config));
+  const auto info = bob->info();
+  REQUIRE(!info.endpoints.empty());
+  const ntm::Endpoint bob_at = info.endpoints.front();
+
+  HostileSocket hostile;
+  const auto attacker = ntm::crypto::x25519_generate();
+  const auto public_mac1 = ntm::tunnel::mac1_key_from_public(info.public_key);
+  constexpr int kInits = 40;
+  for (int i = 0; i < kInits; ++i) {
+    auto [state, init] = ntm::tunnel::create_init(attacker, info.public_key, public_mac1,
+                                                  static_cast<uint32_t>(1000 + i),
+                                                  static_cast<uint64_t>(i + 1),
+                                                  ntm::crypto::AeadAlgorithm::aes_256_gcm);
+    std::vector<uint8_t> bytes(ntm::wire::kHandshakeInitSize);
+    ntm::wire::encode(init, bytes);
+    hostile.send_to(bob_at, bytes);
+  }
+  // Bounded wait for bob's receiver thread to have seen all of them.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (bob->stats().dropped_mac1 < kInits && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto stats = bob->stats();
+  CHECK(stats.dropped_mac1 == kInits);
+  CHECK(stats.cookie_replies_sent == 0);
+  CHECK(stats.handshakes_completed == 0);
+  CHECK_FALSE(hostile.receives_anything(200));  // not a byte back
+
+  // A peer the DC directed to bob has his secret key: alice pings him through a tunnel.
+  const std::vector<std::string> witness = {NTM_SECURITY_NODE_PATH, "udp-witness", "--listen",
+                                            "127.0.0.1:0", "--timeout", "60"};
+  ChildProcess alice("alice", witness + cp.login_args("alice"));
+  wait_line(alice, "READY ");
+  const auto ping = bob->ping("alice.example", std::chrono::seconds(20));
+  INFO("ping error: " << ping.error);
+  CHECK(ping.error.empty());
+  CHECK_FALSE(ping.timed_out);
+  CHECK(bob->stats().handshakes_completed >= 1);
+  CHECK(bob->stats().dropped_mac1 == kInits);
+  alice.send_signal(SIGTERM);
+  CHECK(alice.wait_exit(seconds(30)) == 0);
 }
 
 // ---- SIGPIPE ----

@@ -62,15 +62,21 @@ struct DcFixture {
   Endpoint dc_endpoint() const { return dc->local_endpoints().at(0); }
 
   // What the AS would hand out, made here directly.
-  control::LoginGrant grant_for(const std::string& name, int64_t lifetime_s = 3600) {
+  // `cert_version` 1: what an AS before 0.5 issued (no addresses).
+  control::LoginGrant grant_for(const std::string& name, int64_t lifetime_s = 3600,
+                                uint8_t cert_version = control::kCertificateVersion) {
     auto account = accounts.find(name);
     const uint64_t node_id =
         account ? account->node_id : accounts.add_password_account(name, "pw").node_id;
     const uint64_t expires = static_cast<uint64_t>(std::time(nullptr) + lifetime_s);
     control::NodeCertificate cert;
+    cert.version = cert_version;
     cert.node_id = node_id;
     cert.fqdn = name + ".example";
     cert.static_public = test::fake_static_key(static_cast<uint8_t>(name[0]));
+    const VirtualAddresses a = addresses.assign(node_id);  // as the AS does at login
+    cert.virtual_ipv4 = a.v4;
+    cert.virtual_ipv6 = a.v6;
     cert.expires_unix = expires;
     control::sign(cert, as_key.private_key);
     control::LoginGrant g;
@@ -152,6 +158,10 @@ TEST_CASE("DC: resolve by name directs both ends, then answers the resolver", "[
   REQUIRE(bob_cert.ok());
   CHECK(bob_cert->fqdn == "bob.example");
   CHECK(control::verify(*bob_cert, f.as_key.public_key, static_cast<uint64_t>(std::time(nullptr))));
+  // ... and its secret mac1 key, which only the peer and the DC can derive (session key).
+  CHECK(to_alice.peer_mac1_key == control::node_mac1_key(bob.grant().session_key, bob.grant().node_id));
+  CHECK(to_bob.peer_mac1_key ==
+        control::node_mac1_key(alice.grant().session_key, alice.grant().node_id));
   // A relay assignment for fallback, with a token for each end.
   CHECK(to_alice.relay == kRelay);
   CHECK(to_alice.relay_id == to_bob.relay_id);
@@ -310,6 +320,42 @@ TEST_CASE("DC: a disabled account's node is refused at register and dropped late
   CHECK(f.dc->registered_nodes() == 0);
 }
 
+TEST_CASE("DC: a node before 0.5 (no protocol version in its Register) is refused with an error "
+          "naming both versions, and registers nothing",
+          "[servers][dc][mac1]") {
+  DcFixture f;
+  test::TestNode old(f.grant_for("alice"), f.dc_endpoint());
+  old.protocol_version = 1;
+  CHECK_FALSE(old.register_node());
+  auto err = old.wait_for(MessageType::error, 500ms);
+  REQUIRE(err);
+  auto e = control::decode_dc_error(err->plaintext);
+  REQUIRE(e.ok());
+  CHECK(e->code == control::DcErrorCode::bad_request);
+  CHECK_THAT(e->message, Catch::Contains("node protocol 2") && Catch::Contains("speaks 1") &&
+                             Catch::Contains("upgrade"));
+  CHECK(f.dc->registered_nodes() == 0);
+  // The same account with a current node registers.
+  test::TestNode current(f.grant_for("alice"), f.dc_endpoint());
+  CHECK(current.register_node());
+}
+
+TEST_CASE("DC: a ticket whose certificate has no addresses (an AS before 0.5) gets "
+          "session_expired, so the node logs in again",
+          "[servers][dc]") {
+  DcFixture f;
+  test::TestNode alice(f.grant_for("alice", 3600, control::kLegacyCertificateVersion),
+                       f.dc_endpoint());
+  CHECK_FALSE(alice.register_node());
+  auto err = alice.wait_for(MessageType::error, 500ms);
+  REQUIRE(err);
+  auto e = control::decode_dc_error(err->plaintext);
+  REQUIRE(e.ok());
+  CHECK(e->code == control::DcErrorCode::session_expired);
+  CHECK_THAT(e->message, Catch::Contains("certifies no virtual addresses"));
+  CHECK(f.dc->registered_nodes() == 0);
+}
+
 TEST_CASE("DC: an expired ticket gets session_expired", "[servers][dc]") {
   DcFixture f;
   test::TestNode alice(f.grant_for("alice", -10), f.dc_endpoint());
@@ -378,8 +424,16 @@ TEST_CASE("DC: an IPv4-only and an IPv6-only node are joined through a dual-stac
     g.node_id = id;
     g.fqdn = name + ".example";
     crypto::random_bytes(g.session_key);
+    // The DC reads only the addresses (the AS allocates them at login) of the certificate.
+    control::NodeCertificate cert;
+    cert.node_id = id;
+    cert.fqdn = g.fqdn;
+    const VirtualAddresses a = addresses.assign(id);
+    cert.virtual_ipv4 = a.v4;
+    cert.virtual_ipv6 = a.v6;
     control::Ticket t{id, g.fqdn, test::fake_static_key(1), g.session_key,
-                      static_cast<uint64_t>(std::time(nullptr) + 600), control::Bytes{1}};
+                      static_cast<uint64_t>(std::time(nullptr) + 600),
+                      control::encode_certificate(cert)};
     g.ticket = control::seal_ticket(ticket_key, t);
     return g;
   };

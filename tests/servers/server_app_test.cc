@@ -78,6 +78,18 @@ TEST_CASE("all-in-one: login, register, resolve, direction and relay end to end"
   CHECK(bob_cert.static_public == test::fake_static_key(2));
   CHECK(control::verify(bob_cert, alice_grant.as_sign_public,
                         static_cast<uint64_t>(std::time(nullptr))));
+  // ... and the virtual addresses the DC gave bob: the AS certified them at login, so alice
+  // accepts the direction (control::check_directed_peer).
+  CHECK(bob_cert.version == control::kCertificateVersion);
+  CHECK(bob_cert.virtual_ipv4 == bob_ack->virtual_ipv4);
+  CHECK(bob_cert.virtual_ipv6 == bob_ack->virtual_ipv6);
+  CHECK(control::check_directed_peer(to_alice.peer_certificate, to_alice.peer_virtual_ipv4,
+                                     to_alice.peer_virtual_ipv6, alice_grant.as_sign_public,
+                                     static_cast<uint64_t>(std::time(nullptr)))
+            .cert);
+  const auto alice_cert = control::decode_certificate(alice_grant.certificate).value();
+  CHECK(alice_cert.virtual_ipv4 == alice_ack->virtual_ipv4);
+  CHECK(to_bob.peer_virtual_ipv4 == alice_cert.virtual_ipv4);
 
   // Both bind to the assigned relay from their tunnel sockets and exchange a datagram.
   const Endpoint relay = to_alice.relay;

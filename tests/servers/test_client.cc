@@ -140,9 +140,10 @@ void TestNode::send(control::MessageType type, const control::Bytes& plain) {
 void TestNode::send_register(std::vector<Endpoint> private_endpoints,
                              const control::Challenge& challenge) {
   const uint64_t counter = session_channel_.send_counter();
-  last_sent_ = session_channel_.seal(
-      control::MessageType::register_node,
-      control::encode(control::Register{std::move(private_endpoints), challenge}), grant_.ticket);
+  control::Register body{std::move(private_endpoints), challenge};
+  body.version = protocol_version;
+  last_sent_ = session_channel_.seal(control::MessageType::register_node, control::encode(body),
+                                     grant_.ticket);
   last_register_ = last_sent_;
   pending_.emplace(control::DcRole::node, grant_.node_id,
                    control::registration_key(grant_.session_key, challenge, counter));

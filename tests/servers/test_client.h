@@ -84,6 +84,8 @@ class TestNode {
   // Waits for the next authenticated message of `type` (others are kept for later calls).
   std::optional<control::DcChannel::Opened> wait_for(control::MessageType type,
                                                      std::chrono::milliseconds timeout = 2s);
+  // The version its Registers state (1: a node before 0.5, which sent none).
+  uint8_t protocol_version = control::kNodeProtocolVersion;
   // Raw datagrams received and dropped because they did not open.
   size_t unopened() const { return unopened_; }
   // The last raw datagram the node sent, and the last Register (for replay tests).

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "control/dc_messages.h"
 #include "test_util.h"
 
@@ -31,6 +33,7 @@ Direction sample_direction() {
   m.relay_id = 0xabcdef01;
   m.relay_expires_unix = 99999;
   m.relay_token.fill(0x7e);
+  m.peer_mac1_key.fill(0x4d);
   return m;
 }
 
@@ -58,13 +61,67 @@ void check_codec(const M& m, Decode decode) {
 
 TEST_CASE("Register and Keepalive round-trip and reject truncation and trailing bytes",
           "[control]") {
-  check_codec(Register{{test::ep4(1, 1000), test::ep6(1, 1000)}},
-              [](auto s) { return decode_register(s); });
-  check_codec(Register{}, [](auto s) { return decode_register(s); });
-  Register with_challenge{{test::ep4(1, 1000)}};
-  with_challenge.challenge.fill(0x5a);
-  check_codec(with_challenge, [](auto s) { return decode_register(s); });
+  // A Register of a node before 0.5 (version 1) has no version field.
+  // (Trailing bytes after it read as a version: the next test case.)
+  Register legacy{{test::ep4(1, 1000), test::ep6(1, 1000)}};
+  legacy.version = 1;
+  Register none;
+  none.version = 1;
+  for (const auto& m : {legacy, none}) {
+    const auto bytes = encode(m);
+    auto d = decode_register(bytes);
+    REQUIRE(d.ok());
+    CHECK(d.value() == m);
+    for (size_t n = 0; n < bytes.size(); ++n)
+      CHECK_FALSE(decode_register(std::span<const uint8_t>(bytes.data(), n)).ok());
+  }
   check_codec(Keepalive{{test::ep6(2, 2000)}}, [](auto s) { return decode_keepalive(s); });
+}
+
+TEST_CASE("a Register states the node's protocol version after the challenge; without it the "
+          "node is version 1, and a stated version below 2 is refused",
+          "[control][mac1]") {
+  Register m{{test::ep4(1, 1000)}};
+  m.challenge.fill(0x5a);
+  REQUIRE(m.version == kNodeProtocolVersion);
+  const auto bytes = encode(m);
+  auto d = decode_register(bytes);
+  REQUIRE(d.ok());
+  CHECK(d.value() == m);
+  CHECK(bytes.back() == kNodeProtocolVersion);
+  // Every prefix fails except the one without the version: a node before 0.5.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto prefix = decode_register(std::span<const uint8_t>(bytes.data(), n));
+    INFO("prefix length " << n);
+    if (n == bytes.size() - 1) {
+      REQUIRE(prefix.ok());
+      CHECK(prefix.value().version == 1);
+    } else {
+      CHECK_FALSE(prefix.ok());
+    }
+  }
+  auto longer = bytes;
+  longer.push_back(0);
+  CHECK(decode_register(longer).error() == DecodeError::oversized);
+  for (uint8_t v : {0, 1}) {
+    auto low = bytes;
+    low.back() = v;
+    CHECK(decode_register(low).error() == DecodeError::bad_field);
+  }
+  auto future = bytes;
+  future.back() = 9;  // a later node: this DC decides what to do with it
+  REQUIRE(decode_register(future).ok());
+  CHECK(decode_register(future).value().version == 9);
+}
+
+TEST_CASE("a Direction carries the peer's mac1 key right after the relay token", "[control][mac1]") {
+  auto m = sample_direction();
+  m.peer_mac1_key.fill(0x33);
+  const auto bytes = encode(m);
+  auto d = decode_direction(bytes);
+  REQUIRE(d.ok());
+  CHECK(d.value().peer_mac1_key == m.peer_mac1_key);
+  CHECK(std::all_of(bytes.end() - 32, bytes.end(), [](uint8_t b) { return b == 0x33; }));
 }
 
 TEST_CASE("RegisterAck and KeepaliveAck round-trip and reject truncation and trailing bytes",

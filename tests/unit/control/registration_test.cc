@@ -38,3 +38,17 @@ TEST_CASE("each Register makes its own registration key", "[control]") {
   CHECK(k != registration_key(other, c, 5));  // another login
   CHECK(k != session);
 }
+
+TEST_CASE("a node's mac1 key comes from its session key and node id, and is not the public "
+          "derivation", "[control][mac1]") {
+  Key32 session{};
+  session.fill(1);
+  const Key32 k = node_mac1_key(session, 42);
+  CHECK(k == node_mac1_key(session, 42));
+  CHECK(k != node_mac1_key(session, 43));  // another node
+  Key32 other = session;
+  other[0] ^= 1;
+  CHECK(k != node_mac1_key(other, 42));  // another login
+  CHECK(k != session);
+  CHECK(k != registration_key(session, Challenge{}, 0));
+}

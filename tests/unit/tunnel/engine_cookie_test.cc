@@ -246,3 +246,82 @@ TEST_CASE("handshake limiter: a node budget, then per-source buckets by address,
 
 }  // namespace
 }  // namespace ntm::tunnel::test
+
+namespace ntm::tunnel::test {
+namespace {
+
+// B has a secret mac1 key (control-plane mode) that A learnt from the DC.
+void give_b_secret_mac1(EnginePair& p, const MacKey& key, TimePoint previous_until = {}) {
+  p.b.engine.set_mac1_key(key, previous_until);
+  auto b_at_a = p.peer_b_at_a();
+  std::lock_guard lock(b_at_a->mutex);
+  b_at_a->mac1_key = key;
+}
+
+TEST_CASE("with a secret mac1 key, inits whose mac1 comes from the public key are dropped before "
+          "any public-key work; a peer that holds the key gets its tunnel",
+          "[tunnel][mac1]") {
+  EnginePair p;
+  MacKey secret{};
+  crypto::random_bytes(secret);
+  give_b_secret_mac1(p, secret);
+  // An attacker that knows only B's public key: its inits pass WireGuard's public mac1.
+  const MacKey public_mac1 = mac1_key_from_public(p.b.key.public_key);
+  constexpr uint64_t kInits = 50;
+  for (uint32_t i = 0; i < kInits; ++i) {
+    Bytes junk(wire::kHandshakeInitSize);
+    crypto::random_bytes(junk);
+    junk[0] = 1;
+    junk[1] = junk[2] = junk[3] = 0;
+    std::fill(junk.begin() + wire::kHandshakeInitMac2Offset, junk.end(), 0);
+    const Mac mac1 = compute_mac(public_mac1, std::span(junk).first(wire::kHandshakeInitMacOffset));
+    std::copy(mac1.begin(), mac1.end(), junk.begin() + wire::kHandshakeInitMacOffset);
+    p.b.receive(junk, Endpoint::v4({203, 0, 113, 9}, 9999), kT0);
+  }
+  CHECK(p.b.engine.stats().dropped_mac1 == kInits);
+  CHECK(p.b.engine.stats().dropped_auth == kInits);
+  CHECK(p.b.engine.stats().cookie_replies_sent == 0);
+  CHECK(p.b.sink.sent.empty());  // no answer at all
+
+  p.a.engine.connect(p.peer_b_at_a(), p.a.sink, kT0 + 1ms);
+  p.pump(kT0 + 2ms);
+  CHECK(EnginePair::has_session(p.peer_b_at_a()));
+  CHECK(EnginePair::has_session(p.peer_a_at_b()));
+  CHECK(p.b.engine.stats().dropped_mac1 == kInits);
+}
+
+TEST_CASE("after a new mac1 key, the previous one is accepted until its deadline and refused after",
+          "[tunnel][mac1]") {
+  EnginePair p;
+  MacKey first{}, second{};
+  crypto::random_bytes(first);
+  crypto::random_bytes(second);
+  give_b_secret_mac1(p, first);
+  // B logs in again: A still holds the first key.
+  p.b.engine.set_mac1_key(second, kT0 + 10s);
+  p.a.engine.connect(p.peer_b_at_a(), p.a.sink, kT0);
+  p.pump(kT0 + 1ms);
+  CHECK(EnginePair::has_session(p.peer_a_at_b()));
+  CHECK(p.b.engine.stats().dropped_mac1 == 0);
+
+  EnginePair q;
+  give_b_secret_mac1(q, first);
+  q.b.engine.set_mac1_key(second, kT0 + 10s);
+  q.a.engine.connect(q.peer_b_at_a(), q.a.sink, kT0 + 11s);
+  REQUIRE(q.a_to_b(kT0 + 11s) == 1);
+  CHECK(q.b.engine.stats().dropped_mac1 == 1);
+  CHECK_FALSE(EnginePair::has_session(q.peer_a_at_b()));
+  // A learns the new key (a new Direction): its next init gets through.
+  {
+    auto b_at_a = q.peer_b_at_a();
+    std::lock_guard lock(b_at_a->mutex);
+    b_at_a->mac1_key = second;
+  }
+  q.a.sink.clear();
+  q.a.tick(kT0 + 11s + 600ms);  // the handshake retry
+  q.pump(kT0 + 11s + 600ms);
+  CHECK(EnginePair::has_session(q.peer_a_at_b()));
+}
+
+}  // namespace
+}  // namespace ntm::tunnel::test
