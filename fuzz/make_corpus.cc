@@ -321,7 +321,7 @@ void control_seeds() {
   error.code = control::DcErrorCode::session_expired;
   error.message = "log in again";
 
-  // A node before 0.5 (no protocol version) and an AS before 0.5 (no addresses).
+  // A node before 0.4 (no protocol version) and an AS before 0.4 (no addresses).
   control::Register reg_v1 = reg;
   reg_v1.version = 1;
   control::NodeCertificate cert_v1 = certificate();

@@ -83,7 +83,7 @@ DirectedPeer check_directed_peer(std::span<const uint8_t> certificate, const Ipv
   const NodeCertificate& c = cert.value();
   if (c.version < kCertificateVersion) {
     out.refusal = "its certificate (version " + std::to_string(c.version) +
-                  ", from an AS before 0.5) certifies no virtual addresses";
+                  ", from an AS before 0.4) certifies no virtual addresses";
   } else if (now_unix >= c.expires_unix) {
     out.refusal = "its certificate expired";
   } else if (!crypto::ed25519_verify(as_sign_public, certificate_signed_bytes(c), c.signature)) {

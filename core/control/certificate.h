@@ -5,7 +5,7 @@
 //   version u8 = 2 | node_id u64 | fqdn str | static_public[32] | virtual_ipv4[4] |
 //   virtual_ipv6[16] | expires_unix u64 | signature[64]
 //
-// (version 1, from an AS before 0.5, has no addresses; it still decodes, and nodes refuse it for
+// (version 1, from an AS before 0.4, has no addresses; it still decodes, and nodes refuse it for
 // a peer). The signature covers every byte before it.
 #pragma once
 

@@ -46,7 +46,7 @@ constexpr bool is_node_to_dc_type(uint8_t t) noexcept {
 }
 
 // The node <-> DC protocol version a node states in its Register (docs/protocol.md 4.3).
-// 1: before 0.5 (no version field; the peer's mac1 key derived from its public key).
+// 1: before 0.4 (no version field; the peer's mac1 key derived from its public key).
 // 2: secret per-node mac1 keys (the Direction carries the peer's); certificates version 2.
 // A DC refuses a Register below kNodeProtocolVersion with Error 4 and a message naming both.
 inline constexpr uint8_t kNodeProtocolVersion = 2;
@@ -107,7 +107,7 @@ inline constexpr size_t kFrameLengthSize = 4;
 inline constexpr size_t kMaxFrameSize = 64 * 1024;
 
 // Node certificate (certificate.h): version u8 = 2 | node_id u64 | fqdn str | static_public[32] |
-// virtual_ipv4[4] | virtual_ipv6[16] | expires_unix u64 | signature[64]. Version 1 (before 0.5)
+// virtual_ipv4[4] | virtual_ipv6[16] | expires_unix u64 | signature[64]. Version 1 (before 0.4)
 // had no addresses.
 inline constexpr uint8_t kCertificateVersion = 2;
 inline constexpr uint8_t kLegacyCertificateVersion = 1;

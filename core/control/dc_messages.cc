@@ -101,7 +101,7 @@ Decoded<Register> decode_register(std::span<const uint8_t> p) {
   Register m;
   m.private_endpoints = get_endpoints(r, bad);
   m.challenge = get_array<kChallengeSize>(r);
-  // A node before 0.5 sent no version (1); a stated one is 2 or more.
+  // A node before 0.4 sent no version (1); a stated one is 2 or more.
   m.version = 1;
   if (!r.failed() && r.remaining() > 0) {
     m.version = r.u8();

@@ -4,7 +4,7 @@
 // bad_field (an invalid enum value or endpoint family), oversized (trailing bytes).
 //
 //   Register       private list<endpoint> | challenge[32] (zero: none yet; registration.h) |
-//                  version u8 (kNodeProtocolVersion; absent = 1, a node before 0.5)
+//                  version u8 (kNodeProtocolVersion; absent = 1, a node before 0.4)
 //   RegisterAck    virtual_ipv4[4] | virtual_ipv6[16] | observed endpoint | keepalive_s u16 |
 //                  relays list<endpoint>
 //   Keepalive      private list<endpoint>
@@ -43,7 +43,7 @@ struct Register {
   std::vector<Endpoint> private_endpoints;
   Challenge challenge{};  // the DC's last RegisterChallenge for this node, or zero
   // The node's protocol version (constants.h). 1 is encoded without the field, as nodes before
-  // 0.5 sent it (tests use it to play an old node).
+  // 0.4 sent it (tests use it to play an old node).
   uint8_t version = kNodeProtocolVersion;
   friend bool operator==(const Register&, const Register&) = default;
 };

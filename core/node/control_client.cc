@@ -515,7 +515,7 @@ void ControlClient::on_direction(const control::Direction& d, tunnel::EngineSink
   if (!all_zero(c.virtual_ipv4)) identity.vip4 = c.virtual_ipv4;
   if (!all_zero(c.virtual_ipv6)) identity.vip6 = c.virtual_ipv6;
   identity.static_public = c.static_public;
-  // Zero only from a DC before 0.5 (which refuses our Register anyway): the public derivation.
+  // Zero only from a DC before 0.4 (which refuses our Register anyway): the public derivation.
   if (!all_zero(d.peer_mac1_key)) identity.mac1_key = d.peer_mac1_key;
 
   auto peer = table_.find_node_id(c.node_id);

@@ -253,16 +253,16 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
     service_.send_batch(std::span<const io::OutgoingDatagram>(&out, 1));
   };
   if (body->version < control::kNodeProtocolVersion) {
-    // A node before 0.5 would take its peers' mac1 keys from their public keys, which this DC's
+    // A node before 0.4 would take its peers' mac1 keys from their public keys, which this DC's
     // nodes refuse: it could reach nobody. Say so, to it and in our log.
     NTM_LOG_LIMITED(old_node_log_, log::Level::warn,
                     "DC: refused node %s: it speaks node protocol %u, this DC needs %u (upgrade "
-                    "libntm to 0.5 or later)",
+                    "libntm to 0.4 or later)",
                     ticket->fqdn.c_str(), unsigned{body->version},
                     unsigned{control::kNodeProtocolVersion});
     refuse(DcErrorCode::bad_request,
            "this DC needs node protocol " + std::to_string(control::kNodeProtocolVersion) +
-               " (libntm 0.5 or later); this node speaks " + std::to_string(body->version) +
+               " (libntm 0.4 or later); this node speaks " + std::to_string(body->version) +
                ": upgrade it");
     return;
   }
@@ -282,7 +282,7 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   auto cert = control::decode_certificate(ticket->certificate);
   if (!cert || cert->version < control::kCertificateVersion) {
     refuse(DcErrorCode::session_expired,
-           "the ticket's certificate (from an AS before 0.5) certifies no virtual addresses: log "
+           "the ticket's certificate (from an AS before 0.4) certifies no virtual addresses: log "
            "in again");
     return;
   }

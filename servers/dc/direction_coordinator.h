@@ -246,7 +246,7 @@ class DirectionCoordinator {
   std::unordered_map<std::string, uint64_t> by_fqdn_;
   std::unordered_map<uint32_t, PendingDirection> directions_;
   RegisterChallenges challenges_;
-  LogLimiter old_node_log_{5, std::chrono::seconds(10)};  // Registers from nodes before 0.5
+  LogLimiter old_node_log_{5, std::chrono::seconds(10)};  // Registers from nodes before 0.4
   ResolveLimits limits_;
   struct PendingNotice {  // a PeerRevoked or PeerAccess until its ack
     uint64_t to = 0;

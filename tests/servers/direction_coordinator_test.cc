@@ -62,7 +62,7 @@ struct DcFixture {
   Endpoint dc_endpoint() const { return dc->local_endpoints().at(0); }
 
   // What the AS would hand out, made here directly.
-  // `cert_version` 1: what an AS before 0.5 issued (no addresses).
+  // `cert_version` 1: what an AS before 0.4 issued (no addresses).
   control::LoginGrant grant_for(const std::string& name, int64_t lifetime_s = 3600,
                                 uint8_t cert_version = control::kCertificateVersion) {
     auto account = accounts.find(name);
@@ -320,7 +320,7 @@ TEST_CASE("DC: a disabled account's node is refused at register and dropped late
   CHECK(f.dc->registered_nodes() == 0);
 }
 
-TEST_CASE("DC: a node before 0.5 (no protocol version in its Register) is refused with an error "
+TEST_CASE("DC: a node before 0.4 (no protocol version in its Register) is refused with an error "
           "naming both versions, and registers nothing",
           "[servers][dc][mac1]") {
   DcFixture f;
@@ -340,7 +340,7 @@ TEST_CASE("DC: a node before 0.5 (no protocol version in its Register) is refuse
   CHECK(current.register_node());
 }
 
-TEST_CASE("DC: a ticket whose certificate has no addresses (an AS before 0.5) gets "
+TEST_CASE("DC: a ticket whose certificate has no addresses (an AS before 0.4) gets "
           "session_expired, so the node logs in again",
           "[servers][dc]") {
   DcFixture f;

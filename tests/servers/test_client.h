@@ -84,7 +84,7 @@ class TestNode {
   // Waits for the next authenticated message of `type` (others are kept for later calls).
   std::optional<control::DcChannel::Opened> wait_for(control::MessageType type,
                                                      std::chrono::milliseconds timeout = 2s);
-  // The version its Registers state (1: a node before 0.5, which sent none).
+  // The version its Registers state (1: a node before 0.4, which sent none).
   uint8_t protocol_version = control::kNodeProtocolVersion;
   // Raw datagrams received and dropped because they did not open.
   size_t unopened() const { return unopened_; }

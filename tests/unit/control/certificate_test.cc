@@ -80,7 +80,7 @@ TEST_CASE("certificate verification fails when any signed field changes", "[cont
   CHECK_FALSE(verify(m, as.public_key, 1000));
 }
 
-TEST_CASE("a version 1 certificate (an AS before 0.5) decodes without addresses", "[control]") {
+TEST_CASE("a version 1 certificate (an AS before 0.4) decodes without addresses", "[control]") {
   const auto as = crypto::ed25519_generate();
   auto c = sample(as);
   c.version = kLegacyCertificateVersion;

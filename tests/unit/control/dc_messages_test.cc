@@ -61,7 +61,7 @@ void check_codec(const M& m, Decode decode) {
 
 TEST_CASE("Register and Keepalive round-trip and reject truncation and trailing bytes",
           "[control]") {
-  // A Register of a node before 0.5 (version 1) has no version field.
+  // A Register of a node before 0.4 (version 1) has no version field.
   // (Trailing bytes after it read as a version: the next test case.)
   Register legacy{{test::ep4(1, 1000), test::ep6(1, 1000)}};
   legacy.version = 1;
@@ -89,7 +89,7 @@ TEST_CASE("a Register states the node's protocol version after the challenge; wi
   REQUIRE(d.ok());
   CHECK(d.value() == m);
   CHECK(bytes.back() == kNodeProtocolVersion);
-  // Every prefix fails except the one without the version: a node before 0.5.
+  // Every prefix fails except the one without the version: a node before 0.4.
   for (size_t n = 0; n < bytes.size(); ++n) {
     auto prefix = decode_register(std::span<const uint8_t>(bytes.data(), n));
     INFO("prefix length " << n);
