@@ -678,8 +678,6 @@ NodeStats Node::stats() const {
   out.direct_upgrades = get(e.direct_upgrades);
   out.network_changes = get(network_changes_);
   out.receiver_wakeups = get(receiver_wakeups_);
-  out.dropped_mac1 = get(e.dropped_mac1);
-  out.cookie_replies_sent = get(e.cookie_replies_sent);
   if (control_) {
     const auto& c = control_->stats();
     out.logins = get(c.logins);

@@ -80,9 +80,6 @@ struct NodeStats {
   // Times the receiver thread came back from waiting (datagrams, timers, wake-ups); not in the
   // C ABI: tests check with it that an idle node sleeps.
   uint64_t receiver_wakeups = 0;
-  // Handshake messages dropped for a mac1 not under our key (before any public-key work), and
-  // cookie replies sent; not in the C ABI (the security tests read them).
-  uint64_t dropped_mac1 = 0, cookie_replies_sent = 0;
 };
 
 // The answer to Node::ping(): the round trip through the tunnel, or why there is none.
