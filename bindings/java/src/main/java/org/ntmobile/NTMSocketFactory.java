@@ -12,6 +12,9 @@ import javax.net.SocketFactory;
 public class NTMSocketFactory extends SocketFactory {
   private static final NTMSocketFactory DEFAULT = new NTMSocketFactory();
 
+  /** A new factory; {@link #getDefault()} serves as well (it holds no state). */
+  public NTMSocketFactory() {}
+
   /** A shared instance (the factory holds no state). */
   public static SocketFactory getDefault() {
     return DEFAULT;
