@@ -57,14 +57,14 @@ class PgBus final : public DcBus {
     if (!rows.empty() && rows[0].text(0) != id_) before = rows[0].text(0);
     db_.execute(
         "INSERT INTO dc_registrations (node_id, fqdn, dc, certificate, observed, private, ipv4, "
-        "ipv6, updated_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ipv6, updated_unix, mac1_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT (node_id) DO UPDATE SET fqdn = excluded.fqdn, dc = excluded.dc, "
         "certificate = excluded.certificate, observed = excluded.observed, "
         "private = excluded.private, ipv4 = excluded.ipv4, ipv6 = excluded.ipv6, "
-        "updated_unix = excluded.updated_unix",
+        "updated_unix = excluded.updated_unix, mac1_key = excluded.mac1_key",
         {as_signed(r.node_id), r.fqdn, id_, sql::blob(r.certificate), r.observed.to_string(),
          join(r.private_endpoints), sql::blob(r.addresses.v4), sql::blob(r.addresses.v6),
-         static_cast<int64_t>(std::time(nullptr))});
+         static_cast<int64_t>(std::time(nullptr)), sql::blob(r.mac1_key)});
     return before;
   }
 
@@ -114,7 +114,7 @@ class PgBus final : public DcBus {
 
  private:
   static constexpr const char* kSelect =
-      "SELECT node_id, fqdn, dc, certificate, observed, private, ipv4, ipv6 FROM "
+      "SELECT node_id, fqdn, dc, certificate, observed, private, ipv4, ipv6, mac1_key FROM "
       "dc_registrations";
 
   void listen() {
@@ -136,6 +136,8 @@ class PgBus final : public DcBus {
     const auto v4 = row.blob(6), v6 = row.blob(7);
     if (v4.size() == r.addresses.v4.size()) std::copy(v4.begin(), v4.end(), r.addresses.v4.begin());
     if (v6.size() == r.addresses.v6.size()) std::copy(v6.begin(), v6.end(), r.addresses.v6.begin());
+    const auto key = row.blob(8);
+    if (key.size() == r.mac1_key.size()) std::copy(key.begin(), key.end(), r.mac1_key.begin());
     return r;
   }
 

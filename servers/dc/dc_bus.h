@@ -29,6 +29,7 @@ struct FleetRegistration {
   Endpoint observed;
   std::vector<Endpoint> private_endpoints;
   VirtualAddresses addresses;
+  control::Key32 mac1_key{};  // the node's secret mac1 key, for the peers another DC directs
 };
 
 struct FleetMessage {

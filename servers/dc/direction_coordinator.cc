@@ -462,6 +462,7 @@ std::optional<DirectionCoordinator::NodeState> DirectionCoordinator::find_fleet_
   n.observed = f->observed;
   n.private_endpoints = std::move(f->private_endpoints);
   n.addresses = f->addresses;
+  n.mac1_key = f->mac1_key;
   n.remote_dc = f->dc;
   return n;
 }
@@ -474,7 +475,8 @@ void DirectionCoordinator::publish(NodeState& node, bool force) {
   node.published = std::move(endpoints);
   try {
     const auto before = bus_->publish({node.node_id, node.fqdn, "", node.certificate,
-                                       node.observed, node.private_endpoints, node.addresses});
+                                       node.observed, node.private_endpoints, node.addresses,
+                                       node.mac1_key});
     // The DC that had it forgets it, so it never directs a peer to a registration the node left.
     if (before) bus_->send(*before, "moved " + std::to_string(node.node_id));
   } catch (const std::exception& e) {

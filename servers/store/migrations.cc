@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS dc_registrations (
   private      TEXT NOT NULL,
   ipv4         BLOB NOT NULL,
   ipv6         BLOB NOT NULL,
-  updated_unix INTEGER NOT NULL
+  updated_unix INTEGER NOT NULL,
+  mac1_key     BLOB NOT NULL  -- the node's secret mac1 key, for peers another DC directs
 );
 CREATE INDEX IF NOT EXISTS dc_registrations_fqdn ON dc_registrations (fqdn);
 )sql";
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS dc_registrations (
   private      TEXT NOT NULL,
   ipv4         BYTEA NOT NULL,
   ipv6         BYTEA NOT NULL,
-  updated_unix BIGINT NOT NULL
+  updated_unix BIGINT NOT NULL,
+  mac1_key     BYTEA NOT NULL  -- the node's secret mac1 key, for peers another DC directs
 );
 CREATE INDEX IF NOT EXISTS dc_registrations_fqdn ON dc_registrations (fqdn);
 )sql";
