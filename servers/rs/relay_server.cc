@@ -6,6 +6,7 @@
 
 #include "control/relay_messages.h"
 #include "util/log.h"
+#include "wire/constants.h"
 
 namespace ntm::servers {
 
@@ -128,6 +129,7 @@ void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::tim
         ++forwarded_;
       } else {
         drop(RsDrop::not_relayable);
+        hold_if_handshake(d, slot.from, now);
         challenge(d, slot.from, now, replies_, out_);
       }
     } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
@@ -205,6 +207,45 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
   ++binds_;
   replies.push_back(control::encode(control::RelayBindAck{b->relay_id, cookies_.issue(from, now)}));
   out.push_back({from, replies.back()});
+  if (r.bound == 2) release_held(b->relay_id, r, from, now, replies, out);
+}
+
+void RelayServer::hold_if_handshake(std::span<const uint8_t> d, const Endpoint& from,
+                                    Clock::time_point now) {
+  const size_t header = control::kRelayHeaderSize;
+  if (d.size() <= header) return;
+  const auto type = static_cast<wire::MessageType>(d[header]);
+  if (type != wire::MessageType::handshake_init && type != wire::MessageType::handshake_response)
+    return;
+  if (d.size() > header + wire::kHandshakeInitSize) return;
+  auto h = control::decode_relayed_header(d);
+  if (!h) return;
+  auto it = relays_.find(h->relay_id);
+  if (it == relays_.end() || it->second.bound != 1 || !(it->second.ends[0].address == from)) return;
+  auto held = held_.find(h->relay_id);
+  if (held == held_.end()) {
+    if (held_.size() >= config_.max_held_handshakes) return;
+    held = held_.emplace(h->relay_id, HeldHandshake{}).first;
+  }
+  held->second.from = from;
+  held->second.datagram.assign(d.begin(), d.end());
+  held->second.at = now;
+}
+
+void RelayServer::release_held(uint32_t relay_id, const Relay& r, const Endpoint& to,
+                               Clock::time_point now, std::vector<control::Bytes>& replies,
+                               std::vector<io::OutgoingDatagram>& out) {
+  auto held = held_.find(relay_id);
+  if (held == held_.end()) return;
+  // Only the other end's, from where it is bound now, and not one its sender has retried since.
+  const bool from_peer = held->second.from != to && (held->second.from == r.ends[0].address ||
+                                                     held->second.from == r.ends[1].address);
+  if (from_peer && now - held->second.at <= config_.hold_handshake_for) {
+    replies.push_back(std::move(held->second.datagram));
+    out.push_back({to, replies.back()});
+    ++forwarded_;
+  }
+  held_.erase(held);
 }
 
 void RelayServer::challenge(std::span<const uint8_t> d, const Endpoint& from, Clock::time_point now,
@@ -235,12 +276,14 @@ void RelayServer::sweep(Clock::time_point now) {
   for (auto it = relays_.begin(); it != relays_.end();) {
     const Relay& r = it->second;
     if (now - r.last_activity > config_.idle_timeout || unix_now >= r.expires_unix) {
+      held_.erase(it->first);
       it = relays_.erase(it);
       table_dirty_ = true;
     } else {
       ++it;
     }
   }
+  std::erase_if(held_, [&](const auto& kv) { return now - kv.second.at > config_.hold_handshake_for; });
   relay_count_ = relays_.size();
   save_table();
 }

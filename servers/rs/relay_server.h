@@ -10,6 +10,10 @@
 // again and resend at once what was lost while it was down (as the DC asks the nodes of its
 // previous run to register). A 0x30 datagram from one bound end's address is
 // forwarded, unchanged, to the other end's last bound address; everything else is dropped. The
+// one exception is a handshake from an end whose peer has not bound yet: the two nodes get the
+// same direction at once and bind in any order, so the first to bind often starts its handshake
+// before the other is there. The RS keeps that end's newest handshake (briefly, a bounded number)
+// and forwards it when the peer binds, rather than leave it to the sender's 500 ms retry. The
 // RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
 // Relays expire when idle or when their tokens expire.
 //
@@ -37,6 +41,9 @@ struct RelayServerConfig {
   control::Key32 relay_key{};  // DC-RS
   std::chrono::seconds idle_timeout{90};
   size_t max_relays = 100000;
+  // Handshakes from an end whose peer has not bound yet: kept this long, at most this many.
+  std::chrono::milliseconds hold_handshake_for{1000};
+  size_t max_held_handshakes = 4096;
   // Challenges answering relayed datagrams the RS cannot forward, at most this many a second.
   unsigned challenges_per_second = 1000;
   std::filesystem::path table_file;  // empty: the table is not kept across restarts
@@ -79,6 +86,12 @@ class RelayServer {
     uint64_t expires_unix = 0;
     Clock::time_point last_activity;
   };
+  // The newest handshake from the only bound end of a relay (see the top of the file).
+  struct HeldHandshake {
+    Endpoint from;
+    control::Bytes datagram;
+    Clock::time_point at;
+  };
 
   void on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now);
   // Returns the destination to forward to, or nullptr to drop.
@@ -88,6 +101,12 @@ class RelayServer {
             std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
   void challenge(std::span<const uint8_t> relayed, const Endpoint& from, Clock::time_point now,
                  std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
+  // A relayed datagram route() dropped: kept if it is a handshake from a half-bound relay's end.
+  void hold_if_handshake(std::span<const uint8_t> relayed, const Endpoint& from,
+                         Clock::time_point now);
+  // After `to` bound relay `relay_id`: what its peer sent before, if still fresh.
+  void release_held(uint32_t relay_id, const Relay& r, const Endpoint& to, Clock::time_point now,
+                    std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
   void sweep(Clock::time_point now);
   uint64_t now_unix() const;
   void load_table();
@@ -105,6 +124,7 @@ class RelayServer {
   }
   // Loop-thread state.
   std::unordered_map<uint32_t, Relay> relays_;
+  std::unordered_map<uint32_t, HeldHandshake> held_;
   BindCookies cookies_;
   bool table_dirty_ = false;
   bool announced_ = false;

@@ -139,6 +139,55 @@ TEST_CASE("RS: one bound end alone forwards nothing; a rebind moves an end", "[s
   CHECK_FALSE(b.receive(200ms));
 }
 
+TEST_CASE("RS: a handshake sent before the peer bound reaches it when it binds", "[servers][rs]") {
+  // Both nodes get their direction at once and bind in any order; the first often starts its
+  // handshake before the other is bound. It must not wait for its 500 ms retry.
+  RsFixture f;
+  test::UdpSocket a, b;
+  REQUIRE(f.bind(a, f.bind_for(11, 1)));
+  auto init = payload(0x11, 152);
+  init[0] = 1;  // a handshake init
+  auto newest_init = init;
+  newest_init[1] = 0x22;
+  a.send_to(f.endpoint(), control::encode_relayed(11, init));
+  a.send_to(f.endpoint(), control::encode_relayed(11, newest_init));
+  a.send_to(f.endpoint(), control::encode_relayed(11, payload(0x33)));  // data: not kept
+  CHECK_FALSE(a.receive(200ms));
+  REQUIRE(f.bind(b, f.bind_for(11, 2)));
+  auto got = b.receive(1s);
+  REQUIRE(got);
+  CHECK(got->bytes == control::encode_relayed(11, newest_init));  // only the newest, once
+  CHECK_FALSE(b.receive(200ms));
+}
+
+TEST_CASE("RS: a held handshake expires and is never sent to a stranger", "[servers][rs]") {
+  control::Key32 key;
+  crypto::random_bytes(key);
+  RelayServerConfig c;
+  c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
+  c.relay_key = key;
+  c.hold_handshake_for = 300ms;
+  RelayServer rs(std::move(c));
+  rs.start();
+  const Endpoint at = rs.local_endpoints().at(0);
+  uint64_t sequence = 0;
+  auto bind = [&](test::UdpSocket& s, uint32_t relay_id, uint64_t node_id) {
+    const uint64_t expires = static_cast<uint64_t>(std::time(nullptr) + 600);
+    return test::relay_bind(s, at, relay_id, node_id, expires,
+                            control::compute_relay_token(key, relay_id, node_id, expires), sequence);
+  };
+  auto init = payload(0x44, 152);
+  init[0] = 1;
+  test::UdpSocket a, b, stranger;
+  REQUIRE(bind(a, 12, 1));
+  a.send_to(at, control::encode_relayed(12, init));
+  // A stranger's relayed datagram for the same relay neither takes nor replaces the held one.
+  stranger.send_to(at, control::encode_relayed(12, init));
+  std::this_thread::sleep_for(700ms);  // past hold_handshake_for (the deliberate wait here)
+  REQUIRE(bind(b, 12, 2));
+  CHECK_FALSE(b.receive(300ms));
+}
+
 TEST_CASE("RS: a dual-stack relay joins an IPv4 end and an IPv6 end", "[servers][rs]") {
   const Endpoint lo6 = Endpoint::v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 0);
   std::unique_ptr<test::UdpSocket> six;
