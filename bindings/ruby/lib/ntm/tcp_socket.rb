@@ -12,6 +12,9 @@
 #
 # Connecting releases the GVL and can be interrupted (Thread#kill, Timeout, Ctrl-C).
 class NTMTCPSocket < TCPSocket
+  include NTM::SocketAddresses
+
+  NTM_SOCKET_TYPE = :TCP
   class << self
     # Connects to host (a node name or a virtual address; nil for this node) and port. Like
     # TCPSocket.new:
@@ -92,32 +95,6 @@ class NTMTCPSocket < TCPSocket
       socket.__send__(:ntm_init, local, peer)
       socket
     end
-  end
-
-  # ["AF_INET", port, host, ip] for the local virtual address, as IPSocket#addr.
-  def addr(reverse_lookup = nil)
-    NTM::Address.ipaddr(ntm_local, NTM::Address.reverse?(reverse_lookup, self))
-  end
-
-  # ["AF_INET", port, host, ip] for the peer's virtual address, as IPSocket#peeraddr.
-  def peeraddr(reverse_lookup = nil)
-    NTM::Address.ipaddr(ntm_peer, NTM::Address.reverse?(reverse_lookup, self))
-  end
-
-  def local_address
-    NTM::Address.addrinfo(ntm_local, :TCP)
-  end
-
-  def remote_address
-    NTM::Address.addrinfo(ntm_peer, :TCP)
-  end
-
-  def getsockname
-    NTM::Address.sockaddr(ntm_local)
-  end
-
-  def getpeername
-    NTM::Address.sockaddr(ntm_peer)
   end
 
   # TCP_NODELAY, SO_KEEPALIVE and the keepalive timers (TCP_KEEPIDLE, TCP_KEEPINTVL,

@@ -20,6 +20,8 @@ class NTMUDPSocket < UDPSocket
   RECV = BasicSocket.instance_method(:recv)
   RECV_NONBLOCK = BasicSocket.instance_method(:recv_nonblock)
   private_constant :HEADER_SIZE, :RECV, :RECV_NONBLOCK
+  NTM_SOCKET_TYPE = :UDP
+  include NTM::SocketAddresses
 
   class << self
     # new(family = Socket::AF_INET): Socket::AF_INET6 (or :INET6) for IPv6.
@@ -135,35 +137,11 @@ class NTMUDPSocket < UDPSocket
     super
   end
 
-  def addr(reverse_lookup = nil)
-    NTM::Address.ipaddr(local, NTM::Address.reverse?(reverse_lookup, self))
-  end
-
-  def peeraddr(reverse_lookup = nil)
-    NTM::Address.ipaddr(peer, NTM::Address.reverse?(reverse_lookup, self))
-  end
-
-  def local_address
-    NTM::Address.addrinfo(local, :UDP)
-  end
-
-  def remote_address
-    NTM::Address.addrinfo(peer, :UDP)
-  end
-
-  def getsockname
-    NTM::Address.sockaddr(local)
-  end
-
-  def getpeername
-    NTM::Address.sockaddr(peer)
-  end
-
   def inspect
     return "#<#{self.class}:(closed)>" if closed?
 
     "#<#{self.class}:fd #{fileno}, #{@ntm.family == 6 ? 'AF_INET6' : 'AF_INET'}, " \
-      "#{NTM::Address.to_s(local)}>"
+      "#{NTM::Address.to_s(ntm_local)}>"
   end
 
   private
@@ -176,12 +154,12 @@ class NTMUDPSocket < UDPSocket
     raise IOError, "closed stream" if closed?
   end
 
-  def local
+  def ntm_local
     check_open
     @ntm.local_address
   end
 
-  def peer
+  def ntm_peer
     check_open
     @ntm.peer_address
   end
