@@ -529,6 +529,7 @@ def test_move_to_v6only_waits_out_duplicate_address_detection(topo, servers):
         usable = announced[-1]
         assert usable - m.t_configured > 0.3, "the address was never tentative\n" + run.diag()
         resumed_ms = (m.recovered_at - usable) * 1000
+        print(f"data resumed {resumed_ms:.0f} ms after the address became usable")
         assert resumed_ms < DAD_RESUME_BOUND_MS, (
             f"data resumed {resumed_ms:.0f} ms after the address became usable (bound "
             f"{DAD_RESUME_BOUND_MS} ms)\n" + run.diag())
