@@ -27,12 +27,16 @@ cmake -S . -B "$NTM_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_
 passed=0
 failed=0
 failed_names=()
+# Each suite's output is also kept in $log_dir, so the summary can repeat what failed: a CI log
+# is often read from its end only.
+log_dir="$NTM_BUILD_DIR/suite-logs"
+mkdir -p "$log_dir"
 run_suite() {
   local name="$1"
   shift
   step "suite: $name"
   local start=$SECONDS
-  if "$@"; then
+  if "$@" 2>&1 | tee "$log_dir/$name.log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
     passed=$((passed + 1))
     echo "suite $name: ok ($((SECONDS - start)) s)"
   else
@@ -65,6 +69,15 @@ for suite in ci/suites/*.sh; do
 done
 
 step "summary"
+for name in "${failed_names[@]}"; do
+  # CTest's list of failed tests, pytest's/minitest's/JUnit's failure lines: at most 30 per suite.
+  log="$log_dir/${name%% *}.log"
+  [ -f "$log" ] || continue
+  echo "--- what failed in $name:"
+  { sed -n '/The following tests FAILED/,$p' "$log"
+    grep -E '^(FAILED|ERROR) |^[A-Za-z0-9_:#]+ = [0-9.]+ s = [FE]$|\[ERROR\] (Tests run|Failures|  )|FAILED:' "$log"
+  } | head -n 30
+done
 [ "$failed" -gt 0 ] && echo "failed suites: ${failed_names[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
