@@ -48,7 +48,12 @@ bool Engine::mtu_round_due_locked(Peer& peer, TimePoint now) {
 void Engine::send_mtu_probes(Peer& peer, Session& session, uint32_t round, EngineSink& sink,
                              TimePoint now) {
   const int64_t last_use = peer.last_use_ns.load(std::memory_order_relaxed);
-  for (uint16_t size : mtu_probe_sizes(config_.virtual_mtu)) {
+  bool relayed = false;
+  {
+    std::lock_guard lock(peer.mutex);
+    relayed = peer.path == PathKind::relay && peer.relay.has_value();
+  }
+  for (uint16_t size : mtu_probe_sizes(probe_ceiling(config_.virtual_mtu, relayed))) {
     auto buffer = sink.datagram_buffer(kDatagramHeadroom + size + kDatagramTailroom);
     encode_mtu_control({kControlMtuProbe, round, size},
                        std::span(buffer).subspan(kDatagramHeadroom, size));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tunnel/constants.h"
+
 namespace ntm::tunnel {
 
 std::vector<uint16_t> mtu_probe_sizes(uint16_t virtual_mtu) {
@@ -11,6 +13,12 @@ std::vector<uint16_t> mtu_probe_sizes(uint16_t virtual_mtu) {
   }
   sizes.push_back(std::min(virtual_mtu, kMinTunnelMtu));
   return sizes;
+}
+
+uint16_t probe_ceiling(uint16_t virtual_mtu, bool relayed) {
+  if (!relayed) return virtual_mtu;
+  const int lowered = static_cast<int>(virtual_mtu) - static_cast<int>(kRelayHeaderRoom);
+  return static_cast<uint16_t>(std::max(lowered, static_cast<int>(std::min(virtual_mtu, kMinTunnelMtu))));
 }
 
 void encode_mtu_control(const MtuControl& message, std::span<uint8_t> out) {

@@ -53,6 +53,13 @@ struct MtuControl {
 // The probe sizes for a virtual MTU, largest first, down to kMinTunnelMtu.
 std::vector<uint16_t> mtu_probe_sizes(uint16_t virtual_mtu);
 
+// The largest size worth probing on a path. A relayed datagram carries an 8-byte relay header,
+// and the RS may forward it on another address family (IPv4 in, IPv6 out: 20 bytes more), so at
+// the default 1420 it no longer fits a 1500-byte link: the sending host (the node or the RS)
+// fragments it, and a fragmented probe is acknowledged like any other. Relayed, the search starts
+// 8 bytes lower, where every leg fits the 1500 bytes a direct path of that MTU fits.
+uint16_t probe_ceiling(uint16_t virtual_mtu, bool relayed);
+
 // Writes a message into `out` (a probe fills out.size() == size bytes; an ack kMtuControlSize).
 void encode_mtu_control(const MtuControl& message, std::span<uint8_t> out);
 

@@ -3,6 +3,7 @@
 // test is the path: it drops datagrams above a size, as a narrow link with ICMP dropped does.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <vector>
 
 #include "engine_harness.h"
@@ -107,6 +108,50 @@ TEST_CASE("the tunnel measures the largest inner packet that gets through, witho
   CHECK(p.a_at_b()->path_mtu.load() == kVirtualMtu);
   CHECK(p.a.engine.stats().dropped_malformed.load() == 0);
   CHECK(p.b.engine.stats().dropped_malformed.load() == 0);
+}
+
+TEST_CASE("through a relay the largest probe is the same datagram size as direct",
+          "[tunnel][mtu]") {
+  // The relay header (8 bytes) and a family change at the RS (IPv4 in, IPv6 out) would make a
+  // full-size relayed datagram too big for a 1500-byte link: the host fragments it and the
+  // fragmented probe is acknowledged. The search starts 8 bytes lower through a relay.
+  CHECK(probe_ceiling(1420, false) == 1420);
+  CHECK(probe_ceiling(1420, true) == 1412);
+  CHECK(probe_ceiling(1204, true) == kMinTunnelMtu);  // never below the smallest size searched
+  CHECK(probe_ceiling(1000, true) == 1000);
+
+  MtuPair p;
+  p.a.engine.connect(p.b_at_a(), p.a.sink, kT0);
+  p.pump(kT0);
+  auto largest_probe = [&](const Endpoint& to) {
+    size_t largest = 0, probes = 0;
+    for (const auto& d : p.a.sink.sent) {
+      if (!(d.to == to) || d.bytes.size() < wire::kCapsuleHeaderSize + wire::kTagSize + 1000) continue;
+      largest = std::max(largest, d.bytes.size());
+      ++probes;
+    }
+    return std::pair{largest, probes};
+  };
+  p.a.sink.clear();
+  p.a.tick(kT0 + 20ms);
+  const auto [direct_largest, direct_probes] = largest_probe(p.b.endpoint);
+  CHECK(direct_largest == wire::kCapsuleHeaderSize + kVirtualMtu + wire::kTagSize);
+  CHECK(direct_probes == mtu_probe_sizes(kVirtualMtu).size());
+
+  const Endpoint relay_server = Endpoint::v4({192, 0, 2, 200}, 7802);
+  {
+    auto peer = p.b_at_a();
+    std::lock_guard lock(peer->mutex);
+    peer->path = PathKind::relay;
+    peer->relay = Peer::Relay{relay_server, 77};
+    peer->mtu_round_ends = TimePoint{};
+    peer->mtu_next_search = TimePoint{};
+  }
+  p.a.sink.clear();
+  p.a.tick(kT0 + 40ms);
+  const auto [relayed_largest, relayed_probes] = largest_probe(relay_server);
+  CHECK(relayed_largest == direct_largest);  // relay header included
+  CHECK(relayed_probes == mtu_probe_sizes(kVirtualMtu - 8).size());
 }
 
 TEST_CASE("a peer that answers no probe leaves path_mtu unknown and the search stops",
