@@ -797,10 +797,22 @@ void DirectionCoordinator::reply_resolve(NodeState& node, uint32_t request_id,
 void DirectionCoordinator::check_accounts(Clock::time_point now) {
   if (!accounts_ || now - accounts_checked_ < config_.account_recheck) return;
   accounts_checked_ = now;
+  // One query for every registered node (accounts.h: roll()), not one lookup each.
+  AccountStore::Roll roll;
+  try {
+    roll = accounts_->roll();
+  } catch (const std::exception& e) {
+    NTM_LOG_ERROR("DC: account store failed: %s", e.what());  // fail open, as account_refusal
+    return;
+  }
   std::vector<std::pair<uint64_t, std::string>> refused;
   for (auto& [id, node] : nodes_) {
     node.account_checked = now;
-    if (auto why = account_refusal(id)) refused.emplace_back(id, *why);
+    if (!roll.node_ids.contains(id)) {
+      refused.emplace_back(id, "the account no longer exists");
+    } else if (auto d = roll.disabled.find(id); d != roll.disabled.end()) {
+      refused.emplace_back(id, "account '" + d->second + "' is disabled");
+    }
   }
   for (const auto& [id, why] : refused) revoke(id, why, now);
 }

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "control/codec_util.h"
@@ -79,6 +81,13 @@ class AccountStore {
   virtual std::vector<AccountInfo> list() = 0;
   virtual std::optional<AccountInfo> find(std::string_view name) = 0;
   virtual std::optional<AccountInfo> find_by_node_id(uint64_t node_id) = 0;
+  // Every account's node id, and the name of each disabled one, in one query: the DC's sweep
+  // checks all its registered nodes against it (one lookup each would be one query per node).
+  struct Roll {
+    std::unordered_set<uint64_t> node_ids;               // of every account
+    std::unordered_map<uint64_t, std::string> disabled;  // node id -> account name
+  };
+  virtual Roll roll() = 0;
 };
 
 }  // namespace ntm::servers

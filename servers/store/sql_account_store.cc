@@ -187,4 +187,19 @@ std::optional<AccountInfo> SqlAccountStore::find_by_node_id(uint64_t node_id) {
   return find_where("node_id = $1", static_cast<int64_t>(node_id));
 }
 
+AccountStore::Roll SqlAccountStore::roll() {
+  std::lock_guard lock(mu_);
+  Roll out;
+  // The name only for disabled accounts: 100k rows of two integers and an empty string.
+  const auto rows = db_->query(
+      "SELECT node_id, disabled, CASE WHEN disabled <> 0 THEN name ELSE '' END FROM accounts");
+  out.node_ids.reserve(rows.size());
+  for (const auto& row : rows) {
+    const auto node_id = static_cast<uint64_t>(row.int64(0));
+    out.node_ids.insert(node_id);
+    if (row.int64(1) != 0) out.disabled.emplace(node_id, row.text(2));
+  }
+  return out;
+}
+
 }  // namespace ntm::servers

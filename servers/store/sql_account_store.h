@@ -30,6 +30,7 @@ class SqlAccountStore : public AccountStore {
   std::vector<AccountInfo> list() override;
   std::optional<AccountInfo> find(std::string_view name) override;
   std::optional<AccountInfo> find_by_node_id(uint64_t node_id) override;
+  Roll roll() override;
 
  private:
   AccountInfo insert(std::string_view name, CredentialKind kind, const std::string& secret_hash);

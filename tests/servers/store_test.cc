@@ -85,6 +85,25 @@ TEST_CASE("a login replaces an old password hash with the current one", "[server
   CHECK(secret_of() == now);  // rehashed once, not at every login
 }
 
+TEST_CASE("the account roll has every account's node id and the names of the disabled ones, "
+          "in one query",
+          "[servers][store]") {
+  BACKEND;
+  SqlAccountStore store(sql::open(database.location), kFast);
+  const auto alice = store.add_password_account("alice", "pw-a");
+  const auto bob = store.add_password_account("bob", "pw-b");
+  const auto carol = store.add_password_account("carol", "pw-c");
+  REQUIRE(store.set_disabled("bob", true));
+  REQUIRE(store.remove("carol"));
+  const auto roll = store.roll();
+  CHECK(roll.node_ids.size() == 2);
+  CHECK(roll.node_ids.contains(alice.node_id));
+  CHECK(roll.node_ids.contains(bob.node_id));
+  CHECK(!roll.node_ids.contains(carol.node_id));
+  REQUIRE(roll.disabled.size() == 1);
+  CHECK(roll.disabled.at(bob.node_id) == "bob");
+}
+
 TEST_CASE("account store adds, authenticates, disables and lists accounts", "[servers][store]") {
   BACKEND;
   SqlAccountStore store(sql::open(database.location), kFast);
