@@ -38,6 +38,9 @@ constexpr auto kResolveRetry = 500ms;
 constexpr int kResolveAttemptsBeforeCheck = 1;
 // Challenges (DC or RS) are answered at once, but at most this often (forged ones cost little).
 constexpr auto kChallengeAnswerGap = 100ms;
+// Registers whose keys wait for the RegisterAck (ControlClient::pending_): a few rounds to every
+// endpoint (both families) of a few DCs.
+constexpr size_t kMaxPendingRegisters = 16;
 constexpr int kResolveAttempts = 8;
 // After a new login (new session key, so a new mac1 key) the previous mac1 key is still accepted
 // this long: peers learn the new one from the Directions the node asks for once registered again.
@@ -166,10 +169,25 @@ void ControlClient::send_register_locked(const Endpoint& to) {
       control::MessageType::register_node,
       control::encode(control::Register{private_endpoints(), challenge_}), grant_.ticket);
   if (!control::is_zero(challenge_)) {
-    pending_.emplace(control::DcRole::node, grant_.node_id,
-                     control::registration_key(grant_.session_key, challenge_, counter));
+    if (pending_.size() >= kMaxPendingRegisters) pending_.erase(pending_.begin());
+    pending_.emplace_back(control::DcRole::node, grant_.node_id,
+                          control::registration_key(grant_.session_key, challenge_, counter));
   }
   send_raw(to, datagram);
+}
+
+std::optional<control::DcChannel::Opened> ControlClient::open_with_pending_locked(
+    std::span<const uint8_t> datagram) {
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    auto opened = it->open(datagram);
+    if (!opened) continue;
+    if (opened->type == control::MessageType::register_ack) {
+      channel_ = std::move(*it);  // that registration's key from now on
+      pending_.clear();
+    }
+    return opened;
+  }
+  return std::nullopt;
 }
 
 Registration ControlClient::register_blocking(std::chrono::milliseconds timeout) {
@@ -197,8 +215,7 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
         send_register_locked(dc_);  // the answer to this one should be the RegisterAck
         continue;
       }
-      if (!pending_) continue;
-      auto opened = pending_->open(datagram);
+      auto opened = open_with_pending_locked(datagram);
       if (!opened) continue;
       dc_ = slot.from;  // a late answer from a DC tried earlier counts too
       if (opened->type == control::MessageType::error) {
@@ -209,8 +226,6 @@ Registration ControlClient::register_blocking(std::chrono::milliseconds timeout)
       if (opened->type != control::MessageType::register_ack) continue;
       auto ack = control::decode_register_ack(opened->plaintext);
       if (!ack) continue;
-      channel_ = std::move(pending_);
-      pending_.reset();
       registration_.vip4 = ack.value().virtual_ipv4;
       registration_.vip6 = ack.value().virtual_ipv6;
       registration_.observed = ack.value().observed;
@@ -343,18 +358,9 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
       on_register_challenge(datagram, from);
       return;
     }
-    std::optional<control::DcChannel::Opened> opened;
-    bool from_pending = false;
-    if (pending_) {
-      opened = pending_->open(datagram);
-      from_pending = opened.has_value();
-    }
+    std::optional<control::DcChannel::Opened> opened = open_with_pending_locked(datagram);
     if (!opened && channel_) opened = channel_->open(datagram);
     if (!opened) return;  // forged, replayed or for an old registration
-    if (from_pending && opened->type == control::MessageType::register_ack) {
-      channel_ = std::move(pending_);  // the new registration's key from now on
-      pending_.reset();
-    }
     switch (opened->type) {
       case control::MessageType::register_ack: {
         auto ack = control::decode_register_ack(opened->plaintext);
@@ -625,7 +631,7 @@ void ControlClient::relogin_locked() {
     engine_.set_mac1_key(control::node_mac1_key(grant_.session_key, grant_.node_id),
                          tunnel::Clock::now() + kPreviousMac1Grace);
     announce_mac1_ = true;
-    pending_.reset();
+    pending_.clear();
     needs_register_ = true;
     last_register_sent_ = {};
     NTM_LOG_INFO("logged in again as %s", grant_.fqdn.c_str());

@@ -151,6 +151,9 @@ class ControlClient {
   // Register (sealed with the session key) to `to` with the latest challenge; the registration
   // key it would make waits in pending_ for the RegisterAck.
   void send_register_locked(const Endpoint& to);
+  // Opens a DC datagram with the key of one of the Registers sent since the last ack; a
+  // RegisterAck makes that key the channel's. nullopt: none of them sealed it.
+  std::optional<control::DcChannel::Opened> open_with_pending_locked(std::span<const uint8_t> datagram);
   void on_register_challenge(std::span<const uint8_t> datagram, const Endpoint& from);
   // Returns true when a binding became usable: its first ack, or the RS had lost it and has it
   // again (the caller resends pending handshakes through it and kicks TCP).
@@ -188,7 +191,10 @@ class ControlClient {
   control::LoginGrant grant_;
   control::DcChannel session_channel_;  // seals Registers (session key)
   std::optional<control::DcChannel> channel_;  // the registration's key: everything else
-  std::optional<control::DcChannel> pending_;  // the key our last Register would make
+  // The keys the Registers sent since the last RegisterAck would make, oldest first (at most
+  // kMaxPendingRegisters). Not only the last one's: a round goes to every DC endpoint (each
+  // Register has its own counter, hence its own key), and the DC answers whichever reached it.
+  std::vector<control::DcChannel> pending_;
   control::Challenge challenge_{};             // the DC's latest challenge to us
   tunnel::TimePoint last_challenge_register_{};
   std::vector<Endpoint> dcs_;  // usable DC endpoints, in order

@@ -23,7 +23,8 @@
 //   A connection that breaks is dead (never re-made). Lines: PROGRESS t= v=<verified bytes per
 //   session>, RESULT sessions= alive= bytes_verified= worst_stall_ms= worst_stall_at=. stdin
 //   commands (client): "RESOLVE NAME" -> RESOLVED t= name= ok= ms=; "PAUSE MS": no burst starts
-//   for MS ms (the tunnels go idle) -> PAUSED t= until=; "STOP" ends early.
+//   for MS ms (the tunnels go idle) -> PAUSED t= until=; "NETCHANGE": ntm_notify_network_change()
+//   -> NETCHANGED t= rc= (the server takes this one too); "STOP" ends early.
 // Both: EVENT lines (node events), TUNNEL lines (a tunnel row changed), STATS every --stats-ms.
 #include <ntm.h>
 
@@ -523,6 +524,11 @@ void client_commands() {
       line("PAUSED t=%.6f until=%.6f", mono_now(), until);
       continue;
     }
+    if (cmd == "NETCHANGE") {
+      const int rc = ntm_notify_network_change();
+      line("NETCHANGED t=%.6f rc=%d", mono_now(), rc);
+      continue;
+    }
     if (cmd.rfind("RESOLVE ", 0) == 0) {
       std::string name = cmd.substr(8);
       const double t0 = mono_now();
@@ -590,6 +596,7 @@ int sessions_client(const Config &cfg) {
 int sessions_server(const Config &cfg) {
   int listen_fd = listen_on(cfg);
   print_ready();
+  std::thread(client_commands).detach();  // NETCHANGE (a test drives a node with no peer)
   std::atomic<int> closed{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < cfg.sessions; ++i) {
