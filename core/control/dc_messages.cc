@@ -170,6 +170,7 @@ Bytes encode(const Resolve& m) {
     } else {
       throw std::invalid_argument("Resolve by virtual address without an address family");
     }
+    if (m.failed_relay.valid()) put_endpoint(w, m.failed_relay);
   });
 }
 Decoded<Resolve> decode_resolve(std::span<const uint8_t> p) {
@@ -195,6 +196,12 @@ Decoded<Resolve> decode_resolve(std::span<const uint8_t> p) {
     }
   } else if (!r.failed()) {
     bad = true;
+  }
+  if (!r.failed() && !bad && r.remaining() > 0) {
+    // Anything but an endpoint after the request is trailing bytes.
+    const uint8_t family = p[p.size() - r.remaining()];
+    if (family != 4 && family != 6) return DecodeError::oversized;
+    m.failed_relay = get_endpoint(r, bad);
   }
   return finish(r, bad, std::move(m));
 }

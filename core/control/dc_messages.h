@@ -11,6 +11,9 @@
 //   KeepaliveAck   observed endpoint
 //   Resolve        request_id u32 | by u8 (0 fqdn, 1 virtual address) |
 //                  by=0: fqdn str    by=1: family u8 (4|6) | address[4|16]
+//                  [ | failed_relay endpoint ] (the RS of our relayed path to this peer that
+//                  stopped answering: the DC assigns another; absent = none, and what a node
+//                  before 0.4 sends)
 //   ResolveReply   request_id u32 | status u8 | node_id u64 | fqdn str | virtual_ipv4[4] |
 //                  virtual_ipv6[16]        (zeros / empty when status != ok)
 //   Direction      direction_id u32 | peer certificate bytes | peer virtual_ipv4[4] |
@@ -74,6 +77,9 @@ struct Resolve {
   // by == virtual_address: v4 (first 4 bytes of `address`) or v6.
   Endpoint::Family family = Endpoint::Family::none;
   Ipv6Address address{};
+  // The relay our relayed path to this peer went through until it stopped answering (invalid:
+  // none): the DC directs the pair through another one.
+  Endpoint failed_relay{};
   friend bool operator==(const Resolve&, const Resolve&) = default;
 
   static Resolve by_name(uint32_t request_id, std::string fqdn);

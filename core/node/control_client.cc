@@ -759,10 +759,12 @@ void ControlClient::send_detached_locked(control::Resolve request) {
       PendingResolve{request, tunnel::Clock::now(), kResolveAttempts, std::nullopt, true};
 }
 
-void ControlClient::request_direction(const std::string& fqdn) {
+void ControlClient::request_direction(const std::string& fqdn, const Endpoint& failed_relay) {
   std::lock_guard lock(mutex_);
   if (revoked_) return;
-  send_detached_locked(control::Resolve::by_name(0, fqdn));
+  auto request = control::Resolve::by_name(0, fqdn);
+  request.failed_relay = failed_relay;
+  send_detached_locked(std::move(request));
 }
 
 void ControlClient::request_resolve(const Endpoint& virtual_address) {

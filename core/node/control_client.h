@@ -95,8 +95,10 @@ class ControlClient {
                                           std::chrono::milliseconds timeout);
 
   // Asks the DC to direct a new path to a peer (mobility), without waiting for the answer. Sent
-  // once: the caller (the engine's stale-path timer) repeats it with backoff.
-  void request_direction(const std::string& fqdn);
+  // once: the caller (the engine's stale-path timer) repeats it with backoff. `failed_relay`:
+  // the RS our relayed path to the peer went through until it stopped answering, which the
+  // DC then avoids (invalid: none).
+  void request_direction(const std::string& fqdn, const Endpoint& failed_relay = {});
   // Asks the DC who owns a virtual address (a socket's peer without a tunnel entry), without
   // waiting; the direction adds the peer. Sent once (the caller repeats it).
   void request_resolve(const Endpoint& virtual_address);

@@ -584,7 +584,7 @@ void Node::event(const tunnel::EngineEvent& e) {
     case tunnel::EngineEventType::needs_direction:
       if (control_ && e.peer != nullptr) {
         NTM_LOG_INFO("%s", e.message.c_str());
-        control_->request_direction(e.peer->identity.fqdn);
+        control_->request_direction(e.peer->identity.fqdn, e.failed_relay);
       }
       return;
   }

@@ -52,6 +52,16 @@ inline constexpr auto kResumeDirectionDelay = 200ms;
 inline constexpr auto kDirectionRetry = 250ms;
 inline constexpr auto kDirectionRetryMax = 2s;
 inline constexpr auto kDirectionGiveUp = 120s;
+// A relayed tunnel whose RS died (docs/protocol.md 4.2): data sent through the relay and nothing
+// authenticated back from the peer for kRelaySilence makes the node send a handshake through the
+// relay (the peer answers it if only it had nothing to say) and, unanswered kRelayProbeWait
+// later, ask the DC for a path that avoids this relay. TCP's ACKs answer within a round trip, so
+// a live relayed session never goes that long without an answer; a one-way flow (UDP the peer
+// never answers) costs one handshake per kRelaySilence. Together with the DC's Direction and the
+// bind to the new RS they keep the gap of a relayed session whose RS dies under 3 s
+// (tests/fleet: relay fail-over).
+inline constexpr auto kRelaySilence = 1000ms;
+inline constexpr auto kRelayProbeWait = 500ms;
 // Handshakes under load (cookie.h, handshake_limiter.h). A responder's cookie secret changes
 // this often, and an initiator stops using a cookie a little before that.
 inline constexpr auto kCookieRefreshTime = 120s;

@@ -38,6 +38,9 @@ struct EngineEvent {
   Endpoint endpoint;
   PathKind path;
   std::string message;
+  // needs_direction only: the relay (its RS endpoint) that stopped answering, for the DC to
+  // avoid; invalid when the relay is not in question.
+  Endpoint failed_relay{};
 };
 
 // A data capsule whose header is written and whose counter is taken, but which is not sealed
@@ -272,6 +275,11 @@ class Engine {
   void keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
                             std::vector<EngineEvent>& events);
   void mark_stale_locked(Peer& peer, TimePoint now, TimePoint first_direction_request);
+  // A relayed tunnel's peer stayed silent for kRelaySilence after we sent it data: probe the
+  // relay with a handshake and, unanswered, ask the DC for a path avoiding it.
+  void relay_went_silent_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now);
+  // Whether tick() finds the relay silent now (the same test in tick() and next_timer()).
+  static bool relay_watched(const Peer& peer);
   void request_direction_locked(Peer& peer, TimePoint now, std::vector<EngineEvent>& events);
   void drop_session_locked(Peer& peer, std::shared_ptr<Session>& slot);
   uint64_t next_timestamp();

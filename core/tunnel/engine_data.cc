@@ -83,10 +83,20 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
   auto capsule = datagram.subspan(kRelayHeaderRoom);
   Endpoint to;
   std::optional<Peer::Relay> relay;
+  bool wake = false;
   {
     std::lock_guard lock(peer.mutex);
     to = peer.endpoint;
-    if (peer.path == PathKind::relay) relay = peer.relay;
+    if (peer.path == PathKind::relay) {
+      relay = peer.relay;
+      // Data through the relay arms its watch (kRelaySilence; the peer's answer disarms it).
+      // The timer thread looks again within kRelaySilence of any send while the relay carries
+      // traffic (next_timer), so only the first send after a quiet spell wakes it.
+      if (use && inner_length > 0 && peer.relay_unanswered_since == TimePoint{}) {
+        peer.relay_unanswered_since = now;
+        wake = now - TimePoint(std::chrono::nanoseconds(peer.last_sent_ns.load())) > kRelaySilence;
+      }
+    }
   }
   UnsealedCapsule unsealed{session.weak_from_this().lock(), 0, kRelayHeaderRoom, inner_length};
   {
@@ -107,6 +117,7 @@ void Engine::seal_and_send(Peer& peer, Session& session, std::span<uint8_t> data
   }
   if (use) peer.touch(now);
   peer.last_sent_ns.store(ns(now), std::memory_order_relaxed);
+  if (wake) sink.timers_changed();
   if (inner_length > 0) {
     peer.packets_sent.fetch_add(1, std::memory_order_relaxed);
     peer.bytes_sent.fetch_add(inner_length, std::memory_order_relaxed);

@@ -85,6 +85,25 @@ void Engine::mark_stale_locked(Peer& peer, TimePoint now, TimePoint first_direct
   if (peer.relay && peer.path != PathKind::relay) peer.direct_deadline = now + config_.direct_timeout;
 }
 
+bool Engine::relay_watched(const Peer& peer) {
+  return peer.path == PathKind::relay && peer.current && !peer.path_stale && !peer.pinned &&
+         peer.relay_unanswered_since != TimePoint{};
+}
+
+void Engine::relay_went_silent_locked(const TunnelTable::Ref& peer, EngineSink& sink,
+                                      TimePoint now) {
+  peer->relay_unanswered_since = TimePoint{};
+  peer->relay_suspect = true;
+  // The handshake is the probe: answered through the relay, the path works (the peer only had
+  // nothing to say) and the first answer ends the staleness; unanswered, the DC is asked.
+  mark_stale_locked(*peer, now, now + kRelayProbeWait);
+  if (peer->pending) {
+    table_.remove_path(peer->pending->local_path_id);
+    peer->pending.reset();
+  }
+  start_handshake_locked(peer, sink, now);
+}
+
 void Engine::request_direction_locked(Peer& peer, TimePoint now, std::vector<EngineEvent>& events) {
   ++peer.direction_requests;
   const auto backoff = std::min<std::chrono::nanoseconds>(
@@ -97,9 +116,12 @@ void Engine::request_direction_locked(Peer& peer, TimePoint now, std::vector<Eng
                                                  now - peer.stale_since)
                                                  .count()) +
                               " ms";
+  const bool relay_failed = peer.relay_suspect && peer.path == PathKind::relay;
+  if (relay_failed) why += " through the relay at " + peer.endpoint.to_string();
   events.push_back({EngineEventType::needs_direction, &peer, peer.endpoint, peer.path,
                     why + ": asking the DC for a path (request " +
-                        std::to_string(peer.direction_requests) + ")"});
+                        std::to_string(peer.direction_requests) + ")",
+                    relay_failed ? peer.endpoint : Endpoint{}});
 }
 
 void Engine::on_network_change(EngineSink& sink, TimePoint now) {
@@ -159,8 +181,18 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
     std::lock_guard lock(peer->mutex);
     peer->touch(now);
     peer->candidates = std::move(candidates);
+    // A relayed tunnel given another relay (its RS died, and one end asked the DC for a path
+    // avoiding it): both ends move to it now, whether or not this end noticed the silence.
+    const bool relay_moved = peer->path == PathKind::relay && relay && peer->relay &&
+                             (peer->relay->server != relay->server ||
+                              peer->relay->relay_id != relay->relay_id);
     peer->relay = std::move(relay);
-    if (peer->current && !peer->path_stale) {
+    if (relay_moved && peer->current && !peer->path_stale) {
+      // (A stale end takes the new relay below, as any stale path does.) Direct candidates
+      // offered too are probed at the next kDirectProbeInterval.
+      peer->relay_unanswered_since = TimePoint{};
+      fall_back_to_relay_locked(peer, sink, now, events);
+    } else if (peer->current && !peer->path_stale) {
       keep_or_probe_locked(peer, sink, now, events);
     } else {
       if (peer->path_stale) {
@@ -215,6 +247,9 @@ void Engine::keep_or_probe_locked(const TunnelTable::Ref& peer, EngineSink& sink
 void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
                                     std::optional<uint32_t> relay_id, TimePoint now,
                                     std::vector<EngineEvent>& events, bool explicit_path) {
+  // The peer answered: whatever went out through the relay was not lost.
+  peer.relay_unanswered_since = TimePoint{};
+  peer.relay_suspect = false;
   if (peer.path_stale) {
     // The peer answered on our new path (or told us its new one): mobility is done for it.
     peer.path_stale = false;

@@ -23,6 +23,9 @@ void Engine::tick(EngineSink& sink, TimePoint now) {
         probe_on = peer->current;
         probe_round = peer->mtu_round;
       }
+      if (relay_watched(*peer) && now - peer->relay_unanswered_since >= kRelaySilence) {
+        relay_went_silent_locked(peer, sink, now);
+      }
       if (peer->path_stale && !peer->pinned && now >= peer->next_direction_request &&
           !older_than(now, peer->stale_since, kDirectionGiveUp)) {
         request_direction_locked(*peer, now, events);
@@ -131,6 +134,16 @@ TimePoint Engine::next_timer(TimePoint now) const {
     if (config_.virtual_mtu != 0 && peer->current && peer->current->confirmed &&
         peer->endpoint.valid()) {
       at(peer->mtu_round_ends != TimePoint{} ? peer->mtu_round_ends : peer->mtu_next_search);
+    }
+    if (relay_watched(*peer)) {
+      at(peer->relay_unanswered_since + kRelaySilence);
+    } else if (peer->path == PathKind::relay && peer->current && !peer->path_stale &&
+               !peer->pinned) {
+      // Sends from other threads arm the watch without waking us (seal_and_send wakes us only
+      // for the first send after a quiet kRelaySilence): while the relay carries traffic, look
+      // again within kRelaySilence of the last send.
+      const auto sent = TimePoint(std::chrono::nanoseconds(peer->last_sent_ns.load()));
+      if (now - sent <= kRelaySilence) at(due(sent, kRelaySilence));
     }
     if (peer->path_stale && !peer->pinned && !older_than(now, peer->stale_since, kDirectionGiveUp)) {
       at(peer->next_direction_request);

@@ -120,6 +120,12 @@ struct Peer {
   TimePoint next_direction_request{};
   int direction_requests = 0;
   TimePoint last_direct_receive{};
+  // A relayed path's liveness (constants.h, kRelaySilence): when the first data packet went out
+  // through the relay since the peer's last authenticated packet (zero: none unanswered), and
+  // whether the relay in use went silent - then the direction requests name it, so the DC
+  // assigns another (both cleared by the peer's next authenticated packet).
+  TimePoint relay_unanswered_since{};
+  bool relay_suspect = false;
   std::shared_ptr<Session> current;   // used for sending
   std::shared_ptr<Session> previous;  // still accepted while the peer switches over
   std::shared_ptr<Session> next;      // responder side, until the initiator confirms it

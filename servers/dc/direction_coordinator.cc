@@ -627,7 +627,15 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
     ++resolves_coalesced_;
     return;
   }
-  switch (limits_.admit(node.node_id, peer->node_id, ends, now)) {
+  // The requester's relayed path to the peer went silent through this RS (docs/protocol.md 4.2):
+  // a new direction through another one, even if the pair was directed moments ago.
+  std::optional<size_t> failed_relay;
+  if (r.failed_relay.valid()) {
+    failed_relay = relay_health_.index_of(r.failed_relay);
+    NTM_LOG_INFO("DC: %s reports the relay at %s silent on its path to %s", node.fqdn.c_str(),
+                 r.failed_relay.to_string().c_str(), peer->fqdn.c_str());
+  }
+  switch (limits_.admit(node.node_id, peer->node_id, ends, now, failed_relay)) {
     case ResolveLimits::Verdict::coalesce:
       // The pair was directed moments ago and neither end moved since: nothing new to say.
       ++resolves_coalesced_;
@@ -649,11 +657,14 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   uint32_t relay_id = 0;
   while (relay_id == 0) relay_id = crypto::random_u32();
   const RelayServerInfo* rs = nullptr;
-  if (auto i = relay_health_.choose(node.observed.family, peer->observed.family, relay_id)) {
-    rs = &config_.relays[*i];
+  std::optional<size_t> rs_index;
+  if (auto i = relay_health_.choose(node.observed.family, peer->observed.family, relay_id,
+                                    failed_relay)) {
+    rs_index = *i;
   } else if (!config_.relays.empty()) {
-    rs = &config_.relays[relay_id % config_.relays.size()];  // none serves both families
+    rs_index = relay_id % config_.relays.size();  // none serves both families
   }
+  if (rs_index) rs = &config_.relays[*rs_index];
   if (decision.mode == control::DirectionMode::relay && !rs) {
     NTM_LOG_WARN("DC: %s and %s need a relay (no common address family) and none is configured",
                  node.fqdn.c_str(), peer->fqdn.c_str());
@@ -690,6 +701,7 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   p.peer = peer->node_id;
   p.request_id = r.request_id;
   p.ends = ends;
+  p.relay_index = rs_index;
   p.to_resolver = make(node, *peer, decision.candidates_for_a, id);
   p.to_peer = make(*peer, node, decision.candidates_for_b, id);
   p.next_send = now;
@@ -699,8 +711,10 @@ void DirectionCoordinator::on_resolve(NodeState& node, const Bytes& plain, Clock
   if (!p.peer_dc.empty()) ++fleet_directions_;
   ++node.pending_directions;
   ++directions_sent_;
-  NTM_LOG_INFO("DC: direction %08x %s <-> %s: %s", id, node.fqdn.c_str(), peer->fqdn.c_str(),
-               decision.mode == control::DirectionMode::direct ? "direct" : "relay");
+  NTM_LOG_INFO("DC: direction %08x %s <-> %s: %s (relay %s)", id, node.fqdn.c_str(),
+               peer->fqdn.c_str(),
+               decision.mode == control::DirectionMode::direct ? "direct" : "relay",
+               rs && !rs->endpoints.empty() ? rs->endpoints.front().to_string().c_str() : "none");
   auto [it, _] = directions_.emplace(id, std::move(p));
   send_pending(it->second, now);
 }
@@ -755,7 +769,7 @@ void DirectionCoordinator::on_direction_ack(NodeState& node, const Bytes& plain)
 
 void DirectionCoordinator::finish_direction(PendingDirection& p, Clock::time_point now) {
   const bool both = p.resolver_acked && p.peer_acked;
-  if (both) limits_.directed(p.resolver, p.peer, p.ends, now);
+  if (both) limits_.directed(p.resolver, p.peer, p.ends, now, p.relay_index);
   auto resolver = nodes_.find(p.resolver);
   NodeState scratch;
   const NodeState* peer = end_of(p, p.peer, scratch);

@@ -164,6 +164,7 @@ class DirectionCoordinator {
     bool resolver_acked = false;
     bool peer_acked = false;
     uint64_t ends = 0;  // both ends' addresses when it was made (resolve_limits.h)
+    std::optional<size_t> relay_index;  // the RS it assigned (config.relays)
     // Further Resolves of the same pair (from either end) answered when this one finishes:
     // (node_id, request_id).
     std::vector<std::pair<uint64_t, uint32_t>> waiters;

@@ -54,8 +54,14 @@ bool RelayHealth::alive_locked(size_t relay, Clock::time_point now) const {
   return p.answered && now - p.last_answer <= config_.dead_after;
 }
 
+std::optional<size_t> RelayHealth::index_of(const Endpoint& endpoint) const {
+  for (size_t i = 0; i < relays_.size(); ++i)
+    if (std::find(relays_[i].begin(), relays_[i].end(), endpoint) != relays_[i].end()) return i;
+  return std::nullopt;
+}
+
 std::optional<size_t> RelayHealth::choose(Endpoint::Family a, Endpoint::Family b,
-                                          uint32_t spread) const {
+                                          uint32_t spread, std::optional<size_t> avoid) const {
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   std::vector<size_t> serving, alive;
@@ -63,6 +69,11 @@ std::optional<size_t> RelayHealth::choose(Endpoint::Family a, Endpoint::Family b
     if (!serves(i, a) || !serves(i, b)) continue;
     serving.push_back(i);
     if (alive_locked(i, now)) alive.push_back(i);
+  }
+  if (avoid && serving.size() > 1) {
+    // A node saw it stop forwarding, perhaps before our probes did (they need dead_after).
+    std::erase(serving, *avoid);
+    std::erase(alive, *avoid);
   }
   if (alive.empty()) {
     if (serving.empty()) return std::nullopt;

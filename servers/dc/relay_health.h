@@ -39,8 +39,13 @@ class RelayHealth {
   void stop();  // idempotent
 
   // The index of the RS to assign to two nodes reaching the DC in families `a` and `b`, or
-  // nullopt when no RS serves both. `spread` (e.g. the relay id) picks among equals.
-  std::optional<size_t> choose(Endpoint::Family a, Endpoint::Family b, uint32_t spread) const;
+  // nullopt when no RS serves both. `spread` (e.g. the relay id) picks among equals. `avoid`:
+  // an RS a node reported dead (its relayed path through it went silent) - passed over, alive
+  // or not by the probes' account, unless no other RS serves both families.
+  std::optional<size_t> choose(Endpoint::Family a, Endpoint::Family b, uint32_t spread,
+                               std::optional<size_t> avoid = std::nullopt) const;
+  // The RS that has `endpoint` among its endpoints.
+  std::optional<size_t> index_of(const Endpoint& endpoint) const;
 
   struct Status {
     bool alive = false;

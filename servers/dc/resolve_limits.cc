@@ -19,9 +19,11 @@ bool ResolveLimits::Bucket::take(double rate, double burst, Clock::time_point no
 }
 
 ResolveLimits::Verdict ResolveLimits::admit(uint64_t requester, uint64_t target, uint64_t ends,
-                                            Clock::time_point now) {
+                                            Clock::time_point now,
+                                            std::optional<size_t> failed_relay) {
   if (auto it = pairs_.find(key(requester, target)); it != pairs_.end()) {
-    if (it->second.ends == ends && now - it->second.at < config_.pair_interval)
+    const bool through_failed = failed_relay && it->second.relay == failed_relay;
+    if (it->second.ends == ends && now - it->second.at < config_.pair_interval && !through_failed)
       return Verdict::coalesce;
   }
   // Both buckets must have a token before either is spent.
@@ -35,8 +37,9 @@ ResolveLimits::Verdict ResolveLimits::admit(uint64_t requester, uint64_t target,
   return Verdict::direct;
 }
 
-void ResolveLimits::directed(uint64_t a, uint64_t b, uint64_t ends, Clock::time_point now) {
-  pairs_[key(a, b)] = Pair{ends, now};
+void ResolveLimits::directed(uint64_t a, uint64_t b, uint64_t ends, Clock::time_point now,
+                             std::optional<size_t> relay) {
+  pairs_[key(a, b)] = Pair{ends, now, relay};
 }
 
 void ResolveLimits::forget(uint64_t node) {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -38,9 +39,13 @@ class ResolveLimits {
     limited,    // over a requester's or target's rate: drop
   };
   // `ends`: a fingerprint of both ends' addresses (a new direction is due when it changed).
-  Verdict admit(uint64_t requester, uint64_t target, uint64_t ends, Clock::time_point now);
-  // Records the direction made after Verdict::direct.
-  void directed(uint64_t a, uint64_t b, uint64_t ends, Clock::time_point now);
+  // `failed_relay`: the relay (index) the requester reports dead; a recent direction through it
+  // is not reused (one through another relay is: the other end reported it too).
+  Verdict admit(uint64_t requester, uint64_t target, uint64_t ends, Clock::time_point now,
+                std::optional<size_t> failed_relay = std::nullopt);
+  // Records the direction made after Verdict::direct, and the relay (index) it assigned.
+  void directed(uint64_t a, uint64_t b, uint64_t ends, Clock::time_point now,
+                std::optional<size_t> relay = std::nullopt);
   // Forgets a pair's recent direction (the policy between them changed).
   void forget_pair(uint64_t a, uint64_t b) { pairs_.erase(key(a, b)); }
   // Forgets a node (it expired or was revoked).
@@ -58,6 +63,7 @@ class ResolveLimits {
   struct Pair {
     uint64_t ends = 0;
     Clock::time_point at{};
+    std::optional<size_t> relay;
   };
   static std::pair<uint64_t, uint64_t> key(uint64_t a, uint64_t b) {
     return a < b ? std::pair{a, b} : std::pair{b, a};

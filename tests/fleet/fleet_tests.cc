@@ -1,5 +1,6 @@
-// Fleet tests (issue 18): several DCs on one database, on loopback (fleet_fixture.h). The
-// namespace version, with kill -9 and NATs, is tests/faults/test_fleet.py.
+// Fleet tests (issue 18): several DCs on one database, and two RSs as processes killed with
+// SIGKILL, on loopback (fleet_fixture.h). (Killing and restarting the one RS or DC in namespaces:
+// tests/faults/test_restarts.py.)
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
@@ -9,6 +10,7 @@
 #endif
 
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -115,6 +117,109 @@ TEST_CASE("when its DC dies, a node registers with the next DC of its list withi
   REQUIRE(result.size() == 1);
   CHECK(num(parse(result[0]), "alive") == 2);
   CHECK(num(parse(result[0]), "bytes_verified") > 0);
+}
+
+// The TUNNEL line's relay port of `p`'s tunnel to `peer`, once its path is the relay (0: not
+// within `timeout`), looking from line `from` on.
+uint16_t relay_port_of(ChildProcess &p, const std::string &peer, size_t from,
+                       std::chrono::milliseconds timeout, uint16_t other_than = 0) {
+  auto index = p.wait_for_line_from(
+      from, "TUNNEL ",
+      [&](const std::string &line) {
+        const Fields f = parse(line);
+        if (str(f, "peer") != peer || str(f, "path") != "relay" || num(f, "state") != 2)
+          return false;
+        const auto ep = ntm::Endpoint::parse(str(f, "endpoint"));
+        return ep && ep->port != other_than;
+      },
+      timeout);
+  if (!index) return 0;
+  return ntm::Endpoint::parse(str(parse(p.lines()[*index]), "endpoint"))->port;
+}
+
+// Per-session verified byte counts of a PROGRESS line ("v=12,34").
+std::vector<uint64_t> progress_of(const std::string &line) {
+  std::vector<uint64_t> v;
+  std::stringstream ss(str(parse(line), "v"));
+  for (std::string part; std::getline(ss, part, ',');) v.push_back(std::stoull(part));
+  return v;
+}
+
+TEST_CASE("when the RS of a relayed tunnel is killed (kill -9), the tunnel moves to the other RS "
+          "and its checksummed TCP sessions go on after a gap under 3 s",
+          "[fleet][relay]") {
+  // keepalive_s 20: nothing here waits for a keepalive.
+  Fleet fleet({.dcs = 1, .keepalive_s = 20, .database = "", .reversed_as = false,
+               .rs_processes = 2, .dual_stack = true});
+  for (const char *name : {"alice", "bob"}) fleet.add_account(name, std::string(name) + "-pw");
+  const std::string bob_name = std::string("bob.") + kDomain;
+  const std::string alice_name = std::string("alice.") + kDomain;
+
+  // bob IPv6-only, alice IPv4-only: no common family, so the DC directs them through a relay.
+  ChildProcess bob("bob", fleet.field_argv("sessions", "server", "bob", {"--sessions", "2"},
+                                           false, "[::1]:0"));
+  wait_ready(bob);
+  ChildProcess alice("alice",
+                     fleet.field_argv("sessions", "client", "alice",
+                                      {"--connect", bob_name + ":5000", "--sessions", "2",
+                                       "--duration", "12", "--bytes", "8192", "--gap-ms", "20-50",
+                                       "--stall-timeout", "8"}),
+                     true, /*stdin_pipe=*/true);
+  REQUIRE(alice.wait_for_line("PROGRESS ", seconds(30)));
+  const uint16_t used = relay_port_of(alice, bob_name, 0, seconds(10));
+  REQUIRE(used != 0);
+  REQUIRE(relay_port_of(bob, alice_name, 0, seconds(10)) == used);
+  const size_t in_use = used == fleet.rs_port(0) ? 0 : 1;
+  REQUIRE(fleet.rs_port(in_use) == used);
+  // Every session has verified data through it; then the RS dies.
+  auto all_above = [](const std::vector<uint64_t> &v, const std::vector<uint64_t> &floor) {
+    bool all = v.size() == floor.size();
+    for (size_t i = 0; all && i < v.size(); ++i) all = v[i] > floor[i];
+    return all;
+  };
+  REQUIRE(alice.wait_for_line_from(
+      0, "PROGRESS ",
+      [&](const std::string &line) { return all_above(progress_of(line), {0, 0}); }, seconds(10)));
+  const size_t mark = alice.lines().size(), mark_bob = bob.lines().size();
+  fleet.kill_rs(in_use);
+  const double killed = mono_now();
+  // What the sessions had verified at the kill: the first PROGRESS line after it.
+  auto first = alice.wait_for_line_from(
+      mark, "PROGRESS ",
+      [&](const std::string &line) { return std::stod(str(parse(line), "t")) >= killed; },
+      seconds(5));
+  REQUIRE(first);
+  const std::vector<uint64_t> before = progress_of(alice.lines()[*first]);
+
+  // Every session verified more bytes than at the kill: the first PROGRESS line that says so.
+  std::optional<double> resumed;
+  size_t from = *first + 1;
+  while (!resumed) {
+    auto index = alice.wait_for_line_from(
+        from, "PROGRESS ", [](const std::string &) { return true; }, seconds(10));
+    REQUIRE(index);
+    from = *index + 1;
+    if (all_above(progress_of(alice.lines()[*index]), before)) resumed = std::stod(str(parse(alice.lines()[*index]), "t"));
+    REQUIRE(mono_now() - killed < 10.0);
+  }
+  const double gap = *resumed - killed;
+  std::fprintf(stderr, "relay fail-over: every session progressed again %.0f ms after the kill\n",
+               gap * 1000);
+  CHECK(gap < 3.0);
+  // Both ends went over to the other RS.
+  const uint16_t other = fleet.rs_port(1 - in_use);
+  CHECK(relay_port_of(alice, bob_name, mark, seconds(5), used) == other);
+  CHECK(relay_port_of(bob, alice_name, mark_bob, seconds(5), used) == other);
+
+  // The sessions went on through it all: both alive, every byte verified, no ERROR.
+  REQUIRE(alice.wait_exit(seconds(45)) == 0);
+  CHECK(alice.lines_starting("ERROR").empty());
+  const auto result = alice.lines_starting("RESULT ");
+  REQUIRE(result.size() == 1);
+  CHECK(num(parse(result[0]), "alive") == 2);
+  CHECK(num(parse(result[0]), "bytes_verified") > 0);
+  std::fprintf(stderr, "relay fail-over: worst stall of a session %s ms\n",
+               str(parse(result[0]), "worst_stall_ms").c_str());
 }
 
 #ifdef NTM_FLEET_POSTGRESQL

@@ -139,3 +139,91 @@ TEST_CASE("DC: a Direction names a relay that answers, not one that is down",
   }
   app.stop();
 }
+
+TEST_CASE("relay health: a relay to avoid is passed over while another serves both families",
+          "[servers][dc][relays]") {
+  auto rs1 = start_rs();
+  auto rs2 = start_rs();
+  RelayHealth health({rs1->local_endpoints(), rs2->local_endpoints()}, kQuick);
+  health.start();
+  REQUIRE(eventually([&] { return health.status(0).alive && health.status(1).alive; }, 3s));
+  CHECK(health.index_of(rs2->local_endpoints().at(0)) == 1u);
+  CHECK_FALSE(health.index_of(Endpoint::v4({127, 0, 0, 1}, 9)));
+  for (uint32_t k = 0; k < 16; ++k) {
+    CHECK(health.choose(v4, v4, k, 0) == 1u);  // alive by the probes, but a node saw it fail
+    CHECK(health.choose(v4, v4, k, 1) == 0u);
+  }
+  // The only one that serves both families is chosen anyway (it may be back).
+  RelayHealth one({rs1->local_endpoints()}, kQuick);
+  CHECK(one.choose(v4, v4, 0, 0) == 0u);
+}
+
+TEST_CASE("DC: a Resolve naming the relay that went silent gets a Direction through another "
+          "relay at once; without it, the pair's recent direction stands",
+          "[servers][dc][relays]") {
+  auto rs1 = start_rs();
+  auto rs2 = start_rs();
+  test::TempDir dir;
+  ServerOptions o;
+  o.state = dir.path / "state";
+  o.domain = "example";
+  o.listen_as = {Endpoint::v4({127, 0, 0, 1}, 0)};
+  o.listen_dc = {Endpoint::v4({127, 0, 0, 1}, 0)};
+  o.relays = {rs1->local_endpoints(), rs2->local_endpoints()};
+  Roles roles;
+  roles.rs = false;
+  ServerApp app(o, roles, kTestPasswordCost);
+  for (const char* name : {"alice", "bob"}) app.accounts().add_password_account(name, "pw");
+  app.start();
+  auto login = [&](const std::string& name, uint8_t seed) {
+    auto r = test::tls_login(app.as()->local_endpoint(), app.tls_cert_path(),
+                             {name, "pw", test::fake_static_key(seed)});
+    REQUIRE(r.response);
+    REQUIRE(r.response->grant);
+    return *r.response->grant;
+  };
+  test::TestNode alice(login("alice", 1), app.dc()->local_endpoints().at(0));
+  test::TestNode bob(login("bob", 2), app.dc()->local_endpoints().at(0));
+  REQUIRE(alice.register_node());
+  REQUIRE(bob.register_node());
+  REQUIRE(eventually([&] {
+    return app.dc()->relay_health().status(0).alive && app.dc()->relay_health().status(1).alive;
+  }, 3s));
+
+  // Resolves bob (naming `failed`, if valid); returns the relay of the Direction both ends got,
+  // or an invalid endpoint when the DC answered from the pair's recent direction instead.
+  uint32_t request = 1;
+  auto resolve = [&](const Endpoint& failed) {
+    auto r = control::Resolve::by_name(request++, "bob.example");
+    r.failed_relay = failed;
+    alice.send(MessageType::resolve, control::encode(r));
+    Endpoint relay;
+    if (auto m = alice.wait_for(MessageType::direction, 500ms)) {
+      const auto d = control::decode_direction(m->plaintext).value();
+      relay = d.relay;
+      alice.send(MessageType::direction_ack, control::encode(control::DirectionAck{d.direction_id}));
+      auto mb = bob.wait_for(MessageType::direction);
+      REQUIRE(mb);
+      const auto db = control::decode_direction(mb->plaintext).value();
+      CHECK(db.relay == relay);
+      bob.send(MessageType::direction_ack, control::encode(control::DirectionAck{db.direction_id}));
+    }
+    auto reply = alice.wait_for(MessageType::resolve_reply);
+    REQUIRE(reply);
+    CHECK(control::decode_resolve_reply(reply->plaintext).value().status ==
+          control::ResolveStatus::ok);
+    return relay;
+  };
+  const Endpoint first = resolve({});
+  REQUIRE(first.valid());
+  const Endpoint other = first == rs1->local_endpoints().at(0) ? rs2->local_endpoints().at(0)
+                                                               : rs1->local_endpoints().at(0);
+  // Moments later (within the pair interval), without a failed relay: nothing new.
+  CHECK_FALSE(resolve({}).valid());
+  // Naming a relay the pair does not use: nothing new either (the other end reported first).
+  CHECK_FALSE(resolve(other).valid());
+  // Naming the relay in use: a new Direction, through the other relay, although the probes
+  // still find both alive.
+  CHECK(resolve(first) == other);
+  app.stop();
+}

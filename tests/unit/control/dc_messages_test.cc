@@ -139,6 +139,33 @@ TEST_CASE("Resolve by name and by virtual address round-trip", "[control]") {
   check_codec(Resolve::by_ipv6(3, a), [](auto s) { return decode_resolve(s); });
 }
 
+TEST_CASE("a Resolve may name the relay that went silent after the request; without it the "
+          "Resolve of a node before 0.4",
+          "[control]") {
+  for (const Endpoint& failed : {test::ep4(9, 7802), test::ep6(9, 7802)}) {
+    auto m = Resolve::by_name(4, "bob.example");
+    m.failed_relay = failed;
+    const auto bytes = encode(m);
+    CHECK(bytes.size() > encode(Resolve::by_name(4, "bob.example")).size());
+    auto d = decode_resolve(bytes);
+    REQUIRE(d.ok());
+    CHECK(d.value() == m);
+    // Cut anywhere but right before the endpoint: refused (there, the Resolve without it).
+    const size_t without = encode(Resolve::by_name(4, "bob.example")).size();
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      INFO(n);
+      CHECK(decode_resolve(std::span<const uint8_t>(bytes.data(), n)).ok() == (n == without));
+    }
+    auto longer = bytes;
+    longer.push_back(0);
+    CHECK_FALSE(decode_resolve(longer).ok());
+  }
+  // A family 0 endpoint is no relay: refused rather than read as "none".
+  auto zero = encode(Resolve::by_name(4, "bob.example"));
+  zero.push_back(0);
+  CHECK_FALSE(decode_resolve(zero).ok());
+}
+
 TEST_CASE("Resolve rejects an unknown selector and an unknown family", "[control]") {
   auto by_name = encode(Resolve::by_name(1, "x"));
   by_name[4] = 2;
