@@ -85,7 +85,7 @@ ensure_lwip_source() {
 }
 
 ensure_packages build-essential cmake ninja-build pkg-config libssl-dev libsqlite3-dev libargon2-dev catch2 \
-  python3 iproute2 xz-utils binutils patch
+  python3 iproute2 xz-utils binutils patch check
 ensure_lwip_source
 
 # Each binding (and each test tier with needs of its own) adds its dependencies in ci/deps.d/;

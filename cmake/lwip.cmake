@@ -51,6 +51,8 @@ endif()
 # A new or edited patch reconfigures.
 file(GLOB _lwip_patch_glob CONFIGURE_DEPENDS "${_lwip_patch_dir}/*.patch")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_lwip_patches})
+# The patched tree, for lwIP's own unit tests (tests/lwip).
+set(NTM_LWIP_PATCHED_DIR "${_lwip_patched}")
 
 # We list the files ourselves: upstream's Filelists.cmake writes into the source tree.
 file(GLOB _lwip_core

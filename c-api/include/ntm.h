@@ -494,8 +494,10 @@ NTM_EXTERN(int) ntm_close(int fd);
 
 /**
  * Sets an option. Supported: SOL_SOCKET: SO_REUSEADDR, SO_KEEPALIVE, SO_RCVTIMEO, SO_SNDTIMEO
- * (struct timeval), SO_RCVBUF, SO_BROADCAST; IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE,
+ * (struct timeval), SO_RCVBUF, SO_SNDBUF, SO_BROADCAST; IPPROTO_TCP: TCP_NODELAY, TCP_KEEPIDLE,
  * TCP_KEEPINTVL, TCP_KEEPCNT; IPPROTO_IPV6: IPV6_V6ONLY. Others fail with ENOPROTOOPT.
+ * SO_RCVBUF and SO_SNDBUF fix a TCP socket's buffer size (capped at max_socket_buffer; without
+ * them the buffers grow with the path); on a listening socket SO_SNDBUF fails with EINVAL.
  */
 NTM_EXTERN(int) ntm_setsockopt(int fd, int level, int optname, const void *optval,
                                socklen_t optlen);

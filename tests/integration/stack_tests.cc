@@ -160,3 +160,21 @@ TEST_CASE("10000 TCP connections are open at once on one node and each carries d
   CHECK(num(server, "echoed") == kCount);
   CHECK(num(server, "tcp_connections") >= kCount);
 }
+
+TEST_CASE("SO_SNDBUF and SO_RCVBUF fix a TCP socket's buffers, up to max_socket_buffer",
+          "[tcp][buffers]") {
+  Pair pair;
+  auto argv = pair.argv("buffers", pair.server, "server");
+  argv.insert(argv.end(), {"--peer", peer_spec(pair.client, "")});
+  ChildProcess node("node", argv);
+  Fields r = Pair::result(node, seconds(30));
+  // Unset: a new connection's send buffer (it grows with the window), and the ceiling the
+  // receive buffer may grow to.
+  CHECK(num(r, "snd_default") == 512 * 1024);
+  CHECK(num(r, "rcv_default") == 16 << 20);
+  CHECK(num(r, "snd_set") == 0);  // lwIP 2.1.3 refused SO_SNDBUF (ENOPROTOOPT)
+  CHECK(num(r, "snd_1m") == 1 << 20);
+  CHECK(num(r, "rcv_1m") == 1 << 20);
+  CHECK(num(r, "snd_1g") == 16 << 20);  // capped at max_socket_buffer
+  CHECK(num(r, "rcv_1g") == 16 << 20);
+}

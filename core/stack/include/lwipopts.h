@@ -78,14 +78,16 @@ void ntm_lwip_free(void *p);
 #define LWIP_SINGLE_NETIF 0
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1 /* the tunnel netif skips checksums: AEAD covers them */
 
-/* --- TCP: large windows with scaling, SACK out, out-of-order queueing --- */
+/* --- TCP: windows and buffers that follow the path (up to max_socket_buffer), SACK out,
+ * out-of-order queueing. The compile-time sizes are ceilings; core/stack/stack_limits.cc sizes
+ * each connection (patches 0006, 0011) --- */
 #define TCP_MSS 1380 /* virtual MTU 1420 minus 40; IPv6 uses 1360 through eff. send MSS */
 #define LWIP_CALCULATE_EFF_SEND_MSS 1
 #define LWIP_WND_SCALE 1
-#define TCP_RCV_SCALE 6
-#define TCP_WND (2 * 1024 * 1024)
-#define TCP_SND_BUF (512 * 1024)
-#define TCP_SND_QUEUELEN ((4 * (TCP_SND_BUF) + (TCP_MSS - 1)) / (TCP_MSS))
+#define TCP_RCV_SCALE 8
+#define TCP_WND (0xFFFF << TCP_RCV_SCALE) /* ~16 MiB: the largest receive window */
+#define TCP_SND_BUF (512 * 1024)          /* a new connection's send buffer; it grows (0011) */
+#define TCP_SND_QUEUELEN 0xFFF0           /* pbufs queued per connection: ~16 MiB of segments */
 #define TCP_SNDLOWAT (32 * 1024) /* lwIP keeps it in a u16 with 4*MSS to spare */
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_QUEUE_OOSEQ 1
@@ -96,8 +98,11 @@ void ntm_lwip_free(void *p);
 #define LWIP_TCP_KEEPALIVE 1
 #define TCP_OVERSIZE TCP_MSS
 #define LWIP_TCP_TIMESTAMPS 0
-#define TCP_TMR_INTERVAL 100 /* finer timers: delayed ACK and RTO ticks react faster */
+#define TCP_TMR_INTERVAL 25 /* fine timers: RTOs in 50 ms ticks (lwIP default: 500 ms, ours was 200 ms) */
 #define LWIP_TCP_RTO_TIME 1000 /* initial RTO, RFC 6298 (patch 0005; lwIP 2.1.3 waited 3 s) */
+#define LWIP_TCP_RTO_MIN 200   /* RTO floor, as Linux (patch 0012) */
+/* TCP_MAXRTX stays 12 (lwIP's backoff table): from the 200 ms floor a dead path is given up
+ * after ~3 min of retransmissions, as before (a 200 ms tick was the smallest RTO then). */
 
 /* --- sockets API --- */
 #define LWIP_SOCKET 1
@@ -114,7 +119,7 @@ void ntm_lwip_free(void *p);
 #define SO_REUSE 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 0
 #define RECV_BUFSIZE_DEFAULT 0x7fffffff /* "not set": TCP grows it (stack::kAutoReceiveBuffer) */
-#define DEFAULT_TCP_RECVMBOX_SIZE 4096 /* >= TCP_WND / MSS, else lwIP refuses data */
+#define DEFAULT_TCP_RECVMBOX_SIZE 16384 /* >= TCP_WND / MSS, else lwIP refuses data; grows on use */
 #define DEFAULT_UDP_RECVMBOX_SIZE 1024
 #define DEFAULT_RAW_RECVMBOX_SIZE 64
 #define DEFAULT_ACCEPTMBOX_SIZE 256
@@ -131,6 +136,7 @@ void ntm_lwip_free(void *p);
 #define LWIP_HOOK_IP6_ROUTE(src, dest) ntm_lwip_route_ip6((src), (dest))
 #define LWIP_HOOK_TCP_RCV_WND_LIMIT(pcb) ntm_lwip_rcv_wnd_limit(pcb)              /* patch 0006 */
 #define LWIP_HOOK_TCP_ACCEPT_ALLOWED(lpcb, ip) ntm_lwip_accept_allowed((lpcb), (ip)) /* 0007 */
+#define LWIP_HOOK_TCP_SND_BUF_LIMIT(pcb) ntm_lwip_snd_buf_limit(pcb)               /* 0011 */
 #define LWIP_ASSERT_CORE_LOCKED() ntm_lwip_assert_core_locked()
 #define LWIP_RAND() ntm_lwip_random()
 
