@@ -18,6 +18,9 @@
 
 /* Minimal changes to opt.h required for tcp unit tests (as lwIP's): */
 #define MEM_SIZE 16000
+/* lwIP's default alignment (1) misaligns its pools' structs: UBSan (the sanitizer build) stops
+ * at memp.c. ntmobile's own build uses the C library's allocator, aligned anyway. */
+#define MEM_ALIGNMENT 8
 #define TCP_SND_QUEUELEN 40
 #define MEMP_NUM_TCP_SEG TCP_SND_QUEUELEN
 #define TCP_SND_BUF (12 * TCP_MSS)
