@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -101,28 +102,30 @@ inline uint16_t free_udp_port() {
   throw std::runtime_error("no UDP port free on both 127.0.0.1 and [::1]");
 }
 
-// True once the server at `to` answers a NetProbe (docs/protocol.md 7) within `timeout`.
+// True once the server at `to` answers a NetProbe (docs/protocol.md 7) within `timeout`: a probe
+// every 100 ms until a reply to any of them comes (a late one counts; every queued reply is read).
 inline bool answers_probe(const Endpoint &to, std::chrono::milliseconds timeout) {
   const int fd = loopback_udp(to.is_v4() ? AF_INET : AF_INET6, 0);
   if (fd < 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<uint64_t> sent;
   bool answered = false;
   while (!answered && std::chrono::steady_clock::now() < deadline) {
     ntm::control::NetProbe probe;
     probe.nonce = ntm::crypto::random_u64();
+    sent.push_back(probe.nonce);
     const auto bytes = ntm::control::encode(probe);
     sockaddr_storage ss{};
     const unsigned len = to.to_sockaddr(ss);
     ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr *>(&ss), len);
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) == 1) {
-      uint8_t buf[64];
-      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n > 0) {
-        auto reply = ntm::control::decode_net_probe_reply(
-            std::span<const uint8_t>(buf, static_cast<size_t>(n)));
-        answered = reply && reply.value().nonce == probe.nonce;
-      }
+    if (::poll(&p, 1, 100) != 1) continue;
+    uint8_t buf[64];
+    ssize_t n;
+    while (!answered && (n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+      auto reply = ntm::control::decode_net_probe_reply(
+          std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+      answered = reply && std::find(sent.begin(), sent.end(), reply.value().nonce) != sent.end();
     }
   }
   ::close(fd);
