@@ -39,6 +39,9 @@ Endpoint relay_endpoint_for(const RelayServerInfo& rs, const Endpoint& observed)
 
 // At most this many further Resolves wait on one running direction.
 constexpr size_t kMaxWaiters = 16;
+// How long a node's previous registration key still opens its messages (NodeState::
+// previous_channel): longer than a RegisterAck's round trip and the node's first retries.
+constexpr auto kPreviousChannelGrace = std::chrono::seconds(2);
 
 std::vector<std::vector<Endpoint>> relay_endpoints(const std::vector<RelayServerInfo>& relays) {
   std::vector<std::vector<Endpoint>> out;
@@ -154,6 +157,8 @@ void DirectionCoordinator::handle(std::span<const uint8_t> datagram, const Endpo
   }
   NodeState& node = it->second;
   auto opened = node.channel->open(datagram);
+  if (!opened && node.previous_channel && now < node.previous_until)
+    opened = node.previous_channel->open(datagram);
   if (!opened) {
     // Forged, replayed, or sealed with a registration key we replaced (the node missed our
     // RegisterAck): a challenge lets the real node register again; it is worthless to others.
@@ -297,6 +302,10 @@ void DirectionCoordinator::on_register(std::span<const uint8_t> datagram,
   }
   if (gone != forgotten_.end()) forgotten_.erase(gone);
   node.register_counter = env.counter;
+  if (known && node.channel) {
+    node.previous_channel = std::move(node.channel);
+    node.previous_until = now + kPreviousChannelGrace;
+  }
   node.channel = std::move(channel);
   node.node_id = env.node_id;
   if (!(node.observed == from)) known_nodes_dirty_ = true;

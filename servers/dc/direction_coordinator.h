@@ -144,6 +144,11 @@ class DirectionCoordinator {
     std::optional<control::DcChannel> register_channel;
     uint64_t register_counter = 0;  // of the Register that made the current registration
     std::optional<control::DcChannel> channel;  // the registration key: everything else
+    // The key of the registration this one replaced, still accepted until previous_until: what
+    // the node sealed before our RegisterAck reached it (a Resolve right after its Register)
+    // is not a stranger's, and challenging it would make the node register once more.
+    std::optional<control::DcChannel> previous_channel;
+    std::chrono::steady_clock::time_point previous_until{};
     std::vector<Endpoint> private_endpoints;
     Endpoint observed;
     VirtualAddresses addresses;
