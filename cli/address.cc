@@ -50,6 +50,20 @@ HostPort parse_host_port(std::string_view text, std::string_view what) {
     port_text = text.substr(colon + 1);
   }
   if (out.host.empty()) throw ConfigError(std::string(what) + ": '" + std::string(text) + "' has no host");
+  // A host name, an IPv4 address or an IPv6 address (with a zone): nothing else, so a rule's
+  // text always reads back as the same rule (no spaces or control bytes inside a host).
+  const bool host_chars = std::all_of(out.host.begin(), out.host.end(), [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_' || c == ':' || c == '%';
+  });
+  if (!host_chars) {
+    throw ConfigError(std::string(what) + ": '" + std::string(text) +
+                      "' has a character no host name or address has");
+  }
+  if (text.front() == '[' && out.host.find(':') == std::string::npos) {
+    throw ConfigError(std::string(what) + ": '" + std::string(text) +
+                      "': brackets are for IPv6 addresses ([ADDR]:PORT)");
+  }
   out.port = parse_port(port_text, what);
   return out;
 }
