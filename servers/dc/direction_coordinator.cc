@@ -968,6 +968,8 @@ void DirectionCoordinator::expire_nodes(Clock::time_point now) {
   const uint64_t unix_now = now_unix();
   std::vector<uint64_t> gone;
   for (auto& [id, node] : nodes_) {
+    // A replaced registration key is kept only for its grace: it holds a cipher context.
+    if (node.previous_channel && now >= node.previous_until) node.previous_channel.reset();
     if (now - node.last_seen > limit) {
       NTM_LOG_INFO("DC: %s expired (silent)", node.fqdn.c_str());
       gone.push_back(id);
