@@ -8,9 +8,12 @@ Default files: README.md, docs/*.md, examples/**/README.md. For each file:
   #fragment into a Markdown file names one of its headings;
 - every path starting with build/, examples/, ci/ or bindings/ written in `code` or in a code
   block exists in the repository, or is a build output: build/... (CMake's build folder, checked
-  in --build-dir when given), bindings/java/target/..., bindings/ruby/tmp/...,
-  bindings/python/build/... . Braces and globs ({c,java}, *) are expanded.
+  in --build-dir when given), bindings/java/target[/...], bindings/ruby/tmp[/...],
+  bindings/python/build[/...]: these need only their binding's folder, so a clean checkout with
+  nothing built passes. Braces and globs ({c,java}, *) are expanded.
 Prints each problem as FILE:LINE: message and exits 1 if there is any. Python 3 stdlib only.
+
+  python3 tools/check_doc_links.py --self-test   checks the path rules on fixed examples
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ IMAGE = re.compile(r"!\[[^\]]*\]\(\s*([^)\s]+)\s*\)")
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 REPO_PATH = re.compile(r"(?<![\w./$~-])((?:build|examples|ci|bindings)/[\w./*{},@+-]*)")
-# Build outputs: they exist only after a build, so only their prefix is checked without one.
-BUILD_OUTPUTS = ("bindings/java/target/", "bindings/ruby/tmp/", "bindings/python/build/")
+# Build outputs of the bindings: they exist only after a build, so only the binding's own folder
+# is checked (the output folder itself, e.g. `bindings/ruby/tmp`, is one of them too).
+BUILD_OUTPUTS = ("bindings/java/target", "bindings/ruby/tmp", "bindings/python/build")
+
+
+def build_output(path: str) -> str | None:
+    """The build-output folder `path` is or lies in, if any."""
+    return next((out for out in BUILD_OUTPUTS if path == out or path.startswith(out + "/")), None)
 
 
 def default_files() -> list[Path]:
@@ -93,8 +102,8 @@ class Checker:
             if self.build_dir is None:
                 return True  # a build output; checked when a build folder is given
             base, relative = self.build_dir, path[len("build/"):]
-        elif path.startswith(BUILD_OUTPUTS):
-            return (ROOT / path.split("/")[0] / path.split("/")[1]).is_dir()
+        elif (output := build_output(path)) is not None:
+            return (ROOT / output).parent.is_dir()
         else:
             base, relative = ROOT, path
         if not relative:
@@ -126,12 +135,43 @@ class Checker:
                 self.check_link(file, number, link.group(1))
 
 
+# (path, exists in a clean checkout with nothing built)
+SELF_TEST_PATHS = [
+    ("bindings/ruby/tmp", True),  # the output folder itself, as docs/getting-started-ruby.md says
+    ("bindings/ruby/tmp/", True),
+    ("bindings/ruby/tmp/lib", True),
+    ("bindings/java/target/ntm.jar", True),
+    ("bindings/python/build", True),
+    ("bindings/ruby/tmpfiles", False),  # only the output folder's name, not every name it starts
+    ("bindings/nosuch/tmp", False),
+    ("examples/c", True),
+    ("examples/nosuch.c", False),
+    ("ci/suites/docs.sh", True),
+    ("build/c-api/libntm.so", True),  # without --build-dir: not checked
+]
+
+
+def self_test() -> int:
+    checker = Checker(None)
+    failures = [f"{path}: exists={not want}, expected {want}"
+                for path, want in SELF_TEST_PATHS if checker.path_exists(path) != want]
+    for failure in failures:
+        print(f"check_doc_links self-test FAILED: {failure}", file=sys.stderr)
+    if not failures:
+        print(f"check_doc_links self-test: {len(SELF_TEST_PATHS)} cases passed")
+    return 1 if failures else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="Markdown files (default: see above)")
     parser.add_argument("--build-dir", type=Path,
                         help="a finished CMake build: build/... paths must exist in it")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the path rules on fixed examples, then exit")
     args = parser.parse_args()
+    if args.self_test:
+        return self_test()
     files = [f.resolve() for f in args.files] or default_files()
     if args.build_dir and not args.build_dir.is_dir():
         print(f"check_doc_links: build folder {args.build_dir} not found", file=sys.stderr)

@@ -6,7 +6,8 @@
 #      (the real check runs in ci/suites/interop.sh, which has the bindings);
 #   3. links and paths in README.md, docs/*.md and examples/**/README.md exist
 #      (tools/check_doc_links.py; build/... paths are checked in $NTM_BUILD_DIR when it holds a
-#      finished build).
+#      finished build; the bindings' build outputs need only their binding's folder, so a clean
+#      checkout with nothing built passes), after the checker's own self-test.
 # Env (set by ci/test.sh): NTM_ROOT = repository root, NTM_BUILD_DIR = main build directory.
 # Needs only python3. Runs every step, then exits non-zero naming each one that failed.
 set -uo pipefail
@@ -27,6 +28,7 @@ step() {
 
 step "C API reference is up to date" "$py" "$root/tools/gen_c_api_doc.py" --check
 step "binding-coverage check self-test" "$py" "$root/tests/interop/check_binding_coverage.py" --self-test
+step "doc link checker self-test" "$py" "$root/tools/check_doc_links.py" --self-test
 link_args=()
 if [ -e "$build/c-api/libntm.so" ]; then
   link_args=(--build-dir "$build")
