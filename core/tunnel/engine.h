@@ -205,8 +205,10 @@ class Engine {
   void seal_and_send(Peer& peer, Session& session, std::span<uint8_t> datagram,
                      size_t inner_length, EngineSink& sink, TimePoint now);
   // `count_attempt` false: a resend the peer asked for (a cookie reply), not a retry.
+  // `open_nat_first`: punch as a fresh tunnel does (kPunchLead) although a session exists - the
+  // peer is not where our path update went, so our NAT has no mapping towards it yet.
   void start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink, TimePoint now,
-                              bool count_attempt = true);
+                              bool count_attempt = true, bool open_nat_first = false);
   // Fills init.mac2 when we hold a fresh cookie from the peer; returns whether it did.
   bool add_mac2_locked(const Peer& peer, wire::HandshakeInit& init, TimePoint now) const;
   // Under load, decides whether an init (mac1 already checked) gets public-key work; otherwise

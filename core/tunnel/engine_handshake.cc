@@ -21,7 +21,8 @@ bool Engine::add_mac2_locked(const Peer& peer, wire::HandshakeInit& init, TimePo
 }
 
 void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& sink,
-                                    TimePoint now, bool count_attempt) {
+                                    TimePoint now, bool count_attempt,
+                                    bool open_nat_first) {
   const bool punching = peer->path != PathKind::relay && !peer->candidates.empty() &&
                         !peer->endpoint_confirmed;
   if (!peer->endpoint.valid() && !punching) return;
@@ -43,7 +44,8 @@ void Engine::start_handshake_locked(const TunnelTable::Ref& peer, EngineSink& si
   if (punching) {
     // Hole punching: the same init to every candidate; the first answer wins. A tunnel without
     // a session starts with the opening punch (constants.h, kPunchLead); retries go at once.
-    punch_locked(*peer, init, !peer->current && peer->pending->attempts == 1, sink, now);
+    const bool fresh = open_nat_first || (!peer->current && peer->pending->attempts == 1);
+    punch_locked(*peer, init, fresh, sink, now);
     return;
   }
   auto buffer = sink.datagram_buffer(kRelayHeaderRoom + wire::kHandshakeInitSize);

@@ -64,6 +64,9 @@ void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink&
   peer->path = PathKind::relay;
   peer->endpoint = peer->relay->server;
   peer->next_direct_probe = now + kDirectProbeInterval;
+  // Punching is over: its deadline is spent (a later punch sets its own).
+  peer->direct_deadline = TimePoint{};
+  if (peer->path_stale) peer->relayed_while_stale = true;
   restart_mtu_search(*peer, now);
   events.push_back({EngineEventType::path_changed, peer.shared().get(), peer->endpoint,
                     PathKind::relay,
@@ -79,10 +82,14 @@ void Engine::fall_back_to_relay_locked(const TunnelTable::Ref& peer, EngineSink&
 void Engine::mark_stale_locked(Peer& peer, TimePoint now, TimePoint first_direction_request) {
   peer.path_stale = true;
   peer.stale_since = now;
+  peer.relayed_while_stale = false;
   peer.next_direction_request = first_direction_request;
   peer.direction_requests = 0;
-  // Without an answer by then, a tunnel with a relay uses it (tick: punching timed out).
-  if (peer.relay && peer.path != PathKind::relay) peer.direct_deadline = now + config_.direct_timeout;
+  // Without an answer by then, a tunnel with a relay uses it (tick: punching timed out); one
+  // without a relay yet gets its deadline from the Direction that brings one.
+  peer.direct_deadline = peer.relay && peer.path != PathKind::relay
+                             ? now + config_.direct_timeout
+                             : TimePoint{};
 }
 
 bool Engine::relay_watched(const Peer& peer) {
@@ -180,6 +187,7 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
   {
     std::lock_guard lock(peer->mutex);
     peer->touch(now);
+    const bool same_candidates = peer->candidates == candidates;
     peer->candidates = std::move(candidates);
     // A relayed tunnel given another relay (its RS died, and one end asked the DC for a path
     // avoiding it): both ends move to it now, whether or not this end noticed the silence.
@@ -194,23 +202,49 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
       fall_back_to_relay_locked(peer, sink, now, events);
     } else if (peer->current && !peer->path_stale) {
       keep_or_probe_locked(peer, sink, now, events);
+    } else if (peer->path_stale && peer->relayed_while_stale && peer->relay) {
+      // Punching already gave up in this episode: stay on the relay (a new one if this
+      // Direction names another) rather than punch again and wait another direct timeout.
+      if (peer->relay->server != peer->endpoint) {
+        fall_back_to_relay_locked(peer, sink, now, events);
+      } else if (!peer->pending) {
+        start_handshake_locked(peer, sink, now);
+      }
     } else {
+      // The peer is not where our path update went (it moved too, or we were relayed): our
+      // NAT has no mapping towards it, and it may punch towards us at this very moment.
+      bool open_nat_first = false;
       if (peer->path_stale) {
-        // Punch again from scratch: the old endpoint is dead, the session keys are still good.
-        peer->endpoint_confirmed = false;
-        if (peer->path == PathKind::relay && !peer->candidates.empty()) {
-          peer->path = PathKind::direct;
-        }
-        if (peer->pending) {
-          table_.remove_path(peer->pending->local_path_id);
-          peer->pending.reset();
+        open_nat_first = std::find(peer->candidates.begin(), peer->candidates.end(),
+                                   peer->endpoint) == peer->candidates.end();
+        // The same candidates again (both ends ask the DC several times while stale): the
+        // handshake already punching towards them goes on, and an answer to it still counts.
+        const bool punching_them = same_candidates && !peer->endpoint_confirmed &&
+                                   peer->pending && !peer->pending->probe &&
+                                   peer->path == PathKind::direct;
+        if (!punching_them) {
+          // Punch again from scratch: the old endpoint is dead, the session keys still good.
+          peer->endpoint_confirmed = false;
+          if (peer->path == PathKind::relay && !peer->candidates.empty()) {
+            peer->path = PathKind::direct;
+          }
+          if (peer->pending) {
+            table_.remove_path(peer->pending->local_path_id);
+            peer->pending.reset();
+          }
         }
       }
       if (peer->candidates.empty() && peer->relay) {
         fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
       } else {
-        peer->direct_deadline = now + config_.direct_timeout;
-        if (!peer->pending) start_handshake_locked(peer, sink, now);
+        // One deadline per attempt to punch: Directions repeated meanwhile do not postpone
+        // the relay (they used to, by up to 2 s after a move).
+        if (peer->direct_deadline == TimePoint{}) {
+          peer->direct_deadline = now + config_.direct_timeout;
+        }
+        if (!peer->pending) {
+          start_handshake_locked(peer, sink, now, /*count_attempt=*/true, open_nat_first);
+        }
       }
     }
   }
@@ -253,6 +287,7 @@ void Engine::update_endpoint_locked(Peer& peer, const Endpoint& from,
   if (peer.path_stale) {
     // The peer answered on our new path (or told us its new one): mobility is done for it.
     peer.path_stale = false;
+    peer.relayed_while_stale = false;
     peer.direction_requests = 0;
     peer.direct_deadline = TimePoint{};
   }

@@ -117,6 +117,10 @@ struct Peer {
   // from the peer ends it.
   bool path_stale = false;
   TimePoint stale_since{};
+  // Punching gave up in this stale episode and the tunnel went to its relay: later Directions
+  // (both ends ask the DC several times while stale) leave it there rather than punch again and
+  // wait another direct timeout; once the relay answers, the periodic direct probe tries again.
+  bool relayed_while_stale = false;
   TimePoint next_direction_request{};
   int direction_requests = 0;
   TimePoint last_direct_receive{};

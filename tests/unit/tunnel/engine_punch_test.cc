@@ -137,5 +137,55 @@ TEST_CASE("retries of a punch and a re-punch of a tunnel with a session go at on
   CHECK(probe[0].hop_limit == 0);
 }
 
+TEST_CASE("a moved tunnel whose peer moved too re-punches as a fresh one: our NAT first",
+          "[tunnel][punch]") {
+  // Both ends moved: each path update went to the other's old address, so neither new NAT has
+  // a mapping towards the other, and both get the DC's Direction at the same moment - the race
+  // kPunchLead exists for. A move of one end only keeps punching at once (the test above).
+  PunchPair p;
+  p.a.engine.set_punch_open_hop_limit(kPunchOpenHopLimit);
+  p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, kT0);
+  p.a.tick(kT0 + kLead);
+  auto first = inits(p.a.sink.sent);
+  REQUIRE(first.size() == 2);  // the opening punch, then the full one
+  p.b.receive(first[1].bytes, p.a.endpoint, kT0 + kLead);
+  p.a.receive(p.b.sink.sent.at(0).bytes, p.b.endpoint, kT0 + kLead);
+  REQUIRE(EnginePair::has_session(p.b_at_a()));
+  const auto t1 = kT0 + 1s;
+  p.a.engine.on_network_change(p.a.sink, t1);
+  p.a.sink.clear();
+  const Endpoint b_moved = Endpoint::v4({192, 0, 2, 99}, 40000);
+  p.a.engine.direct(p.b_at_a(), {b_moved}, relay(), p.a.sink, t1 + 30ms);
+  auto opening = inits(p.a.sink.sent);
+  REQUIRE(opening.size() == 1);
+  CHECK(opening[0].to == b_moved);
+  CHECK(opening[0].hop_limit == kPunchOpenHopLimit);
+  p.a.sink.clear();
+  p.a.tick(t1 + 30ms + kLead);
+  auto full = inits(p.a.sink.sent);
+  REQUIRE(full.size() == 1);
+  CHECK(full[0].to == b_moved);
+  CHECK(full[0].hop_limit == 0);
+}
+
+TEST_CASE("a moved tunnel whose peer stayed re-punches at once", "[tunnel][punch]") {
+  PunchPair p;
+  p.a.engine.set_punch_open_hop_limit(kPunchOpenHopLimit);
+  p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, kT0);
+  p.a.tick(kT0 + kLead);
+  auto first = inits(p.a.sink.sent);
+  REQUIRE(first.size() == 2);
+  p.b.receive(first[1].bytes, p.a.endpoint, kT0 + kLead);
+  p.a.receive(p.b.sink.sent.at(0).bytes, p.b.endpoint, kT0 + kLead);
+  const auto t1 = kT0 + 1s;
+  p.a.engine.on_network_change(p.a.sink, t1);
+  p.a.sink.clear();
+  p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, t1 + 30ms);
+  auto punch = inits(p.a.sink.sent);
+  REQUIRE(punch.size() == 1);
+  CHECK(punch[0].to == p.b.endpoint);
+  CHECK(punch[0].hop_limit == 0);
+}
+
 }  // namespace
 }  // namespace ntm::tunnel::test

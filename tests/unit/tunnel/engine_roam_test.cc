@@ -26,6 +26,11 @@ size_t inits_to(const RecordingSink& sink, const Endpoint& to) {
   return n;
 }
 
+Endpoint endpoint_of_locked(const TunnelTable::Ref& peer) {
+  std::lock_guard lock(peer->mutex);
+  return peer->endpoint;
+}
+
 // An established direct tunnel between unpinned peers (control-plane mode) that know each
 // other's candidates and a relay, as after a direction.
 struct RoamPair : EnginePair {
@@ -90,6 +95,69 @@ TEST_CASE("a stale direct tunnel falls back to the relay it has after direct_tim
   CHECK(p.a.sink.sent[0].to == kRelay);
   CHECK(p.a.sink.sent[0].bytes[0] == wire::kRelayedType);
   CHECK(p.a.sink.count(EngineEventType::path_changed) == 1);
+}
+
+bool relayed(const TunnelTable::Ref& peer) {
+  std::lock_guard lock(peer->mutex);
+  return peer->path == PathKind::relay;
+}
+
+TEST_CASE("Directions repeated while a moved tunnel punches neither restart the punch nor "
+          "postpone the relay",
+          "[tunnel][roam]") {
+  // Both ends ask the DC at once, again with backoff and after registering: the DC answers
+  // each request with a Direction to both. Each used to restart the punch and move the relay
+  // deadline on by the direct timeout: the soak saw 2-3 s gaps where 1 s was due.
+  RoamPair p;
+  const TimePoint moved = kT0 + 1s;
+  p.a.engine.on_network_change(p.a.sink, moved);
+  p.a.sink.sent.clear();  // the path update is lost (a NAT drops it)
+  p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + 50ms);
+  CHECK(inits_to(p.a.sink, p.b.endpoint) == 1);  // the punch
+  p.a.sink.sent.clear();
+  for (auto at : {300ms, 800ms}) {
+    p.a.tick(moved + at - 1ms);
+    p.a.sink.sent.clear();  // the punch's own retry (500 ms) goes; no other init
+    p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + at);
+    CHECK(inits_to(p.a.sink, p.b.endpoint) == 0);
+  }
+  p.a.tick(moved + kDefaultDirectTimeout - 10ms);
+  CHECK_FALSE(relayed(p.hold_a));
+  p.a.sink.clear();
+  p.a.tick(moved + kDefaultDirectTimeout + 10ms);
+  CHECK(relayed(p.hold_a));
+  REQUIRE(p.a.sink.sent.size() == 1);  // the handshake through the relay
+  CHECK(p.a.sink.sent[0].to == kRelay);
+}
+
+TEST_CASE("a moved tunnel that fell back to the relay stays there when more Directions come, "
+          "and follows a new relay",
+          "[tunnel][roam]") {
+  RoamPair p;
+  const TimePoint moved = kT0 + 1s;
+  p.a.engine.on_network_change(p.a.sink, moved);
+  p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + 50ms);
+  p.a.tick(moved + kDefaultDirectTimeout + 10ms);
+  REQUIRE(relayed(p.hold_a));
+  p.a.sink.clear();
+  // The next Direction (still stale: the relay has not answered yet) offers the same path.
+  p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + 1750ms);
+  CHECK(relayed(p.hold_a));
+  CHECK(inits_to(p.a.sink, p.b.endpoint) == 0);
+  CHECK(p.a.sink.count(EngineEventType::path_changed) == 0);
+  for (int ms = 1760; ms <= 3000; ms += 20) p.a.tick(moved + std::chrono::milliseconds(ms));
+  CHECK(relayed(p.hold_a));  // no punching timed out again: no deadline to hit
+  CHECK(inits_to(p.a.sink, p.b.endpoint) == 0);
+  // A Direction naming another relay (the DC chose again): the tunnel moves to it.
+  p.a.sink.clear();
+  const Endpoint other_relay = Endpoint::v4({198, 51, 100, 2}, 7802);
+  p.a.engine.direct(p.hold_a, {p.b.endpoint}, Peer::Relay{other_relay, 9}, p.a.sink,
+                    moved + 3100ms);
+  REQUIRE(p.a.sink.sent.size() == 1);  // the handshake through the new relay
+  CHECK(p.a.sink.sent[0].to == other_relay);
+  CHECK(p.a.sink.sent[0].bytes[0] == wire::kRelayedType);
+  CHECK(p.a.sink.count(EngineEventType::path_changed) == 1);
+  CHECK(endpoint_of_locked(p.hold_a) == other_relay);
 }
 
 TEST_CASE("told that the peer moved, a tunnel probes the new candidates even while a handshake "
