@@ -21,20 +21,6 @@ const Endpoint kCandidateV6 = Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 
 
 std::optional<Peer::Relay> relay() { return Peer::Relay{kRelayServer, 7}; }
 
-// A (the node under test, lead kLead) and B, which know each other but not where the other is.
-struct PunchPair {
-  PunchPair()
-      : a(1, NodeOptions{.punch_lead = kLead}), b(2, NodeOptions{}) {
-    REQUIRE(a.table.add(b.identity(), true));
-    REQUIRE(b.table.add(a.identity(), true));
-  }
-  TunnelTable::Ref b_at_a() const { return a.table.find_node_id(b.node_id); }
-  std::vector<Endpoint> b_candidates() const { return {b.private_endpoint, b.endpoint, kCandidateV6}; }
-
-  Node a;
-  Node b;
-};
-
 std::vector<SentDatagram> inits(const std::vector<SentDatagram>& sent) {
   std::vector<SentDatagram> out;
   for (const auto& d : sent) {
@@ -44,6 +30,43 @@ std::vector<SentDatagram> inits(const std::vector<SentDatagram>& sent) {
   }
   return out;
 }
+
+// The hop limit of the one init the sink holds, which must go to `to`.
+uint8_t sole_init_hop_limit(const RecordingSink& sink, const Endpoint& to) {
+  auto sent = inits(sink.sent);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].to == to);
+  return sent[0].hop_limit;
+}
+
+// A (the node under test, lead kLead) and B, which know each other but not where the other is.
+struct PunchPair {
+  PunchPair()
+      : a(1, NodeOptions{.punch_lead = kLead}), b(2, NodeOptions{}) {
+    REQUIRE(a.table.add(b.identity(), true));
+    REQUIRE(b.table.add(a.identity(), true));
+  }
+  TunnelTable::Ref b_at_a() const { return a.table.find_node_id(b.node_id); }
+  // The tunnel up by a fresh punch from behind a NAT: the opening init, then the full one that
+  // B answers `kLead` after `now`.
+  void punch_through(TimePoint now) {
+    a.engine.set_punch_open_hop_limit(kPunchOpenHopLimit);
+    a.engine.direct(b_at_a(), {b.endpoint}, relay(), a.sink, now);
+    a.tick(now + kLead);
+    auto sent = inits(a.sink.sent);
+    REQUIRE(sent.size() == 2);
+    b.receive(sent[1].bytes, a.endpoint, now + kLead);
+    a.receive(b.sink.sent.at(0).bytes, b.endpoint, now + kLead);
+    REQUIRE(EnginePair::has_session(b_at_a()));
+    a.sink.clear();
+    b.sink.clear();
+  }
+  std::vector<Endpoint> b_candidates() const { return {b.private_endpoint, b.endpoint, kCandidateV6}; }
+
+  Node a;
+  Node b;
+};
+
 
 TEST_CASE("a fresh punch from behind a NAT opens it with hop-limited inits to the IPv4 "
           "candidates, then sends the full inits after the lead",
@@ -131,10 +154,7 @@ TEST_CASE("retries of a punch and a re-punch of a tunnel with a session go at on
   p.a.sink.clear();
   const Endpoint moved = Endpoint::v4({192, 0, 2, 99}, 40000);
   p.a.engine.direct(p.b_at_a(), {moved}, relay(), p.a.sink, t1 + 1s);
-  auto probe = inits(p.a.sink.sent);
-  REQUIRE(probe.size() == 1);
-  CHECK(probe[0].to == moved);
-  CHECK(probe[0].hop_limit == 0);
+  CHECK(sole_init_hop_limit(p.a.sink, moved) == 0);
 }
 
 TEST_CASE("a moved tunnel whose peer moved too re-punches as a fresh one: our NAT first",
@@ -143,48 +163,26 @@ TEST_CASE("a moved tunnel whose peer moved too re-punches as a fresh one: our NA
   // a mapping towards the other, and both get the DC's Direction at the same moment - the race
   // kPunchLead exists for. A move of one end only keeps punching at once (the test above).
   PunchPair p;
-  p.a.engine.set_punch_open_hop_limit(kPunchOpenHopLimit);
-  p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, kT0);
-  p.a.tick(kT0 + kLead);
-  auto first = inits(p.a.sink.sent);
-  REQUIRE(first.size() == 2);  // the opening punch, then the full one
-  p.b.receive(first[1].bytes, p.a.endpoint, kT0 + kLead);
-  p.a.receive(p.b.sink.sent.at(0).bytes, p.b.endpoint, kT0 + kLead);
-  REQUIRE(EnginePair::has_session(p.b_at_a()));
+  p.punch_through(kT0);
   const auto t1 = kT0 + 1s;
   p.a.engine.on_network_change(p.a.sink, t1);
   p.a.sink.clear();
   const Endpoint b_moved = Endpoint::v4({192, 0, 2, 99}, 40000);
   p.a.engine.direct(p.b_at_a(), {b_moved}, relay(), p.a.sink, t1 + 30ms);
-  auto opening = inits(p.a.sink.sent);
-  REQUIRE(opening.size() == 1);
-  CHECK(opening[0].to == b_moved);
-  CHECK(opening[0].hop_limit == kPunchOpenHopLimit);
+  CHECK(sole_init_hop_limit(p.a.sink, b_moved) == kPunchOpenHopLimit);
   p.a.sink.clear();
   p.a.tick(t1 + 30ms + kLead);
-  auto full = inits(p.a.sink.sent);
-  REQUIRE(full.size() == 1);
-  CHECK(full[0].to == b_moved);
-  CHECK(full[0].hop_limit == 0);
+  CHECK(sole_init_hop_limit(p.a.sink, b_moved) == 0);
 }
 
 TEST_CASE("a moved tunnel whose peer stayed re-punches at once", "[tunnel][punch]") {
   PunchPair p;
-  p.a.engine.set_punch_open_hop_limit(kPunchOpenHopLimit);
-  p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, kT0);
-  p.a.tick(kT0 + kLead);
-  auto first = inits(p.a.sink.sent);
-  REQUIRE(first.size() == 2);
-  p.b.receive(first[1].bytes, p.a.endpoint, kT0 + kLead);
-  p.a.receive(p.b.sink.sent.at(0).bytes, p.b.endpoint, kT0 + kLead);
+  p.punch_through(kT0);
   const auto t1 = kT0 + 1s;
   p.a.engine.on_network_change(p.a.sink, t1);
   p.a.sink.clear();
   p.a.engine.direct(p.b_at_a(), {p.b.endpoint}, relay(), p.a.sink, t1 + 30ms);
-  auto punch = inits(p.a.sink.sent);
-  REQUIRE(punch.size() == 1);
-  CHECK(punch[0].to == p.b.endpoint);
-  CHECK(punch[0].hop_limit == 0);
+  CHECK(sole_init_hop_limit(p.a.sink, p.b.endpoint) == 0);
 }
 
 }  // namespace

@@ -42,6 +42,13 @@ struct RoamPair : EnginePair {
       peer->relay = relay();
     }
   }
+  // A's address changes at `moved` (its path update is lost: a NAT drops it), and the DC's
+  // Direction reaches A 50 ms later with B where it was.
+  void a_moves_and_is_directed(TimePoint moved) {
+    a.engine.on_network_change(a.sink, moved);
+    a.sink.sent.clear();
+    a.engine.direct(hold_a, {b.endpoint}, relay(), a.sink, moved + 50ms);
+  }
   // Holds the entries as the node's sockets would (unpinned entries may expire otherwise).
   TunnelTable::Ref hold_a = peer_b_at_a(), hold_b = peer_a_at_b();
 };
@@ -110,9 +117,7 @@ TEST_CASE("Directions repeated while a moved tunnel punches neither restart the 
   // deadline on by the direct timeout: the soak saw 2-3 s gaps where 1 s was due.
   RoamPair p;
   const TimePoint moved = kT0 + 1s;
-  p.a.engine.on_network_change(p.a.sink, moved);
-  p.a.sink.sent.clear();  // the path update is lost (a NAT drops it)
-  p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + 50ms);
+  p.a_moves_and_is_directed(moved);
   CHECK(inits_to(p.a.sink, p.b.endpoint) == 1);  // the punch
   p.a.sink.sent.clear();
   for (auto at : {300ms, 800ms}) {
@@ -135,8 +140,7 @@ TEST_CASE("a moved tunnel that fell back to the relay stays there when more Dire
           "[tunnel][roam]") {
   RoamPair p;
   const TimePoint moved = kT0 + 1s;
-  p.a.engine.on_network_change(p.a.sink, moved);
-  p.a.engine.direct(p.hold_a, {p.b.endpoint}, relay(), p.a.sink, moved + 50ms);
+  p.a_moves_and_is_directed(moved);
   p.a.tick(moved + kDefaultDirectTimeout + 10ms);
   REQUIRE(relayed(p.hold_a));
   p.a.sink.clear();
