@@ -17,9 +17,12 @@
 // Every line is "WORD key=value ..."; failures print "ERROR what=... msg=..." and exit 1.
 #include <ntm.h>
 
+#include "command_line.h"
 #include "node_args.h"
+#include "node_state.h"
+#include "report.h"
+#include "sockets.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -29,7 +32,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +39,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+using namespace ntm_test;
 
 namespace {
 
@@ -55,27 +59,6 @@ struct Params {
   unsigned timeout_s = 120;
 };
 
-void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void emit(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-  fflush(stdout);
-}
-
-// Library threads may still run: end at once, no destructors.
-[[noreturn]] void die(const char *what) {
-  int err = errno;
-  emit("ERROR what=%s errno=%d msg=%s", what, err, strerror(err));
-  std::_Exit(1);
-}
-[[noreturn]] void die_ntm(const char *what, int rc) {
-  emit("ERROR what=%s rc=%d msg=%s", what, rc, ntm_last_error());
-  std::_Exit(1);
-}
-
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -90,49 +73,14 @@ double start_node(Params &p) {
 }
 
 void send_all(int fd, const void *data, size_t len, const char *what) {
-  const char *d = static_cast<const char *>(data);
-  while (len > 0) {
-    ssize_t n = ntm_send(fd, d, len, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      die(what);
-    }
-    d += n;
-    len -= static_cast<size_t>(n);
-  }
-}
-
-int listen_on(int family, unsigned short port) {
-  int fd = ntm_socket(family, SOCK_STREAM, 0);
-  if (fd < 0) die("ntm_socket");
-  int one = 1;
-  ntm_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_storage addr{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto *a = reinterpret_cast<sockaddr_in *>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_ANY);
-    len = sizeof *a;
-  } else {
-    ntm_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_any;
-    len = sizeof *a;
-  }
-  if (ntm_bind(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0) die("ntm_bind");
-  if (ntm_listen(fd, 4) != 0) die("ntm_listen");
-  return fd;
+  Conn{fd}.write_all(data, len, what);
 }
 
 // ---- server ----
 
 void echo_one(int listen_fd) {
   int fd = ntm_accept(listen_fd, nullptr, nullptr);
-  if (fd < 0) die("ntm_accept echo");
+  if (fd < 0) die_errno("ntm_accept echo", errno);
   std::vector<char> buf(64 * 1024);
   for (;;) {
     ssize_t n = ntm_recv(fd, buf.data(), buf.size(), 0);
@@ -148,14 +96,14 @@ void echo_one(int listen_fd) {
 
 void sink_one(int listen_fd) {
   int fd = ntm_accept(listen_fd, nullptr, nullptr);
-  if (fd < 0) die("ntm_accept sink");
+  if (fd < 0) die_errno("ntm_accept sink", errno);
   std::vector<char> buf(kTcpBuffer);
   uint64_t total = 0;
   for (;;) {
     ssize_t n = ntm_recv(fd, buf.data(), buf.size(), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      die("sink recv");
+      die_errno("sink recv", errno);
     }
     if (n == 0) break;
     total += static_cast<uint64_t>(n);
@@ -166,12 +114,10 @@ void sink_one(int listen_fd) {
 
 int server(Params &p) {
   double login_ms = start_node(p);
-  int echo_fd = listen_on(p.family, p.port);
-  int sink_fd = p.sink ? listen_on(p.family, static_cast<unsigned short>(p.port + 1)) : -1;
-  ntm_node_info info{};
-  info.version = NTM_NODE_INFO_VERSION;
-  int rc = ntm_get_node_info(&info);
-  if (rc != NTM_OK) die_ntm("ntm_get_node_info", rc);
+  int echo_fd = listen_socket(p.family, p.port, 4, true);
+  const auto sink_port = static_cast<unsigned short>(p.port + 1);
+  int sink_fd = p.sink ? listen_socket(p.family, sink_port, 4, true) : -1;
+  ntm_node_info info = node_info();
   emit("READY name=%s vip4=%s vip6=%s endpoint_v4=%s endpoint_v6=%s login_ms=%.2f", info.name,
        info.virtual_ipv4, info.virtual_ipv6, info.endpoint_ipv4, info.endpoint_ipv6, login_ms);
   std::thread sink;
@@ -193,34 +139,22 @@ struct PathInfo {
 };
 
 PathInfo path_to(const std::string &peer) {
-  static const char *const kPaths[] = {"none", "direct", "relay"};
   PathInfo out;
-  ntm_tunnel_info *rows = nullptr;
-  size_t count = 0;
-  if (ntm_tunnels_snapshot(&rows, &count) != NTM_OK) return out;
-  for (size_t i = 0; i < count; ++i) {
-    if (peer == rows[i].peer_name) {
-      unsigned k = static_cast<unsigned>(rows[i].path);
-      out.path = k < 3 ? kPaths[k] : "?";
-      out.endpoint = rows[i].endpoint[0] != '\0' ? rows[i].endpoint : "-";
+  for (const ntm_tunnel_info &t : Tunnels()) {
+    if (peer == t.peer_name) {
+      out.path = path_name(static_cast<int>(t.path));
+      out.endpoint = or_dash(t.endpoint);
     }
   }
-  ntm_tunnels_free(rows);
   return out;
-}
-
-void set_port(sockaddr_storage &addr, unsigned short port) {
-  if (addr.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in &>(addr).sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6 &>(addr).sin6_port = htons(port);
-  }
 }
 
 int connect_to(const sockaddr_storage &addr, socklen_t len) {
   int fd = ntm_socket(addr.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) die("ntm_socket");
-  if (ntm_connect(fd, reinterpret_cast<const sockaddr *>(&addr), len) != 0) die("ntm_connect");
+  if (fd < 0) die_errno("ntm_socket", errno);
+  if (ntm_connect(fd, reinterpret_cast<const sockaddr *>(&addr), len) != 0) {
+    die_errno("ntm_connect", errno);
+  }
   return fd;
 }
 
@@ -261,18 +195,14 @@ int client(Params &p) {
     n = ntm_recv(fd, &pong, 1, 0);
   } while (n < 0 && errno == EINTR);
   const auto t_echoed = Clock::now();
-  if (n != 1 || pong != ping) die("echo recv");
+  if (n != 1 || pong != ping) die_errno("echo recv", errno);
   PathInfo path = path_to(host);
-  char vaddr[INET6_ADDRSTRLEN] = "?";
-  inet_ntop(addr.ss_family,
-            addr.ss_family == AF_INET
-                ? static_cast<const void *>(&reinterpret_cast<sockaddr_in &>(addr).sin_addr)
-                : static_cast<const void *>(&reinterpret_cast<sockaddr_in6 &>(addr).sin6_addr),
-            vaddr, sizeof vaddr);
+  const std::string vaddr = address_text(addr);
   emit("SETUP total_ms=%.3f resolve_ms=%.3f connect_ms=%.3f echo_ms=%.3f path=%s endpoint=%s "
        "peer_vip=%s",
        ms_between(t0, t_echoed), ms_between(t0, t_resolved), ms_between(t_resolved, t_connected),
-       ms_between(t_connected, t_echoed), path.path.c_str(), path.endpoint.c_str(), vaddr);
+       ms_between(t_connected, t_echoed), path.path.c_str(), path.endpoint.c_str(),
+       vaddr.c_str());
   ntm_shutdown(fd, SHUT_WR);
 
   if (p.seconds > 0) {
@@ -287,7 +217,7 @@ int client(Params &p) {
       ssize_t w = ntm_send(sfd, buf.data(), chunk, MSG_NOSIGNAL);
       if (w < 0) {
         if (errno == EINTR) continue;
-        die("tcp send");
+        die_errno("tcp send", errno);
       }
       sent += static_cast<uint64_t>(w);
     }
@@ -298,7 +228,7 @@ int client(Params &p) {
       ssize_t r = ntm_recv(sfd, reinterpret_cast<char *>(&received) + got, sizeof received - got,
                            0);
       if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) die("tcp recv count");
+      if (r <= 0) die_errno("tcp recv count", errno);
       got += static_cast<size_t>(r);
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -341,48 +271,17 @@ int main(int argc, char **argv) {
   }
   Params p;
   p.role = argv[1];
-  if (node_args_init(&p.node) != 0) return 2;
-  for (int i = 2; i < argc;) {
-    int used = node_args_consume(&p.node, "ntm-cp-bench", argc, argv, &i);
-    if (used < 0) return 2;
-    if (used > 0) continue;
-    std::string opt = argv[i];
-    if (opt == "-6") {
-      p.family = AF_INET6;
-      ++i;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "ntm-cp-bench: unknown option or missing value: %s\n", argv[i]);
-      usage(stderr);
-      return 2;
-    }
-    std::string value = argv[i + 1];
-    i += 2;
-    try {
-      if (opt == "--connect") {
-        p.connect = value;
-      } else if (opt == "--port") {
-        p.port = static_cast<unsigned short>(std::stoul(value));
-      } else if (opt == "--sink") {
-        p.sink = value == "1";
-      } else if (opt == "--seconds") {
-        p.seconds = std::stod(value);
-      } else if (opt == "--max-bytes") {
-        p.max_bytes = std::stoull(value);
-      } else if (opt == "--timeout") {
-        p.timeout_s = static_cast<unsigned>(std::stoul(value));
-      } else {
-        fprintf(stderr, "ntm-cp-bench: unknown option %s\n", opt.c_str());
-        usage(stderr);
-        return 2;
-      }
-    } catch (const std::exception &) {
-      fprintf(stderr, "ntm-cp-bench: bad value for %s: '%s'\n", opt.c_str(), value.c_str());
-      return 2;
-    }
-  }
-  if (node_args_check(&p.node, "ntm-cp-bench") != 0) return 2;
+  CommandLine cl("ntm-cp-bench", usage);
+  cl.flag("-6", [&] { p.family = AF_INET6; });
+  cl.option("--connect", [&](const std::string &v) { p.connect = v; });
+  cl.option("--port",
+            [&](const std::string &v) { p.port = static_cast<unsigned short>(std::stoul(v)); });
+  cl.option("--sink", [&](const std::string &v) { p.sink = v == "1"; });
+  cl.option("--seconds", [&](const std::string &v) { p.seconds = std::stod(v); });
+  cl.option("--max-bytes", [&](const std::string &v) { p.max_bytes = std::stoull(v); });
+  cl.option("--timeout",
+            [&](const std::string &v) { p.timeout_s = static_cast<unsigned>(std::stoul(v)); });
+  if (!cl.parse(&p.node, argc, argv, 2)) return 2;
   if (p.node.options.server == nullptr) {
     fprintf(stderr, "ntm-cp-bench: control-plane mode only (--server ...)\n");
     return 2;

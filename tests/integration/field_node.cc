@@ -28,11 +28,13 @@
 // Both: EVENT lines (node events), TUNNEL lines (a tunnel row changed), STATS every --stats-ms.
 #include <ntm.h>
 
+#include "command_line.h"
 #include "node_args.h"
+#include "node_state.h"
+#include "report.h"
+#include "sockets.h"
 #include "test_data.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,26 +44,21 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+using namespace ntm_test;
+
 namespace {
 
-using namespace ntm_test;
 using std::chrono::milliseconds;
 
-struct Config {
-  std::string scenario;
-  std::string role = "client";
-  node_args node{};
-  std::string connect;
+struct Config : NodeRun {
   int family = AF_INET;
   unsigned short port = 5000;
   uint64_t bytes = 64 * 1024;
@@ -73,50 +70,24 @@ struct Config {
   unsigned gap_lo_ms = 20, gap_hi_ms = 100;
   unsigned long_idle_ms = 0, long_idle_every = 0;
   double stall_s = 30;
-  unsigned timeout_s = 120;
   unsigned stats_ms = 500;
   uint64_t seed = 1;
 };
 
-double mono_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// One locked write per line, so lines of several threads never interleave.
-std::mutex g_out;
-void line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void line(const char *fmt, ...) {
-  char buf[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  n = std::min(n, static_cast<int>(sizeof buf) - 2);
-  buf[n++] = '\n';
-  std::lock_guard lock(g_out);
-  fwrite(buf, 1, static_cast<size_t>(n), stdout);
-  fflush(stdout);
-}
-
-// Fatal problems end the process at once (library threads may still run).
+// Fatal problems end the process at once (library threads may still run). The ERROR lines of this
+// program carry the time too.
 [[noreturn]] void fail(const std::string &what, int err = 0) {
   if (err != 0) {
-    line("ERROR t=%.6f what=%s errno=%s msg=%s", mono_now(), what.c_str(),
-         strerrorname_np(err) ? strerrorname_np(err) : "E?", strerror(err));
+    emit("ERROR t=%.6f what=%s errno=%s msg=%s", mono_now(), what.c_str(), errno_name(err),
+         strerror(err));
   } else {
-    line("ERROR t=%.6f what=%s msg=%s", mono_now(), what.c_str(), ntm_last_error());
+    emit("ERROR t=%.6f what=%s msg=%s", mono_now(), what.c_str(), ntm_last_error());
   }
   std::_Exit(1);
 }
 
-const char *or_dash(const char *s) { return s != nullptr && *s != '\0' ? s : "-"; }
-const char *path_name(int p) { return p == 1 ? "direct" : p == 2 ? "relay" : "none"; }
-
 void on_event(const ntm_event *e, void *) {
-  line("EVENT t=%.6f type=%d peer=%s endpoint=%s path=%s msg=%s", mono_now(),
+  emit("EVENT t=%.6f type=%d peer=%s endpoint=%s path=%s msg=%s", mono_now(),
        static_cast<int>(e->type), or_dash(e->peer_name), or_dash(e->endpoint),
        path_name(static_cast<int>(e->path)), e->message != nullptr ? e->message : "");
 }
@@ -129,7 +100,7 @@ void print_stats(double t) {
   ntm_stats s{};
   s.version = NTM_STATS_VERSION;
   if (ntm_get_stats(&s) != NTM_OK) return;
-  line("STATS t=%.6f registrations=%llu handshakes_initiated=%llu handshakes_completed=%llu "
+  emit("STATS t=%.6f registrations=%llu handshakes_initiated=%llu handshakes_completed=%llu "
        "network_changes=%llu resolves_sent=%llu directions_received=%llu relay_fallbacks=%llu "
        "direct_upgrades=%llu dc_keepalives_missed=%llu logins=%llu dropped_no_tunnel=%llu",
        t, (unsigned long long)s.registrations, (unsigned long long)s.handshakes_initiated,
@@ -145,27 +116,22 @@ void watch(const Config &cfg) {
   std::string last;
   double next_stats = 0;
   while (!g_watch_stop.load()) {
-    ntm_tunnel_info *rows = nullptr;
-    size_t count = 0;
-    if (ntm_tunnels_snapshot(&rows, &count) == NTM_OK) {
+    if (Tunnels rows; rows.ok()) {
       std::string key;
-      for (size_t i = 0; i < count; ++i) {
-        const ntm_tunnel_info &r = rows[i];
+      for (const ntm_tunnel_info &r : rows) {
         key += std::string(r.peer_name) + "|" + std::to_string(r.state) + "|" +
                std::to_string(r.path) + "|" + r.endpoint + "|" + std::to_string(r.path_mtu) + ";";
       }
       if (key != last) {
         double t = mono_now();
-        for (size_t i = 0; i < count; ++i) {
-          const ntm_tunnel_info &r = rows[i];
-          line("TUNNEL t=%.6f peer=%s state=%d path=%s endpoint=%s path_mtu=%u", t,
+        for (const ntm_tunnel_info &r : rows) {
+          emit("TUNNEL t=%.6f peer=%s state=%d path=%s endpoint=%s path_mtu=%u", t,
                or_dash(r.peer_name), static_cast<int>(r.state),
                path_name(static_cast<int>(r.path)), or_dash(r.endpoint), r.path_mtu);
         }
-        if (count == 0) line("TUNNEL t=%.6f peer=- state=-1", t);
+        if (rows.size() == 0) emit("TUNNEL t=%.6f peer=- state=-1", t);
         last = key;
       }
-      ntm_tunnels_free(rows);
     }
     double t = mono_now();
     if (cfg.stats_ms > 0 && t >= next_stats) {
@@ -178,132 +144,35 @@ void watch(const Config &cfg) {
 
 // The state of our tunnel to `peer` now: 0 idle, 1 handshake, 2 up, -1 no entry.
 int tunnel_state(const std::string &peer) {
-  ntm_tunnel_info *rows = nullptr;
-  size_t count = 0;
-  if (ntm_tunnels_snapshot(&rows, &count) != NTM_OK) fail("ntm_tunnels_snapshot");
+  Tunnels rows;
+  if (!rows.ok()) fail("ntm_tunnels_snapshot");
   int state = -1;
-  for (size_t i = 0; i < count; ++i) {
-    if (peer == rows[i].peer_name) state = static_cast<int>(rows[i].state);
+  for (const ntm_tunnel_info &r : rows) {
+    if (peer == r.peer_name) state = static_cast<int>(r.state);
   }
-  ntm_tunnels_free(rows);
   return state;
 }
 
 // ---- sockets ----
 
-struct Conn {
-  int fd = -1;
-  void write_all(const unsigned char *p, size_t len, const char *what) const {
-    while (len > 0) {
-      ssize_t n = ntm_send(fd, p, len, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail(what, errno);
-      }
-      p += n;
-      len -= static_cast<size_t>(n);
-    }
-  }
-  // false at end of stream; errno-carrying failure otherwise.
-  bool read_exact(unsigned char *p, size_t len, int *err) const {
-    while (len > 0) {
-      ssize_t n = ntm_recv(fd, p, len, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        *err = errno;
-        return false;
-      }
-      if (n == 0) {
-        *err = 0;
-        return false;
-      }
-      p += n;
-      len -= static_cast<size_t>(n);
-    }
-    return true;
-  }
-};
-
-socklen_t resolve_name(const std::string &host, const char *port, int family,
-                       sockaddr_storage *out, int *gai) {
-  addrinfo hints{};
-  hints.ai_family = family;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo *res = nullptr;
-  *gai = ntm_getaddrinfo(host.c_str(), port, &hints, &res);
-  if (*gai != 0 || res == nullptr) return 0;
-  socklen_t len = res->ai_addrlen;
-  std::memcpy(out, res->ai_addr, len);
-  ntm_freeaddrinfo(res);
-  return len;
-}
-
 std::string g_peer_name;  // --connect's name (client) / the first accepted peer (server)
 
 Conn connect_to(const Config &cfg) {
-  char host[256];
-  const char *port = nullptr;
-  if (node_args_split_host_port(cfg.connect.c_str(), host, sizeof host, &port) != 0) {
-    line("ERROR what=usage msg=bad --connect '%s'", cfg.connect.c_str());
-    std::_Exit(2);
-  }
-  g_peer_name = host;
   sockaddr_storage addr;
-  int gai = 0;
-  socklen_t len = resolve_name(host, port, cfg.family, &addr, &gai);
-  if (len == 0) {
-    line("ERROR what=ntm_getaddrinfo rc=%d msg=%s", gai, gai_strerror(gai));
-    std::_Exit(1);
-  }
+  socklen_t len = resolve_target(cfg.connect, cfg.family, &addr, &g_peer_name);
   int fd = ntm_socket(cfg.family, SOCK_STREAM, 0);
   if (fd < 0) fail("ntm_socket", errno);
   if (ntm_connect(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0) fail("ntm_connect", errno);
   return {fd};
 }
 
-int listen_on(const Config &cfg) {
-  int fd = ntm_socket(cfg.family, SOCK_STREAM, 0);
-  if (fd < 0) fail("ntm_socket", errno);
-  sockaddr_storage addr{};
-  socklen_t len;
-  if (cfg.family == AF_INET) {
-    auto *a = reinterpret_cast<sockaddr_in *>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(cfg.port);
-    len = sizeof *a;
-  } else {
-    int one = 1;
-    ntm_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    auto *a = reinterpret_cast<sockaddr_in6 *>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(cfg.port);
-    len = sizeof *a;
-  }
-  if (ntm_bind(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0) fail("ntm_bind", errno);
-  if (ntm_listen(fd, 64) != 0) fail("ntm_listen", errno);
-  return fd;
-}
-
 // The name of the peer behind an accepted connection, from the tunnel table (the row whose
 // virtual address matches).
 std::string peer_name_of(const sockaddr_storage &from) {
-  char text[INET6_ADDRSTRLEN] = "";
-  if (from.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in &>(from).sin_addr, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6 &>(from).sin6_addr, text, sizeof text);
-  }
-  ntm_tunnel_info *rows = nullptr;
-  size_t count = 0;
+  const std::string text = address_text(from);
   std::string name;
-  if (ntm_tunnels_snapshot(&rows, &count) == NTM_OK) {
-    for (size_t i = 0; i < count; ++i) {
-      if (std::strcmp(rows[i].virtual_ipv4, text) == 0 ||
-          std::strcmp(rows[i].virtual_ipv6, text) == 0) {
-        name = rows[i].peer_name;
-      }
-    }
-    ntm_tunnels_free(rows);
+  for (const ntm_tunnel_info &r : Tunnels()) {
+    if (text == r.virtual_ipv4 || text == r.virtual_ipv6) name = r.peer_name;
   }
   return name;
 }
@@ -318,10 +187,8 @@ Conn accept_one(int listen_fd) {
 }
 
 void print_ready() {
-  ntm_node_info info{};
-  info.version = NTM_NODE_INFO_VERSION;
-  if (ntm_get_node_info(&info) != NTM_OK) fail("ntm_get_node_info");
-  line("READY t=%.6f endpoint_v4=%s endpoint_v6=%s name=%s vip4=%s vip6=%s", mono_now(),
+  ntm_node_info info = node_info();
+  emit("READY t=%.6f endpoint_v4=%s endpoint_v6=%s name=%s vip4=%s vip6=%s", mono_now(),
        or_dash(info.endpoint_ipv4), or_dash(info.endpoint_ipv6), info.name,
        or_dash(info.virtual_ipv4), or_dash(info.virtual_ipv6));
 }
@@ -367,7 +234,7 @@ void expect_stream(const Conn &c, uint64_t seed, uint64_t bytes, const char *wha
     int err = 0;
     if (!c.read_exact(got.data(), n, &err)) {
       if (err == 0) {
-        line("ERROR t=%.6f what=%s msg=end of stream after %llu of %llu bytes", mono_now(), what,
+        emit("ERROR t=%.6f what=%s msg=end of stream after %llu of %llu bytes", mono_now(), what,
              (unsigned long long)off, (unsigned long long)bytes);
         std::_Exit(1);
       }
@@ -375,7 +242,7 @@ void expect_stream(const Conn &c, uint64_t seed, uint64_t bytes, const char *wha
     }
     fill(seed, off, {want.data(), n});
     if (std::memcmp(got.data(), want.data(), n) != 0) {
-      line("ERROR t=%.6f what=%s msg=corrupted bytes near offset %llu", mono_now(), what,
+      emit("ERROR t=%.6f what=%s msg=corrupted bytes near offset %llu", mono_now(), what,
            (unsigned long long)off);
       std::_Exit(1);
     }
@@ -387,13 +254,13 @@ void wait_idle(const Config &cfg, int round) {
   const double deadline = mono_now() + cfg.idle_wait_s;
   while (tunnel_state(g_peer_name) > 0) {
     if (mono_now() > deadline) {
-      line("ERROR t=%.6f what=not_idle round=%d peer=%s msg=the tunnel did not go idle within "
+      emit("ERROR t=%.6f what=not_idle round=%d peer=%s msg=the tunnel did not go idle within "
            "%.0f s", mono_now(), round, g_peer_name.c_str(), cfg.idle_wait_s);
       std::_Exit(1);
     }
     std::this_thread::sleep_for(milliseconds(20));
   }
-  line("IDLE t=%.6f round=%d peer=%s state=%d", mono_now(), round, g_peer_name.c_str(),
+  emit("IDLE t=%.6f round=%d peer=%s state=%d", mono_now(), round, g_peer_name.c_str(),
        tunnel_state(g_peer_name));
 }
 
@@ -403,20 +270,20 @@ int idle_rounds(const Config &cfg) {
   if (client) {
     c = connect_to(cfg);
   } else {
-    int listen_fd = listen_on(cfg);
+    int listen_fd = listen_socket(cfg.family, cfg.port, 64);
     print_ready();
     c = accept_one(listen_fd);
   }
-  line("CONNECTED t=%.6f peer=%s", mono_now(), g_peer_name.c_str());
+  emit("CONNECTED t=%.6f peer=%s", mono_now(), g_peer_name.c_str());
   for (int r = 1; r <= cfg.rounds; ++r) {
     const bool client_first = r % 2 == 1;
     const bool we_start = client == client_first;
     if (r > 1 && (we_start || cfg.go_stdin)) wait_idle(cfg, r);
     if (r > 1 && cfg.go_stdin) {
-      line("WAITING t=%.6f round=%d", mono_now(), r);
+      emit("WAITING t=%.6f round=%d", mono_now(), r);
       std::string cmd = read_stdin_line(cfg.idle_wait_s);
       if (cmd != "GO") {
-        line("ERROR what=no_go round=%d msg=expected GO on stdin, got '%s'", r, cmd.c_str());
+        emit("ERROR what=no_go round=%d msg=expected GO on stdin, got '%s'", r, cmd.c_str());
         std::_Exit(1);
       }
     }
@@ -428,7 +295,7 @@ int idle_rounds(const Config &cfg) {
       expect_stream(c, round_seed(r, !client), cfg.bytes, "recv_round");
       send_stream(c, round_seed(r, client), cfg.bytes);
     }
-    line("ROUND t=%.6f r=%d first=%s ms=%.1f ok=1", mono_now(), r,
+    emit("ROUND t=%.6f r=%d first=%s ms=%.1f ok=1", mono_now(), r,
          client_first ? "client" : "server", (mono_now() - t0) * 1000.0);
   }
   // The client closes first; the server reads the end of stream.
@@ -444,7 +311,7 @@ int idle_rounds(const Config &cfg) {
     ntm_shutdown(c.fd, SHUT_WR);
   }
   ntm_close(c.fd);
-  line("RESULT rounds_ok=%d", cfg.rounds);
+  emit("RESULT rounds_ok=%d", cfg.rounds);
   return 0;
 }
 
@@ -473,14 +340,14 @@ void run_session(const Config &cfg, int index, Session &s, double deadline) {
     c.write_all(out.data(), out.size(), "send");
     int err = 0;
     if (!c.read_exact(in.data(), in.size(), &err)) {
-      line("ERROR t=%.6f what=session_broken session=%d errno=%s verified=%llu", mono_now(),
+      emit("ERROR t=%.6f what=session_broken session=%d errno=%s verified=%llu", mono_now(),
            index, err ? strerrorname_np(err) : "EOF", (unsigned long long)s.verified.load());
       s.alive = false;
       ntm_close(c.fd);
       return;
     }
     if (std::memcmp(in.data(), out.data(), in.size()) != 0) {
-      line("ERROR t=%.6f what=corrupted session=%d offset=%llu", mono_now(), index,
+      emit("ERROR t=%.6f what=corrupted session=%d offset=%llu", mono_now(), index,
            (unsigned long long)offset);
       std::_Exit(1);
     }
@@ -521,12 +388,12 @@ void client_commands() {
     if (cmd.rfind("PAUSE ", 0) == 0) {
       const double until = mono_now() + std::stod(cmd.substr(6)) / 1000.0;
       g_pause_until = until;
-      line("PAUSED t=%.6f until=%.6f", mono_now(), until);
+      emit("PAUSED t=%.6f until=%.6f", mono_now(), until);
       continue;
     }
     if (cmd == "NETCHANGE") {
       const int rc = ntm_notify_network_change();
-      line("NETCHANGED t=%.6f rc=%d", mono_now(), rc);
+      emit("NETCHANGED t=%.6f rc=%d", mono_now(), rc);
       continue;
     }
     if (cmd.rfind("RESOLVE ", 0) == 0) {
@@ -535,7 +402,7 @@ void client_commands() {
       sockaddr_storage addr;
       int gai = 0;
       socklen_t len = resolve_name(name, "1", AF_UNSPEC, &addr, &gai);
-      line("RESOLVED t=%.6f name=%s ok=%d ms=%.1f rc=%d", mono_now(), name.c_str(), len > 0 ? 1 : 0,
+      emit("RESOLVED t=%.6f name=%s ok=%d ms=%.1f rc=%d", mono_now(), name.c_str(), len > 0 ? 1 : 0,
            (mono_now() - t0) * 1000.0, gai);
     }
   }
@@ -564,12 +431,12 @@ int sessions_client(const Config &cfg) {
         total += s.verified.load();
       }
       const double t = mono_now();
-      line("PROGRESS t=%.6f v=%s", t, v.c_str());
+      emit("PROGRESS t=%.6f v=%s", t, v.c_str());
       if (total != last_total) {
         last_total = total;
         last_change = t;
       } else if (t - last_change > cfg.stall_s && t < deadline) {
-        line("ERROR t=%.6f what=stalled since=%.6f", t, last_change);
+        emit("ERROR t=%.6f what=stalled since=%.6f", t, last_change);
         std::_Exit(1);
       }
     }
@@ -588,13 +455,13 @@ int sessions_client(const Config &cfg) {
       worst_at = s.worst_at;
     }
   }
-  line("RESULT sessions=%d alive=%d bytes_verified=%llu worst_stall_ms=%.1f worst_stall_at=%.6f",
+  emit("RESULT sessions=%d alive=%d bytes_verified=%llu worst_stall_ms=%.1f worst_stall_at=%.6f",
        cfg.sessions, alive, (unsigned long long)verified, worst * 1000.0, worst_at);
   return alive == cfg.sessions ? 0 : 1;
 }
 
 int sessions_server(const Config &cfg) {
-  int listen_fd = listen_on(cfg);
+  int listen_fd = listen_socket(cfg.family, cfg.port, 64);
   print_ready();
   std::thread(client_commands).detach();  // NETCHANGE (a test drives a node with no peer)
   std::atomic<int> closed{0};
@@ -615,7 +482,7 @@ int sessions_server(const Config &cfg) {
     });
   }
   for (auto &t : threads) t.join();
-  line("RESULT accepted=%d closed=%d", cfg.sessions, closed.load());
+  emit("RESULT accepted=%d closed=%d", cfg.sessions, closed.load());
   ntm_close(listen_fd);
   return 0;
 }
@@ -630,71 +497,41 @@ void usage(FILE *out) {
   fputs(node_args_usage(), out);
 }
 
-bool parse_option(Config &cfg, const std::string &opt, const std::string &value) {
-  if (opt == "--role") cfg.role = value;
-  else if (opt == "--connect") cfg.connect = value;
-  else if (opt == "--port") cfg.port = static_cast<unsigned short>(std::stoul(value));
-  else if (opt == "--bytes") cfg.bytes = std::max<uint64_t>(1, std::stoull(value));
-  else if (opt == "--rounds") cfg.rounds = std::max(1, std::stoi(value));
-  else if (opt == "--idle-wait") cfg.idle_wait_s = std::stod(value);
-  else if (opt == "--sessions") cfg.sessions = std::max(1, std::stoi(value));
-  else if (opt == "--duration") cfg.duration_s = std::stod(value);
-  else if (opt == "--gap-ms") {
-    auto dash = value.find('-');
-    cfg.gap_lo_ms = static_cast<unsigned>(std::stoul(value.substr(0, dash)));
-    cfg.gap_hi_ms = dash == std::string::npos ? cfg.gap_lo_ms
-                                              : static_cast<unsigned>(std::stoul(value.substr(dash + 1)));
+// Declares the command line's options into `cfg`.
+void add_options(CommandLine &cl, Config &cfg) {
+  auto whole = [](const std::string &v) { return static_cast<unsigned>(std::stoul(v)); };
+  add_run_options(cl, cfg);
+  cl.flag("-6", [&] { cfg.family = AF_INET6; });
+  cl.flag("--go-stdin", [&] { cfg.go_stdin = true; });
+  cl.option("--port",
+            [&](const std::string &v) { cfg.port = static_cast<unsigned short>(whole(v)); });
+  cl.option("--bytes",
+            [&](const std::string &v) { cfg.bytes = std::max<uint64_t>(1, std::stoull(v)); });
+  cl.option("--rounds", [&](const std::string &v) { cfg.rounds = std::max(1, std::stoi(v)); });
+  cl.option("--idle-wait", [&](const std::string &v) { cfg.idle_wait_s = std::stod(v); });
+  cl.option("--sessions", [&](const std::string &v) { cfg.sessions = std::max(1, std::stoi(v)); });
+  cl.option("--duration", [&](const std::string &v) { cfg.duration_s = std::stod(v); });
+  cl.option("--gap-ms", [&](const std::string &v) {
+    auto dash = v.find('-');
+    cfg.gap_lo_ms = whole(v.substr(0, dash));
+    cfg.gap_hi_ms = dash == std::string::npos ? cfg.gap_lo_ms : whole(v.substr(dash + 1));
     if (cfg.gap_hi_ms < cfg.gap_lo_ms) std::swap(cfg.gap_lo_ms, cfg.gap_hi_ms);
-  } else if (opt == "--long-idle-ms") cfg.long_idle_ms = static_cast<unsigned>(std::stoul(value));
-  else if (opt == "--long-idle-every") cfg.long_idle_every = static_cast<unsigned>(std::stoul(value));
-  else if (opt == "--stall-timeout") cfg.stall_s = std::stod(value);
-  else if (opt == "--timeout") cfg.timeout_s = static_cast<unsigned>(std::stoul(value));
-  else if (opt == "--stats-ms") cfg.stats_ms = static_cast<unsigned>(std::stoul(value));
-  else if (opt == "--seed") cfg.seed = std::stoull(value);
-  else return false;
-  return true;
+  });
+  cl.option("--long-idle-ms", [&](const std::string &v) { cfg.long_idle_ms = whole(v); });
+  cl.option("--long-idle-every", [&](const std::string &v) { cfg.long_idle_every = whole(v); });
+  cl.option("--stall-timeout", [&](const std::string &v) { cfg.stall_s = std::stod(v); });
+  cl.option("--stats-ms", [&](const std::string &v) { cfg.stats_ms = whole(v); });
+  cl.option("--seed", [&](const std::string &v) { cfg.seed = std::stoull(v); });
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argv[1][0] == '-') {
-    usage(stderr);
-    return 2;
-  }
   Config cfg;
-  cfg.scenario = argv[1];
-  if (node_args_init(&cfg.node) != 0) return 2;
   const char *program = "ntm-field-node";
-  for (int i = 2; i < argc;) {
-    int used = node_args_consume(&cfg.node, program, argc, argv, &i);
-    if (used < 0) return 2;
-    if (used > 0) continue;
-    std::string opt = argv[i];
-    if (opt == "-6" || opt == "--go-stdin") {
-      if (opt == "-6") cfg.family = AF_INET6;
-      else cfg.go_stdin = true;
-      ++i;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "%s: unknown option or missing value: %s\n", program, argv[i]);
-      usage(stderr);
-      return 2;
-    }
-    try {
-      if (!parse_option(cfg, opt, argv[i + 1])) {
-        fprintf(stderr, "%s: unknown option %s\n", program, opt.c_str());
-        usage(stderr);
-        return 2;
-      }
-    } catch (const std::exception &) {
-      fprintf(stderr, "%s: bad value for %s: %s\n", program, opt.c_str(), argv[i + 1]);
-      return 2;
-    }
-    i += 2;
-  }
-  if (node_args_check(&cfg.node, program) != 0) return 2;
+  CommandLine cl(program, usage);
+  add_options(cl, cfg);
+  if (!cl.parse_run(cfg, argc, argv)) return 2;
   if (cfg.scenario != "idle-rounds" && cfg.scenario != "sessions") {
     fprintf(stderr, "%s: unknown scenario '%s'\n", program, cfg.scenario.c_str());
     usage(stderr);
@@ -710,7 +547,7 @@ int main(int argc, char **argv) {
   cfg.node.options.event_cb = on_event;
   int rc = ntm_start(&cfg.node.options);
   if (rc != NTM_OK) {
-    line("ERROR what=ntm_start rc=%d msg=%s", rc, ntm_last_error());
+    emit("ERROR what=ntm_start rc=%d msg=%s", rc, ntm_last_error());
     return 1;
   }
   if (cfg.role == "client") print_ready();
@@ -725,8 +562,8 @@ int main(int argc, char **argv) {
   g_watch_stop = true;
   watcher.join();
   rc = ntm_stop();
-  if (rc != NTM_OK) line("ERROR what=ntm_stop rc=%d msg=%s", rc, ntm_last_error());
-  line("DONE");
+  if (rc != NTM_OK) emit("ERROR what=ntm_stop rc=%d msg=%s", rc, ntm_last_error());
+  emit("DONE");
   node_args_free(&cfg.node);
   return result;
 }

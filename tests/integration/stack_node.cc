@@ -18,7 +18,11 @@
 //   buffers        (one node) SO_SNDBUF / SO_RCVBUF by default, set to 1 MiB and to 1 GiB.
 #include <ntm.h>
 
+#include "command_line.h"
 #include "node_args.h"
+#include "node_state.h"
+#include "report.h"
+#include "sockets.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,7 +34,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,43 +42,19 @@
 #include <thread>
 #include <vector>
 
+using namespace ntm_test;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-struct Config {
-  std::string scenario;
-  std::string role = "client";
-  node_args node{};
-  std::string connect;
+struct Config : NodeRun {
   int count = 1;
   int parallel = 1;
   int backlog = 5;
   double seconds = 5;
-  unsigned timeout_s = 120;
 };
-
-void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void emit(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  putchar('\n');
-  fflush(stdout);
-}
-
-// Fatal problems end the process at once (library threads may still run, so no destructors).
-[[noreturn]] void die_errno(const char *what, int err) {
-  const char *name = strerrorname_np(err);
-  emit("ERROR what=%s errno=%s msg=%s", what, name != nullptr ? name : "E?", strerror(err));
-  std::_Exit(1);
-}
-[[noreturn]] void die(const std::string &what) {
-  emit("ERROR what=%s", what.c_str());
-  std::_Exit(1);
-}
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -92,46 +71,14 @@ long rss_kib() {
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-ntm_stats stats() {
-  ntm_stats s{};
-  s.version = NTM_STATS_VERSION;
-  if (ntm_get_stats(&s) != NTM_OK) die("ntm_get_stats");
-  return s;
-}
-
 void print_ready() {
-  ntm_node_info info{};
-  info.version = NTM_NODE_INFO_VERSION;
-  if (ntm_get_node_info(&info) != NTM_OK) die("ntm_get_node_info");
+  ntm_node_info info = node_info();
   emit("READY endpoint_v4=%s rss_kib=%ld", info.endpoint_ipv4, rss_kib());
 }
 
-int listener(int port, int backlog) {
-  int fd = ntm_socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) die_errno("ntm_socket", errno);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (ntm_bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) die_errno("ntm_bind", errno);
-  if (ntm_listen(fd, backlog) != 0) die_errno("ntm_listen", errno);
-  return fd;
-}
-
 sockaddr_storage resolve(const Config &cfg, socklen_t *len) {
-  char host[256];
-  const char *port = nullptr;
-  if (node_args_split_host_port(cfg.connect.c_str(), host, sizeof host, &port) != 0) {
-    die("bad --connect '" + cfg.connect + "'");
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo *res = nullptr;
-  if (ntm_getaddrinfo(host, port, &hints, &res) != 0 || res == nullptr) die("ntm_getaddrinfo");
   sockaddr_storage out{};
-  *len = res->ai_addrlen;
-  std::memcpy(&out, res->ai_addr, *len);
-  ntm_freeaddrinfo(res);
+  *len = resolve_target(cfg.connect, AF_INET, &out);
   return out;
 }
 
@@ -139,7 +86,7 @@ sockaddr_storage resolve(const Config &cfg, socklen_t *len) {
 
 int connect_burst(const Config &cfg) {
   if (cfg.role == "server") {
-    int lfd = listener(5000, cfg.backlog);
+    int lfd = listen_socket(AF_INET, 5000, cfg.backlog);
     print_ready();
     for (int i = 0; i < cfg.count; ++i) {
       int fd = ntm_accept(lfd, nullptr, nullptr);
@@ -195,7 +142,7 @@ int connect_burst(const Config &cfg) {
 int flood(const Config &cfg) {
   if (cfg.role == "server") {
     const long rss_start = rss_kib();
-    int lfd = listener(5000, 128);
+    int lfd = listen_socket(AF_INET, 5000, 128);
     if (ntm_fcntl(lfd, F_SETFL, O_NONBLOCK) != 0) die_errno("ntm_fcntl", errno);
     print_ready();
     std::vector<int> held;
@@ -216,7 +163,7 @@ int flood(const Config &cfg) {
         die_errno("ntm_accept", errno);
       }
       std::this_thread::sleep_for(milliseconds(100));
-      const ntm_stats s = stats();
+      const ntm_stats s = node_stats();
       peak_rss = std::max(peak_rss, rss_kib());
       if (s.memory_used > last_used + 64 * 1024) {
         last_used = s.memory_used;
@@ -225,7 +172,7 @@ int flood(const Config &cfg) {
       if (got_any && ms_since(quiet_since) > 2000 && ms_since(quiet_since) > cfg.seconds * 1000)
         break;
     }
-    const ntm_stats s = stats();
+    const ntm_stats s = node_stats();
     emit("RESULT accepted=%zu rss_start_kib=%ld peak_rss_kib=%ld memory_used=%llu "
          "dropped_limit=%llu",
          held.size(), rss_start, std::max(peak_rss, rss_kib()),
@@ -272,7 +219,7 @@ int flood(const Config &cfg) {
 
 int many(const Config &cfg) {
   if (cfg.role == "server") {
-    int lfd = listener(5000, 1024);
+    int lfd = listen_socket(AF_INET, 5000, 1024);
     print_ready();
     const long rss_start = rss_kib();
     std::vector<int> held;
@@ -283,7 +230,7 @@ int many(const Config &cfg) {
       held.push_back(fd);
     }
     const long rss_idle = rss_kib();
-    const ntm_stats idle = stats();
+    const ntm_stats idle = node_stats();
     // Each connection carries 4 bytes each way: every one of them is alive at once.
     int echoed = 0;
     for (int fd : held) {
@@ -369,10 +316,13 @@ int buffers(const Config &) {
   return 0;
 }
 
-bool parse_number(const char *text, double *out) {
-  char *end = nullptr;
-  *out = strtod(text, &end);
-  return end != text && *end == '\0';
+void usage(FILE *out) {
+  fputs("usage: ntm-stack-node connect-burst|flood|many|buffers --role server|client NODE-OPTIONS\n"
+        "         [--connect NAME:PORT] [--count N] [--parallel N] [--backlog N] [--seconds S]\n"
+        "         [--timeout SECONDS] [--memory-limit BYTES] [--max-sockets N]\n"
+        "         [--max-per-peer N]\n\n",
+        out);
+  fputs(node_args_usage(), out);
 }
 
 }  // namespace
@@ -380,48 +330,24 @@ bool parse_number(const char *text, double *out) {
 int main(int argc, char **argv) {
   const char *program = "ntm-stack-node";
   Config cfg;
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s SCENARIO --role server|client NODE-OPTIONS ...\n", program);
-    return 2;
-  }
-  cfg.scenario = argv[1];
-  if (node_args_init(&cfg.node) != 0) return 2;
-  for (int i = 2; i < argc;) {
-    int used = node_args_consume(&cfg.node, program, argc, argv, &i);
-    if (used < 0) return 2;
-    if (used > 0) continue;
-    std::string opt = argv[i];
-    if (i + 1 >= argc) die("option " + opt + " needs a value");
-    const char *value = argv[i + 1];
-    i += 2;
-    double num = 0;
-    if (opt == "--role") {
-      cfg.role = value;
-    } else if (opt == "--connect") {
-      cfg.connect = value;
-    } else if (!parse_number(value, &num) || num < 0) {
-      die("bad value for " + opt);
-    } else if (opt == "--count") {
-      cfg.count = static_cast<int>(num);
-    } else if (opt == "--parallel") {
-      cfg.parallel = std::max(1, static_cast<int>(num));
-    } else if (opt == "--backlog") {
-      cfg.backlog = static_cast<int>(num);
-    } else if (opt == "--seconds") {
-      cfg.seconds = num;
-    } else if (opt == "--timeout") {
-      cfg.timeout_s = static_cast<unsigned>(num);
-    } else if (opt == "--memory-limit") {
-      cfg.node.options.memory_limit = static_cast<size_t>(num);
-    } else if (opt == "--max-sockets") {
-      cfg.node.options.max_sockets = static_cast<unsigned>(num);
-    } else if (opt == "--max-per-peer") {
-      cfg.node.options.max_connections_per_peer = static_cast<unsigned>(num);
-    } else {
-      die("unknown option " + opt);
-    }
-  }
-  if (node_args_check(&cfg.node, program) != 0) return 2;
+  // Numbers are non-negative (parse_number); counts are whole parts of them.
+  auto count = [](const std::string &v) { return static_cast<int>(parse_number(v)); };
+  CommandLine cl(program, usage);
+  add_run_options(cl, cfg);
+  cl.option("--count", [&](const std::string &v) { cfg.count = count(v); });
+  cl.option("--parallel", [&](const std::string &v) { cfg.parallel = std::max(1, count(v)); });
+  cl.option("--backlog", [&](const std::string &v) { cfg.backlog = count(v); });
+  cl.option("--seconds", [&](const std::string &v) { cfg.seconds = parse_number(v); });
+  cl.option("--memory-limit", [&](const std::string &v) {
+    cfg.node.options.memory_limit = static_cast<size_t>(parse_number(v));
+  });
+  cl.option("--max-sockets", [&](const std::string &v) {
+    cfg.node.options.max_sockets = static_cast<unsigned>(parse_number(v));
+  });
+  cl.option("--max-per-peer", [&](const std::string &v) {
+    cfg.node.options.max_connections_per_peer = static_cast<unsigned>(parse_number(v));
+  });
+  if (!cl.parse_run(cfg, argc, argv)) return 2;
   // A hung scenario must not outlive its test: SIGALRM's default action ends the process.
   alarm(cfg.timeout_s + 30);
   signal(SIGPIPE, SIG_IGN);
