@@ -24,9 +24,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "capacity_harness.h"
 #include "control/certificate.h"
 #include "control/dc_channel.h"
 #include "control/dc_messages.h"
@@ -58,6 +57,7 @@
 
 using namespace ntm;
 using namespace ntm::servers;
+using namespace ntm_bench;
 using Clock = std::chrono::steady_clock;
 using control::MessageType;
 
@@ -95,17 +95,7 @@ class Client {
  public:
   Client(size_t nodes, const control::Key32& ticket_key, Endpoint dc, size_t window)
       : nodes_(nodes), dc_(dc), window_(window) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const int big = 32 << 20;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-    const Endpoint any = Endpoint::v4({127, 0, 0, 1}, 0);
-    sockaddr_storage ss{};
-    const unsigned len = any.to_sockaddr(ss);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
-    socklen_t l = sizeof(ss);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &l);
-    local_ = *Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+    fd_ = loopback_udp_socket(32 << 20, SOCK_NONBLOCK, &local_);
     const uint64_t expires = static_cast<uint64_t>(std::time(nullptr)) + 86400;
     for (size_t i = 0; i < nodes; ++i) {
       SimNode& n = nodes_[i];
@@ -284,20 +274,6 @@ class Client {
 // ---------------------------------------------------------------------------------------------
 // The DC side (this process) and its measurements.
 
-double process_cpu_s() {
-  rusage r{};
-  ::getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-
-double rss_mib() {
-  std::ifstream in("/proc/self/statm");
-  long pages = 0, resident = 0;
-  in >> pages >> resident;
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 1048576.0;
-}
-
 // CPU seconds of the process `pid` and its children still running (PostgreSQL's postmaster
 // and its backends): utime + stime from /proc.
 double tree_cpu_s(pid_t root) {
@@ -390,34 +366,20 @@ Row measure(const std::string& backend, const std::string& location, pid_t pg_ro
     crypto::random_bytes(k);
     return k;
   }();
-  int to_child[2], to_parent[2];
-  if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) throw std::runtime_error("pipe");
-  const pid_t child = ::fork();
-  if (child == 0) {
-    // The client: waits for the DC's port, runs the phases, reports each one's start and end.
-    ::close(to_child[1]);
-    ::close(to_parent[0]);
-    uint16_t port = 0;
-    if (::read(to_child[0], &port, sizeof(port)) != sizeof(port)) ::_exit(2);
-    Client client(nodes, ticket_key, Endpoint::v4({127, 0, 0, 1}, port), window);
-    auto report = [&](const std::string& line) {
-      [[maybe_unused]] auto n = ::write(to_parent[1], line.data(), line.size());
-      char ack;
-      [[maybe_unused]] auto r = ::read(to_child[0], &ack, 1);  // the parent sampled
-    };
+  // The client: waits for the DC's port, runs the phases, reports each one's start and end.
+  PhaseChild child(1, [&](const PhaseLink& parent, const std::vector<uint16_t>& ports) {
+    Client client(nodes, ticket_key, Endpoint::v4({127, 0, 0, 1}, ports[0]), window);
     for (int k = 0; k < 3; ++k) {
-      report("start\n");
+      parent.say("start\n");
       Phase p = k == 0 ? client.registrations() : k == 1 ? client.keepalives()
                                                            : client.resolves(resolves);
       char line[160];
       std::snprintf(line, sizeof(line), "end %s %zu %zu %.6f\n", p.name, p.done, p.retries,
                     p.wall_s);
-      report(line);
+      parent.say(line);
     }
-    ::_exit(0);
-  }
-  ::close(to_child[0]);
-  ::close(to_parent[1]);
+    return 0;
+  });
 
   std::filesystem::path known = std::filesystem::temp_directory_path() /
                                 ("ntm-dc-bench-" + std::to_string(::getpid()));
@@ -432,13 +394,12 @@ Row measure(const std::string& backend, const std::string& location, pid_t pg_ro
   const double rss0 = rss_mib();
   DirectionCoordinator dc(std::move(c), addresses, &accounts);
   dc.start();
-  const uint16_t port = dc.local_endpoints().at(0).port;
-  [[maybe_unused]] auto w = ::write(to_child[1], &port, sizeof(port));
+  child.start({dc.local_endpoints().at(0).port});
 
-  FILE* from_child = ::fdopen(to_parent[0], "r");
-  char line[200];
   double cpu0 = 0, pg0 = 0;
-  for (int k = 0; k < 6 && std::fgets(line, sizeof(line), from_child); ++k) {
+  std::string text;
+  for (int k = 0; k < 6 && child.next(text); ++k, child.ack()) {
+    const char* line = text.c_str();
     const double cpu = process_cpu_s(), pg = tree_cpu_s(pg_root);
     if (std::strncmp(line, "start", 5) == 0) {
       cpu0 = cpu;
@@ -455,24 +416,11 @@ Row measure(const std::string& backend, const std::string& location, pid_t pg_ro
       row.phases.push_back(p);
       if (k == 1) row.kib_per_node = (rss_mib() - rss0) * 1024.0 / static_cast<double>(nodes);
     }
-    [[maybe_unused]] auto a = ::write(to_child[1], "k", 1);
   }
-  std::fclose(from_child);
-  ::close(to_child[1]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) row.ok = false;
+  if (!child.finish()) row.ok = false;
   dc.stop();
   std::filesystem::remove(known);
   return row;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, ',');)
-    if (!part.empty()) out.push_back(part);
-  return out;
 }
 
 }  // namespace
@@ -489,9 +437,9 @@ int main(int argc, char** argv) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--nodes") {
       node_counts.clear();
-      for (const auto& n : split(v)) node_counts.push_back(std::stoul(n));
+      for (const auto& n : split_list(v)) node_counts.push_back(std::stoul(n));
     } else if (k == "--backends") {
-      backends = split(v);
+      backends = split_list(v);
     } else if (k == "--window") {
       window = std::stoul(v);
     } else if (k == "--resolves") {
@@ -539,13 +487,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("DC capacity (one DC thread; client with %zu outstanding; loadavg at end: ", window);
-  {
-    std::ifstream la("/proc/loadavg");
-    std::string a;
-    la >> a;
-    std::printf("%s)\n", a.c_str());
-  }
+  std::printf("DC capacity (one DC thread; client with %zu outstanding; loadavg at end: %s)\n",
+              window, loadavg_1min().c_str());
   std::printf("%-10s %7s %-9s %8s %7s %9s %7s %7s %9s %9s\n", "backend", "nodes", "op", "done",
               "retries", "ops/s", "DC_us", "PG_us", "ops/core", "KiB/node");
   for (const auto& row : rows) {

@@ -16,20 +16,17 @@
 // Exit status 1 when a bind or the relayed path failed (the CTest smoke relies on it).
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "capacity_harness.h"
 #include "control/relay_messages.h"
 #include "crypto/random.h"
 #include "rs/relay_server.h"
@@ -37,25 +34,14 @@
 
 using namespace ntm;
 using namespace ntm::servers;
+using namespace ntm_bench;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 class Socket {
  public:
-  Socket() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const int big = 16 << 20;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-    const Endpoint lo = Endpoint::v4({127, 0, 0, 1}, 0);
-    sockaddr_storage ss{};
-    const unsigned len = lo.to_sockaddr(ss);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len);
-    socklen_t l = sizeof(ss);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &l);
-    local_ = *Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-  }
+  Socket() { fd_ = loopback_udp_socket(16 << 20, 0, &local_); }
   ~Socket() { ::close(fd_); }
   int fd() const { return fd_; }
   const Endpoint& local() const { return local_; }
@@ -79,20 +65,6 @@ class Socket {
   Endpoint local_;
 };
 
-double process_cpu_s() {
-  rusage r{};
-  ::getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-
-double rss_mib() {
-  std::ifstream in("/proc/self/statm");
-  long pages = 0, resident = 0;
-  in >> pages >> resident;
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 1048576.0;
-}
-
 double median_us(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -101,17 +73,9 @@ double median_us(std::vector<double> v) {
 
 // The client (child process). Talks to the parent in lines; each "start"/"end" waits for the
 // parent's sample.
-struct Pipe {
-  int in, out;
-  void say(const std::string& line) const {
-    [[maybe_unused]] auto n = ::write(out, line.data(), line.size());
-    char k;
-    [[maybe_unused]] auto r = ::read(in, &k, 1);
-  }
-};
-
 int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key, size_t relays,
-           size_t pings, double seconds, const std::vector<size_t>& sizes, const Pipe& parent) {
+           size_t pings, double seconds, const std::vector<size_t>& sizes,
+           const PhaseLink& parent) {
   Socket a, b;
   const uint64_t expires = static_cast<uint64_t>(std::time(nullptr)) + 3600;
   const uint64_t node_a = 1, node_b = 2;
@@ -241,9 +205,7 @@ int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key
 
 std::vector<size_t> split(const std::string& s) {
   std::vector<size_t> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, ',');)
-    if (!part.empty()) out.push_back(std::stoul(part));
+  for (const auto& part : split_list(s)) out.push_back(std::stoul(part));
   return out;
 }
 
@@ -269,19 +231,10 @@ int main(int argc, char** argv) {
   control::Key32 key;
   crypto::random_bytes(key);
 
-  int to_child[2], to_parent[2];
-  if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) return 1;
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::close(to_child[1]);
-    ::close(to_parent[0]);
-    uint16_t ports[2] = {0, 0};
-    if (::read(to_child[0], ports, sizeof(ports)) != sizeof(ports)) ::_exit(2);
-    ::_exit(client(Endpoint::v4({127, 0, 0, 1}, ports[0]), Endpoint::v4({127, 0, 0, 1}, ports[1]),
-                   key, relays, pings, seconds, sizes, Pipe{to_child[0], to_parent[1]}));
-  }
-  ::close(to_child[0]);
-  ::close(to_parent[1]);
+  PhaseChild child(2, [&](const PhaseLink& parent, const std::vector<uint16_t>& ports) {
+    return client(Endpoint::v4({127, 0, 0, 1}, ports[0]), Endpoint::v4({127, 0, 0, 1}, ports[1]),
+                  key, relays, pings, seconds, sizes, parent);
+  });
 
   RelayServerConfig c;
   c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
@@ -295,16 +248,14 @@ int main(int argc, char** argv) {
   const double rss0 = rss_mib();
   RelayServer rs(std::move(c));
   rs.start();
-  const uint16_t ports[2] = {rs.local_endpoints().at(0).port, rs_gso.local_endpoints().at(0).port};
-  [[maybe_unused]] auto w = ::write(to_child[1], ports, sizeof(ports));
+  child.start({rs.local_endpoints().at(0).port, rs_gso.local_endpoints().at(0).port});
 
-  FILE* from = ::fdopen(to_parent[0], "r");
-  char line[256];
   double cpu0 = 0;
   uint64_t fwd0 = 0;
   bool ok = true;
   std::printf("RS capacity (one RS thread; loopback)\n");
-  while (std::fgets(line, sizeof(line), from)) {
+  for (std::string text; child.next(text); child.ack()) {
+    const char* line = text.c_str();
     const double cpu = process_cpu_s();
     // Which RS the blast in progress goes through ("start blast SIZE gso" / "... sendmmsg").
     const bool via_gso = std::strstr(line, " gso") != nullptr;
@@ -345,19 +296,10 @@ int main(int argc, char** argv) {
                   rs_cpu > 0 ? forwarded * static_cast<double>(size) * 8 / rs_cpu / 1e9 : 0,
                   forwarded > 0 ? rs_cpu * 1e6 / forwarded : 0);
     }
-    [[maybe_unused]] auto a = ::write(to_child[1], "k", 1);
   }
-  std::fclose(from);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ok = false;
+  if (!child.finish()) ok = false;
   rs.stop();
   rs_gso.stop();
-  {
-    std::ifstream la("/proc/loadavg");
-    std::string l1;
-    la >> l1;
-    std::printf("loadavg at end: %s%s\n", l1.c_str(), ok ? "" : "; FAILED");
-  }
+  std::printf("loadavg at end: %s%s\n", loadavg_1min().c_str(), ok ? "" : "; FAILED");
   return ok ? 0 : 1;
 }
