@@ -194,11 +194,112 @@ START_TEST(test_ntm_tcp_initial_rto_and_floor) {
 }
 END_TEST
 
+/* The sequence number of the first segment the test netif recorded since the last reset. */
+static u32_t first_sent_seqno(void) {
+  u32_t seqno = 0;
+  EXPECT(txcounters.tx_packets != NULL);
+  if (txcounters.tx_packets != NULL) {
+    pbuf_copy_partial(txcounters.tx_packets, &seqno, sizeof(seqno), IP_HLEN + 4);
+  }
+  return lwip_ntohl(seqno);
+}
+
+static void reset_tx_record(void) {
+  if (txcounters.tx_packets != NULL) {
+    pbuf_free(txcounters.tx_packets);
+    txcounters.tx_packets = NULL;
+  }
+  txcounters.num_tx_calls = 0;
+  txcounters.num_tx_bytes = 0;
+  txcounters.copy_tx_packets = 1;
+}
+
+/* 0013: segments 0 and 2 of a window are lost. Three duplicate ACKs resend segment 0; its ACK
+ * (a partial ACK: up to segment 2) resends segment 2 at once and fast recovery goes on until an
+ * ACK covers the whole window. lwIP 2.1.3 left recovery at the partial ACK and sent nothing:
+ * with no more duplicate ACKs to come, segment 2 waited for the retransmission timeout. */
+START_TEST(test_ntm_tcp_partial_ack_resends_next_hole) {
+  struct tcp_pcb *pcb;
+  u32_t base;
+  tcpwnd_size_t ssthresh;
+  int i;
+  LWIP_UNUSED_ARG(_i);
+
+  pcb = sender_with_segments_in_flight(&base);
+  EXPECT_RET(pcb != NULL);
+  reset_tx_record();
+  for (i = 0; i < 3; i++) { /* segments 1, 3 and 4 arrive */
+    test_tcp_input(ack_with_sacks(pcb, base, base, NULL, 0), &netif);
+  }
+  EXPECT_RET(txcounters.num_tx_calls == 1);
+  EXPECT(first_sent_seqno() == base);
+  EXPECT_RET((pcb->flags & TF_INFR) != 0);
+  ssthresh = pcb->ssthresh;
+  for (i = 0; i < 3; i++) { /* segments 5 to 7 */
+    test_tcp_input(ack_with_sacks(pcb, base, base, NULL, 0), &netif);
+  }
+  reset_tx_record();
+  /* The resent segment 0 arrives: the receiver acknowledges up to the next hole. */
+  test_tcp_input(ack_with_sacks(pcb, base + 2 * TCP_MSS, base, NULL, 0), &netif);
+  EXPECT(txcounters.num_tx_calls == 1);
+  EXPECT(first_sent_seqno() == base + 2 * TCP_MSS);
+  EXPECT((pcb->flags & TF_INFR) != 0);
+  EXPECT(pcb->ssthresh == ssthresh);
+  /* The resent segment 2 arrives: everything is acknowledged, recovery ends. */
+  test_tcp_input(ack_with_sacks(pcb, base + SEGS * TCP_MSS, base, NULL, 0), &netif);
+  EXPECT((pcb->flags & TF_INFR) == 0);
+  EXPECT(pcb->cwnd >= ssthresh && pcb->cwnd <= ssthresh + TCP_MSS); /* (+ Reno growth) */
+  EXPECT(pcb->unacked == NULL);
+  tcp_abort(pcb);
+}
+END_TEST
+
+/* 0013: after a retransmission timeout, duplicate ACKs for data sent before it (the receiver
+ * holds segments beyond the hole; the go-back-N resending draws more) start no fast retransmit:
+ * the timeout already cut ssthresh for these losses. lwIP 2.1.3 halved it again from the
+ * one-segment cwnd, to 2 MSS, and the connection then grew by one segment per round trip. A
+ * second timeout before the first one's resending is acknowledged holds ssthresh too. */
+START_TEST(test_ntm_tcp_one_cut_per_loss_event) {
+  struct tcp_pcb *pcb;
+  u32_t base;
+  tcpwnd_size_t ssthresh, cwnd;
+  int i;
+  LWIP_UNUSED_ARG(_i);
+
+  pcb = sender_with_segments_in_flight(&base);
+  EXPECT_RET(pcb != NULL);
+  reset_tx_record();
+  cwnd = pcb->cwnd;
+  pcb->rtime = pcb->rto; /* the next slow tick times out */
+  tcp_slowtmr();
+  EXPECT_RET(txcounters.num_tx_calls == 1);
+  EXPECT(first_sent_seqno() == base);
+  ssthresh = pcb->ssthresh;
+  EXPECT(ssthresh == LWIP_MIN(cwnd, pcb->snd_wnd) / 2);
+  EXPECT(pcb->cwnd == pcb->mss);
+  reset_tx_record();
+  for (i = 0; i < 3; i++) {
+    test_tcp_input(ack_with_sacks(pcb, base, base, NULL, 0), &netif);
+  }
+  EXPECT(pcb->ssthresh == ssthresh);
+  EXPECT((pcb->flags & TF_INFR) == 0);
+  EXPECT(txcounters.num_tx_calls == 0);
+  /* The resent segment is lost as well: the next timeout holds ssthresh. */
+  pcb->rtime = pcb->rto;
+  tcp_slowtmr();
+  EXPECT(txcounters.num_tx_calls == 1);
+  EXPECT(pcb->ssthresh == ssthresh);
+  tcp_abort(pcb);
+}
+END_TEST
+
 Suite *ntm_tcp_suite(void) {
   testfunc tests[] = {
       TESTFUNC(test_ntm_tcp_unacked_tail_follows_the_queue),
       TESTFUNC(test_ntm_tcp_send_buffer_size_per_pcb),
       TESTFUNC(test_ntm_tcp_initial_rto_and_floor),
+      TESTFUNC(test_ntm_tcp_partial_ack_resends_next_hole),
+      TESTFUNC(test_ntm_tcp_one_cut_per_loss_event),
   };
   return create_suite("NTM_TCP", tests, sizeof(tests) / sizeof(testfunc), ntm_setup,
                       ntm_teardown);
