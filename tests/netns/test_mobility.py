@@ -1,6 +1,6 @@
 """Mobility (issue 4): an application's session survives real address changes.
 
-Every test runs `ntm-test-node mobile-transfer` (tests/integration/test_node.cc) between two
+Every test runs `ntm-test-node mobile-transfer` (tests/integration/test_node_mobile.cc) between two
 nodes: one TCP connection carrying a checksummed stream each way at a steady pace (RATE_MBPS),
 with an application-level ACK (the server echoes how many client bytes it has read), plus a UDP
 stream of numbered datagrams each way. During the transfer a node's veth is deleted and the node
