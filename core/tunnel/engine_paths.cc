@@ -196,8 +196,8 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
                               peer->relay->relay_id != relay->relay_id);
     peer->relay = std::move(relay);
     if (relay_moved && peer->current && !peer->path_stale) {
-      // (A stale end takes the new relay below, as any stale path does.) Direct candidates
-      // offered too are probed at the next kDirectProbeInterval.
+      // (A stale end takes the new relay below.) Direct candidates offered too are probed at
+      // the next kDirectProbeInterval.
       peer->relay_unanswered_since = TimePoint{};
       fall_back_to_relay_locked(peer, sink, now, events);
     } else if (peer->current && !peer->path_stale) {
@@ -225,7 +225,7 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
         if (!punching_them) {
           // Punch again from scratch: the old endpoint is dead, the session keys still good.
           peer->endpoint_confirmed = false;
-          if (peer->path == PathKind::relay && !peer->candidates.empty()) {
+          if (peer->path == PathKind::relay && !peer->candidates.empty() && !relay_moved) {
             peer->path = PathKind::direct;
           }
           if (peer->pending) {
@@ -234,8 +234,12 @@ void Engine::direct(const TunnelTable::Ref& peer, std::vector<Endpoint> candidat
           }
         }
       }
-      if (peer->candidates.empty() && peer->relay) {
-        fall_back_to_relay_locked(peer, sink, now, events);  // no common family: relay at once
+      // No common family: the relay at once. Nor does a relayed tunnel whose RS died punch
+      // first when the DC gives it another relay (the ends were relayed because punching
+      // failed between them): a direct_timeout of punching would add to the RS's outage. Its
+      // direct candidates are probed at the next kDirectProbeInterval, as on any relayed tunnel.
+      if ((peer->candidates.empty() || relay_moved) && peer->relay) {
+        fall_back_to_relay_locked(peer, sink, now, events);
       } else {
         // One deadline per attempt to punch: Directions repeated meanwhile do not postpone
         // the relay (they used to, by up to 2 s after a move).

@@ -195,13 +195,14 @@ class FieldNode:
 class SessionsRun:
     """`sessions` between a server node (bob) and a client node (alice): K connections with
     echoed, byte-checked bursts. recovery() measures how long after an event every session made
-    progress again."""
+    progress again. `extra` goes to both nodes, `client_extra` to the client alone (after the
+    rest: a second --server / --server-cert there overrides the first)."""
 
     def __init__(self, t: Topology, servers: Servers, server_node: Node, client_node: Node, *,
                  sessions: int = 2, burst: int = 16384, gap_ms: str = "5-20",
                  duration_s: float = 20.0, extra: Sequence[str] = (),
                  client_account: str = "alice", server_account: str = "bob",
-                 stall_s: float = 30.0):
+                 stall_s: float = 30.0, client_extra: Sequence[str] = ()):
         self.t, self.servers = t, servers
         common = ["--sessions", str(sessions), "--bytes", str(burst), *extra]
         self.server = FieldNode(t, server_node, servers, server_account, "sessions", "server",
@@ -210,7 +211,7 @@ class SessionsRun:
         self.client = FieldNode(t, client_node, servers, client_account, "sessions", "client",
                                 common + ["--connect", f"{server_account}.{DOMAIN}:5000",
                                           "--duration", str(duration_s), "--gap-ms", gap_ms,
-                                          "--stall-timeout", str(stall_s)],
+                                          "--stall-timeout", str(stall_s), *client_extra],
                                 stdin=True, timeout_s=int(duration_s + 90))
         self.sessions = sessions
         self.duration_s = duration_s

@@ -148,6 +148,37 @@ TEST_CASE("a relayed tunnel whose relay goes silent probes it with a handshake, 
   CHECK(of_type(p.b.sink, EngineEventType::needs_direction).empty());
 }
 
+TEST_CASE("a relayed tunnel whose relay died takes the DC's other relay at once, also when the "
+          "Direction offers direct candidates too (no punching first)",
+          "[tunnel][relay]") {
+  RelayedPair p;
+  p.direct_both(kRelay1, kRelayId1, kT0);
+  p.pump(kT0);
+  REQUIRE(p.a_sends(kT0 + 10ms, 1, /*b_answers=*/true));
+  p.a.sink.clear();
+  p.b.sink.clear();
+  p.relay1_up = false;
+  const TimePoint t = kT0 + 100ms;
+  CHECK_FALSE(p.a_sends(t, 3, true));
+  p.a.tick(t + kRelaySilence);                    // the probe through the dead relay
+  p.a.tick(t + kRelaySilence + kRelayProbeWait);  // the DC asked: A's path is stale
+  REQUIRE(of_type(p.a.sink, EngineEventType::needs_direction).size() == 1);
+
+  // Both ends behind NATs that defeat punching: the DC offers their public endpoints (nothing
+  // gets through: the test carries relay traffic only) and the other relay.
+  const TimePoint moved = t + kRelaySilence + kRelayProbeWait + 20ms;
+  p.a.engine.direct(p.b_at_a(), {Endpoint::v4({203, 0, 113, 2}, 40000)},
+                    Peer::Relay{kRelay2, kRelayId2}, p.a.sink, moved);
+  p.b.engine.direct(p.a_at_b(), {Endpoint::v4({203, 0, 113, 1}, 40000)},
+                    Peer::Relay{kRelay2, kRelayId2}, p.b.sink, moved);
+  CHECK(p.endpoint_of(p.b_at_a()) == kRelay2);
+  CHECK(p.endpoint_of(p.a_at_b()) == kRelay2);
+  p.pump(moved);
+  // Data flows through it well before a direct_timeout of punching would have ended.
+  REQUIRE(p.a_sends(moved + 10ms, 7, true));
+  CHECK(p.a.sink.delivered.size() == 1);
+}
+
 TEST_CASE("a relayed tunnel whose peer only had nothing to say answers the probe and asks the DC "
           "nothing",
           "[tunnel][relay]") {
