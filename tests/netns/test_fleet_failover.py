@@ -265,6 +265,52 @@ def first_missed_keepalive(node: FieldNode, after: float) -> Optional[float]:
     return None
 
 
+def resumed_after(run: SessionsRun, t_event: float, timeout: float, diag) -> float:
+    """Seconds from t_event until every session verified more than the first PROGRESS line
+    after t_event says (lines are 100 ms apart: what was in flight at the event, and completes
+    just after it, does not count as progress)."""
+    deadline = t_event + timeout
+    base = None
+    while True:
+        rows = [(t, v) for (t, v) in run.progress() if t >= t_event]
+        if base is None and rows:
+            base = rows[0][1]
+        for t, v in rows[1:]:
+            if all(a > b for a, b in zip(v, base)):
+                return t - t_event
+        run.alive_or_fail("progress")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the sessions did not all progress within {timeout} s\n"
+                                 + diag())
+        time.sleep(0.02)
+
+
+def worst_gap(run: SessionsRun, start: float, end: float) -> float:
+    """The longest time any session went without verifying a byte in [start, end] (from the
+    PROGRESS lines, 100 ms apart)."""
+    rows = [(t, v) for (t, v) in run.progress() if start <= t <= end]
+    worst = 0.0
+    for i in range(run.sessions):
+        last_t, last_v = (rows[0][0], rows[0][1][i]) if rows else (start, 0)
+        for t, v in rows[1:]:
+            if v[i] > last_v:
+                worst = max(worst, t - last_t)
+                last_t, last_v = t, v[i]
+        if rows:
+            worst = max(worst, rows[-1][0] - last_t)
+    return worst
+
+
+def relay_host_of(node: FieldNode, peer: str, hosts: list[str]) -> int:
+    """The index in `hosts` of the RS `node`'s tunnel to `peer` goes through now."""
+    row = node.tunnel(peer) or {}
+    assert row.get("path") == "relay" and row.get("state") == "2", row
+    for i, h in enumerate(hosts):
+        if row.get("endpoint", "").startswith(h + ":"):
+            return i
+    raise AssertionError(f"{node.proc.label}: tunnel to {peer} through none of {hosts}: {row}")
+
+
 def relayed_via(node: FieldNode, peer: str, host: str, timeout: float) -> dict:
     return node.wait_tunnel(peer, timeout,
                             lambda r: r.get("path") == "relay" and r.get("state") == "2"
@@ -312,15 +358,15 @@ def test_fleet_survives_kill_9_of_a_dc_then_an_rs(topo, fleet):
         return run.diag() + "\n" + fleet.diag()
 
     alice_name, bob_name = f"alice.{DOMAIN}", f"bob.{DOMAIN}"
+    rs_hosts = [fleet.rs_host(0), fleet.rs_host(1)]
     try:
         run.wait_flowing(timeout=30)
         # bob at DC 1 (AS1's first), alice at DC 3 (AS2's first): a tunnel across the fleet.
         assert registered_with(bob, fleet.dc_endpoint(0)) is not None, diag()
         assert registered_with(alice, fleet.dc_endpoint(2)) is not None, diag()
-        row = alice.wait_tunnel(bob_name, 15, lambda r: r.get("path") == "relay"
-                                and r.get("state") == "2", what="relayed")
-        rs_used = 0 if row["endpoint"].startswith(fleet.rs_host(0) + ":") else 1
-        relayed_via(bob, alice_name, fleet.rs_host(rs_used), 10)
+        alice.wait_tunnel(bob_name, 15, lambda r: r.get("path") == "relay"
+                          and r.get("state") == "2", what="relayed")
+        time.sleep(1.0)  # steady state: the sessions run through the RS
 
         # 1. kill -9 bob's DC.
         t_dc = fleet.kill("dc1")
@@ -333,16 +379,19 @@ def test_fleet_survives_kill_9_of_a_dc_then_an_rs(topo, fleet):
         _figures["DC kill -9: ... after its first unanswered keepalive"] = f"{dc_gap_first:.3f} s"
         assert dc_gap < KEEPALIVE_S + DC_FAILOVER_BOUND_S, diag()
         assert dc_gap_first < DC_FAILOVER_BOUND_S + 0.15, diag()  # STATS lines 100 ms apart
-        # The sessions never needed the DC: they went on (progress after the kill).
-        dc_stall = run.recovery("kill -9 DC 1", t_dc, timeout=RELAY_FAILOVER_BOUND_S)
-        _figures["DC kill -9: sessions progressed again"] = f"{dc_stall:.3f} s"
-        time.sleep(1.0)  # bob's registration settles (its keepalives to DC 2 are answered)
+        time.sleep(1.5)  # bob's registration settles (a keepalive to DC 2 answered)
+        # The sessions never needed the DC: they went on throughout.
+        dc_stall = worst_gap(run, t_dc, time.monotonic())
+        _figures["DC kill -9: longest stall of a session after it"] = f"{dc_stall:.3f} s"
+        assert dc_stall < 1.0, diag()
 
-        # 2. kill -9 the RS carrying the tunnel.
+        # 2. kill -9 the RS carrying the tunnel (now: bob's new DC may have moved it).
+        rs_used = relay_host_of(alice, bob_name, rs_hosts)
+        assert relay_host_of(bob, alice_name, rs_hosts) == rs_used, diag()
         t_rs = fleet.kill(f"rs{rs_used + 1}")
-        rs_gap = run.recovery(f"kill -9 RS {rs_used + 1}", t_rs, timeout=10)
+        rs_gap = resumed_after(run, t_rs, 10, diag)
         _figures["RS kill -9: every session progressed again"] = f"{rs_gap:.3f} s"
-        other = fleet.rs_host(1 - rs_used)
+        other = rs_hosts[1 - rs_used]
         relayed_via(alice, bob_name, other, 5)
         relayed_via(bob, alice_name, other, 5)
         assert rs_gap < RELAY_FAILOVER_BOUND_S, diag()
