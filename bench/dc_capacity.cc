@@ -311,6 +311,7 @@ struct Row {
   double kib_per_node = 0;
   double sweep_lookups_ms = 0;  // one find_by_node_id per node (the old sweep)
   double sweep_roll_ms = 0;     // one roll() and a check per node (the DC's sweep now)
+  double sweep_compare_ms = 0;  // the roll compared with the previous one (fleet revocations)
   bool ok = true;
 };
 
@@ -358,6 +359,20 @@ Row measure(const std::string& backend, const std::string& location, pid_t pg_ro
     }
     row.sweep_roll_ms = seconds_since(t0) * 1000;
     if (refused != 0) row.ok = false;  // every account exists and is enabled
+  }
+  {
+    // The sweep's fleet part: the roll compared with the previous sweep's, for accounts
+    // revoked since whose node another DC holds (DirectionCoordinator::check_accounts).
+    const auto previous = accounts.roll();
+    const auto roll = accounts.roll();
+    const auto t0 = Clock::now();
+    size_t revoked = 0;
+    for (const auto& [id, name] : roll.disabled)
+      if (!previous.disabled.contains(id) && previous.node_ids.contains(id)) ++revoked;
+    for (uint64_t id : previous.node_ids)
+      if (!roll.node_ids.contains(id) && !previous.disabled.contains(id)) ++revoked;
+    row.sweep_compare_ms = seconds_since(t0) * 1000;
+    if (revoked != 0) row.ok = false;  // nothing changed between the two
   }
   if (sweep_only) return row;
 
@@ -502,8 +517,9 @@ int main(int argc, char** argv) {
                   k == 0 ? std::to_string(static_cast<int>(row.kib_per_node + 0.5)).c_str() : "");
     }
     std::printf("%-10s %7zu %-9s one account sweep (every 2 s in the DC): one lookup per node "
-                "%.0f ms, one query (roll) %.0f ms\n",
-                row.backend.c_str(), row.nodes, "sweep", row.sweep_lookups_ms, row.sweep_roll_ms);
+                "%.0f ms, one query (roll) %.0f ms, + compared with the previous roll %.1f ms\n",
+                row.backend.c_str(), row.nodes, "sweep", row.sweep_lookups_ms, row.sweep_roll_ms,
+                row.sweep_compare_ms);
   }
   // What bounds the AS: each login verifies an Argon2id hash at the default cost.
   {

@@ -837,7 +837,28 @@ void DirectionCoordinator::check_accounts(Clock::time_point now) {
       refused.emplace_back(id, "account '" + d->second + "' is disabled");
     }
   }
+  // Accounts revoked since the previous sweep whose node another DC of the fleet holds (or no
+  // DC): that DC drops the node, and we tell our nodes, which may have a tunnel with it - the
+  // shared store is how every DC learns of a revocation, whichever DC or AS it came through.
+  std::vector<std::pair<uint64_t, std::string>> elsewhere;
+  if (last_roll_) {
+    for (const auto& [id, name] : roll.disabled) {
+      if (!nodes_.contains(id) && !last_roll_->disabled.contains(id) &&
+          last_roll_->node_ids.contains(id))
+        elsewhere.emplace_back(id, "account '" + name + "' is disabled");
+    }
+    for (uint64_t id : last_roll_->node_ids) {
+      if (!roll.node_ids.contains(id) && !nodes_.contains(id) && !last_roll_->disabled.contains(id))
+        elsewhere.emplace_back(id, "the account no longer exists");
+    }
+  }
+  last_roll_ = std::move(roll);
   for (const auto& [id, why] : refused) revoke(id, why, now);
+  for (const auto& [id, why] : elsewhere) {
+    NTM_LOG_INFO("DC: node %016llx revoked (%s), not registered here; telling %zu node(s)",
+                 static_cast<unsigned long long>(id), why.c_str(), nodes_.size());
+    tell_revoked(id, why, now);
+  }
 }
 
 void DirectionCoordinator::revoke(uint64_t node_id, const std::string& why, Clock::time_point now) {
@@ -848,13 +869,19 @@ void DirectionCoordinator::revoke(uint64_t node_id, const std::string& why, Cloc
   send_error(it->second, DcErrorCode::account_disabled, why);
   forget(node_id);
   ++revocations_;
+  tell_revoked(node_id, why, now);
+}
+
+void DirectionCoordinator::tell_revoked(uint64_t node_id, const std::string& why,
+                                        Clock::time_point now) {
   // Every registered node: the DC does not know every tunnel (peers may have met before this
-  // DC run), and a node without that peer only acknowledges.
+  // DC run, or through another DC), and a node without that peer only acknowledges.
   for (auto& [id, node] : nodes_) {
     const uint32_t notice = new_notice_id();
     send_notice(node, MessageType::peer_revoked, notice,
                 control::encode(control::PeerRevoked{notice, node_id, why}), now);
   }
+  ++peers_told_revoked_;
 }
 
 uint32_t DirectionCoordinator::new_notice_id() {

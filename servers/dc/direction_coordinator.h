@@ -17,7 +17,9 @@
 // the DC checks every registered node's account (the AccountStore, the AS's SQLite database)
 // every `account_recheck`; a revoked node gets Error 2 and is forgotten, and every registered
 // node is told with PeerRevoked (retransmitted until acknowledged), so its peers tear its
-// tunnels down within a few seconds of `ntm-server accounts disable`.
+// tunnels down within a few seconds of `ntm-server accounts disable`. In a fleet every DC reads
+// the same account store: an account revoked since its previous sweep whose node another DC
+// holds is told to this DC's nodes too (that DC drops the node itself).
 //
 // Access policy (access_policy.h, `policy_file`, re-read every second): a Resolve between nodes
 // the policy keeps apart is answered with status denied and directs nobody; every Direction tells
@@ -122,6 +124,9 @@ class DirectionCoordinator {
   uint64_t directions() const { return directions_sent_.load(); }   // tunnels directed
   uint64_t challenges() const { return challenges_sent_.load(); }   // RegisterChallenges sent
   uint64_t revocations() const { return revocations_.load(); }     // registered nodes revoked
+  // Revocations our nodes were told of (PeerRevoked to all): ours, and those of nodes another
+  // DC of the fleet held (or none did), seen in the shared account store.
+  uint64_t revocations_told() const { return peers_told_revoked_.load(); }
   uint64_t policy_loads() const { return policy_loads_.load(); }   // policy files applied
   // Resolves answered from a running or recent direction of the same pair (no new direction).
   uint64_t resolves_coalesced() const { return resolves_coalesced_.load(); }
@@ -193,6 +198,8 @@ class DirectionCoordinator {
   void check_accounts(Clock::time_point now);        // from the sweep
   // Error 2 to the node, PeerRevoked to every other registered node, then forget it.
   void revoke(uint64_t node_id, const std::string& why, Clock::time_point now);
+  // PeerRevoked about `node_id` to every registered node (retransmitted until acknowledged).
+  void tell_revoked(uint64_t node_id, const std::string& why, Clock::time_point now);
   // A PeerRevoked or PeerAccess acknowledged: stop repeating it.
   void on_notice_ack(NodeState& node, uint32_t notice_id);
   // A notice to `to`, repeated (as Direction) until acknowledged.
@@ -240,7 +247,7 @@ class DirectionCoordinator {
   std::atomic<size_t> registered_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> registrations_{0}, directions_sent_{0}, challenges_sent_{0},
-      revocations_{0}, policy_loads_{0}, resolves_coalesced_{0};
+      revocations_{0}, policy_loads_{0}, resolves_coalesced_{0}, peers_told_revoked_{0};
   ReasonCounters<DcDrop> drops_;
   void drop(DcDrop why) {
     ++dropped_;
@@ -263,6 +270,9 @@ class DirectionCoordinator {
   };
   std::unordered_map<uint32_t, PendingNotice> notices_;
   Clock::time_point accounts_checked_{};
+  // The account roll of the previous sweep: an account disabled or deleted since then whose
+  // node is not ours was revoked through another DC (or none held it): our nodes are told.
+  std::optional<AccountStore::Roll> last_roll_;
   AccessPolicy policy_;
   std::string policy_text_;  // the file as last read ("" when absent)
   // Forgotten registrations, kept while their challenge could still be valid: a Register replayed

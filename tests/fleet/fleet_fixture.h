@@ -235,6 +235,8 @@ class Fleet {
   void add_account(const std::string &name, const std::string &password) {
     as_->accounts().add_password_account(name, password);
   }
+  // Disables the account in the fleet's store, as `ntm-server accounts disable` on any host.
+  void disable_account(const std::string &name) { as_->accounts().set_disabled(name, true); }
   servers::ServerApp &dc(size_t i) { return *dcs_.at(i); }
   std::string dc_endpoint(size_t i) { return dcs_.at(i)->dc_endpoints().at(0).to_string(); }
   // The DC stops answering at once (its socket closes), as when its machine dies.
