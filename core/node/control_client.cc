@@ -361,6 +361,7 @@ void ControlClient::on_datagram(std::span<const uint8_t> datagram, const Endpoin
     std::optional<control::DcChannel::Opened> opened = open_with_pending_locked(datagram);
     if (!opened && channel_) opened = channel_->open(datagram);
     if (!opened) return;  // forged, replayed or for an old registration
+    dc_needed_since_ = {};  // the DC is there
     switch (opened->type) {
       case control::MessageType::register_ack: {
         auto ack = control::decode_register_ack(opened->plaintext);
@@ -688,6 +689,13 @@ void ControlClient::tick(tunnel::EngineSink&, tunnel::TimePoint now) {
       }
     }
   }
+  // The engine or the application needed the DC (a detached Resolve) and it has said nothing
+  // since: check it now rather than at the next keepalive, as for an unanswered Resolve, so a
+  // node whose tunnels need a new path finds a dead DC and fails over within about 2.5 s.
+  if (dc_needed_since_ != tunnel::TimePoint{} && now - dc_needed_since_ > kResolveRetry) {
+    dc_needed_since_ = {};
+    if (registered_ && !needs_register_ && keepalives_unanswered_ == 0) send_keepalive_locked(now);
+  }
   std::erase_if(resolves_, [](const auto& kv) {
     return kv.second.detached && kv.second.attempts >= kResolveAttempts;
   });
@@ -747,6 +755,8 @@ tunnel::TimePoint ControlClient::next_timer() const {
     if (pending.reply || pending.attempts >= kResolveAttempts) continue;
     next = std::min(next, pending.sent_at + kResolveRetry + kAfter);
   }
+  if (dc_needed_since_ != tunnel::TimePoint{})
+    next = std::min(next, dc_needed_since_ + kResolveRetry + kAfter);
   return next;
 }
 
@@ -754,6 +764,7 @@ void ControlClient::send_detached_locked(control::Resolve request) {
   request.request_id = next_request_id_++;
   stats_.resolves_sent.fetch_add(1, std::memory_order_relaxed);
   send_to_dc(control::MessageType::resolve, control::encode(request));
+  if (dc_needed_since_ == tunnel::TimePoint{}) dc_needed_since_ = tunnel::Clock::now();
   // Kept only so a reply is recognised; never sent again from here (tick skips it).
   resolves_[request.request_id] =
       PendingResolve{request, tunnel::Clock::now(), kResolveAttempts, std::nullopt, true};

@@ -218,6 +218,10 @@ class ControlClient {
   // kKeepaliveRetry, and when that is unanswered too the node fails over to the next DC (a DC
   // that restarted answers with a challenge instead, which is quicker).
   int keepalives_unanswered_ = 0;
+  // When a detached Resolve (the engine asking for a path, a packet for an unknown address)
+  // went to a DC that has sent nothing authenticated since; {}: none waiting. After
+  // kResolveRetry the DC is checked with a keepalive (tick()), as for an unanswered Resolve.
+  tunnel::TimePoint dc_needed_since_{};
   tunnel::TimePoint last_register_sent_{};
   uint32_t next_request_id_ = 1;
   // How long tick() waits for an answer before registering again (grows from 100 ms to 500 ms).
