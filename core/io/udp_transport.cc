@@ -120,7 +120,8 @@ bool supports_gso(int fd) {
 
 // A non-blocking, close-on-exec UDP socket bound to `local` (v6 sockets are V6ONLY). When
 // `preferred_port` is set and `local.port` is 0, that port is tried first.
-UniqueFd open_socket(const Endpoint& local, uint16_t preferred_port, size_t buffer_bytes) {
+UniqueFd open_socket(const Endpoint& local, uint16_t preferred_port, size_t buffer_bytes,
+                     bool reuse_port) {
   const int family = local.is_v4() ? AF_INET : AF_INET6;
   UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
   if (!fd) {
@@ -131,6 +132,12 @@ UniqueFd open_socket(const Endpoint& local, uint16_t preferred_port, size_t buff
     int one = 1;
     if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
       throw_errno(errno, "cannot set IPV6_V6ONLY on the socket for " + local.to_string());
+    }
+  }
+  if (reuse_port) {
+    int one = 1;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      throw_errno(errno, "cannot set SO_REUSEPORT on the socket for " + local.to_string());
     }
   }
   if (buffer_bytes > 0) {
@@ -356,7 +363,7 @@ std::unique_ptr<UdpTransport> UdpTransport::open(const UdpOptions& options) {
   add_to_epoll(t->epoll_.get(), t->wake_fd_.get(), kTagWake);
 
   if (options.enable_v4) {
-    t->fd4_ = open_socket(bind4, 0, options.socket_buffer_bytes);
+    t->fd4_ = open_socket(bind4, 0, options.socket_buffer_bytes, options.reuse_port);
   }
   if (options.enable_v6) {
     // Both ports left to the kernel: try to give v6 the port v4 got, so one number serves both.
@@ -365,7 +372,8 @@ std::unique_ptr<UdpTransport> UdpTransport::open(const UdpOptions& options) {
       if (auto v4 = bound_endpoint(t->fd4_.get())) preferred_port = v4->port;
     }
     try {
-      t->fd6_ = open_socket(bind6, preferred_port, options.socket_buffer_bytes);
+      t->fd6_ = open_socket(bind6, preferred_port, options.socket_buffer_bytes,
+                            options.reuse_port);
     } catch (const std::system_error& e) {
       // No IPv6 on this machine (or not even on the default wildcard address): run v4-only.
       const int err = e.code().value();

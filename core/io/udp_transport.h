@@ -27,6 +27,10 @@ struct UdpOptions {
   // Coalesce consecutive datagrams to one endpoint with one size into a single UDP_SEGMENT send.
   // Ignored (off) when the kernel does not support it; switched off for good if a send fails.
   bool use_gso = false;
+  // Bind with SO_REUSEPORT: several transports (one per thread of a server) then share the
+  // port, and the kernel spreads the flows - by source address and port - over them. Every
+  // socket of such a group must set it, the first one included.
+  bool reuse_port = false;
 };
 
 class UdpTransport final : public Transport {

@@ -47,6 +47,7 @@ void ServerApp::start() {
     c.listen = options_.listen_rs;
     c.relay_key = state_.load_or_create_key(kRelayKeyFile);
     c.table_file = state_.file(kRelayTableFile);
+    c.threads = options_.rs_threads;
     c.idle_timeout = std::chrono::seconds(std::max<unsigned>(90, 4u * options_.keepalive_s));
     rs_ = std::make_unique<RelayServer>(std::move(c));
     rs_->start();
@@ -167,6 +168,7 @@ void print_help(const char* prog, Roles roles) {
       "  --listen-rs ADDR:PORT      RS, UDP; repeat for IPv4 and IPv6 (default 127.0.0.1:7802)\n"
       "  --dc-public ADDR:PORT      DC address given to nodes (default: the bound DC address)\n"
       "  --relay ADDR:PORT[,ADDR:PORT]  a relay server's addresses; repeat per RS\n"
+      "  --rs-threads N|auto        RS forwarding threads, 1-16 (default 1; auto: one per core)\n"
       "  --keepalive SECONDS        keepalive interval (default 20)\n"
       "  --session-lifetime SECONDS certificate and ticket lifetime (default 86400)\n"
       "  --pool-v4 CIDR --pool-v6 CIDR  virtual address pools\n"

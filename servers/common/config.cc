@@ -15,7 +15,7 @@ namespace {
 constexpr std::string_view kKeys[] = {"state",      "domain",    "listen-as",        "listen-dc",
                                       "listen-rs",  "dc-public", "relay",            "keepalive",
                                       "session-lifetime", "pool-v4", "pool-v6",     "log-level",
-                                      "log-format", "metrics", "policy",    "database"};
+                                      "log-format", "metrics", "policy",    "database", "rs-threads"};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -115,6 +115,8 @@ void OptionSink::apply(std::string_view key, std::string_view value) {
     options_.relays.push_back(std::move(rs));
   } else if (key == "keepalive") {
     options_.keepalive_s = parse_number<uint16_t>(key, value, 1, 3600);
+  } else if (key == "rs-threads") {
+    options_.rs_threads = value == "auto" ? 0u : parse_number<unsigned>(key, value, 1, 16);
   } else if (key == "session-lifetime") {
     options_.session_lifetime_s = parse_number<uint64_t>(key, value, 60, uint64_t{10} * 365 * 86400);
   } else if (key == "pool-v4") {

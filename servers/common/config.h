@@ -11,6 +11,7 @@
 //   dc-public ADDR:PORT       DC address given to nodes; repeatable   default: the DC's bound addresses
 //   relay ADDR:PORT[,ADDR:PORT]  one RS (its IPv4 and/or IPv6 address); repeatable
 //                             default (all-in-one): the RS's bound addresses
+//   rs-threads N|auto         RS forwarding threads, 1..16; auto: one per core   1
 //   keepalive SECONDS         node -> DC keepalive interval                     20
 //   session-lifetime SECONDS  certificate/ticket lifetime                       86400
 //   pool-v4 CIDR              virtual IPv4 pool                                 100.64.0.0/10
@@ -55,6 +56,7 @@ struct ServerOptions {
   std::vector<Endpoint> listen_rs{Endpoint::v4({127, 0, 0, 1}, 7802)};
   std::vector<Endpoint> dc_public;                 // empty: derived
   std::vector<std::vector<Endpoint>> relays;       // empty: derived (all-in-one) or none
+  unsigned rs_threads = 1;  // 0: one per core (RelayServerConfig::threads)
   uint16_t keepalive_s = 20;
   uint64_t session_lifetime_s = 86400;
   AddressPools pools;

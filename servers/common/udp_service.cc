@@ -27,41 +27,83 @@ io::UdpOptions transport_options(const UdpServiceOptions& o) {
   return opt;
 }
 
+// The transport the calling thread receives on, when it is one of a service's threads: replies
+// leave by the socket the request came in on.
+thread_local const UdpService* this_thread_service = nullptr;
+thread_local io::UdpTransport* this_thread_transport = nullptr;
+
 }  // namespace
 
 UdpService::UdpService(UdpServiceOptions options, BatchHandler on_batch, SweepHandler on_sweep)
     : options_(std::move(options)), on_batch_(std::move(on_batch)), on_sweep_(std::move(on_sweep)) {
   if (options_.batch == 0) options_.batch = 1;
+  if (options_.threads == 0) options_.threads = 1;
 }
 
 UdpService::~UdpService() { stop(); }
 
+void UdpService::open_transports() {
+  io::UdpOptions first = transport_options(options_);
+  if (options_.threads == 1) {
+    transports_.push_back(io::UdpTransport::open(first));
+    return;
+  }
+  // SO_REUSEPORT would let the group join sockets another server holds on a fixed port (of the
+  // same user): bind once without it, so that fails as it does with one thread.
+  bool fixed_port = false;
+  for (const auto& e : options_.listen) fixed_port = fixed_port || e.port != 0;
+  if (fixed_port) io::UdpTransport::open(first).reset();
+  first.reuse_port = true;
+  transports_.push_back(io::UdpTransport::open(first));
+  io::UdpOptions rest = first;  // the same port numbers as the first (port 0: the one it got)
+  for (const auto& e : transports_.front()->local_endpoints()) {
+    if (e.is_v4()) {
+      rest.bind_v4 = e;
+    } else {
+      rest.bind_v6 = e;
+    }
+  }
+  for (unsigned i = 1; i < options_.threads; ++i) transports_.push_back(io::UdpTransport::open(rest));
+}
+
 void UdpService::start() {
-  if (transport_) return;
-  transport_ = io::UdpTransport::open(transport_options(options_));
+  if (running()) return;
+  try {
+    open_transports();
+  } catch (...) {
+    transports_.clear();
+    throw;
+  }
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
-  for (const auto& e : transport_->local_endpoints())
-    NTM_LOG_INFO("%s listening on %s (UDP)", options_.name.c_str(), e.to_string().c_str());
+  for (size_t i = 0; i < transports_.size(); ++i) threads_.emplace_back([this, i] { loop(i); });
+  const std::string how =
+      transports_.size() > 1 ? "UDP, " + std::to_string(transports_.size()) + " threads" : "UDP";
+  for (const auto& e : transports_.front()->local_endpoints())
+    NTM_LOG_INFO("%s listening on %s (%s)", options_.name.c_str(), e.to_string().c_str(),
+                 how.c_str());
 }
 
 void UdpService::stop() {
-  if (!transport_) return;
+  if (!running()) return;
   stopping_ = true;
-  transport_->wake();
-  if (thread_.joinable()) thread_.join();
-  transport_.reset();
+  for (auto& t : transports_) t->wake();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  transports_.clear();
 }
 
 std::vector<Endpoint> UdpService::local_endpoints() const {
-  return transport_ ? transport_->local_endpoints() : std::vector<Endpoint>{};
+  return running() ? transports_.front()->local_endpoints() : std::vector<Endpoint>{};
 }
 
 void UdpService::send_batch(std::span<const io::OutgoingDatagram> datagrams) {
-  transport_->send_batch(datagrams);
+  io::UdpTransport* own = this_thread_service == this ? this_thread_transport : nullptr;
+  (own ? *own : *transports_.front()).send_batch(datagrams);
 }
 
-size_t UdpService::answer_probes(std::span<io::ReceiveSlot> received) {
+size_t UdpService::answer_probes(io::UdpTransport& transport,
+                                 std::span<io::ReceiveSlot> received) {
   // Probes are rare and never reach the owner: answer them, then move the other datagrams to the
   // front (each slot keeps its own buffer, so reordering slots is free).
   std::vector<control::Bytes> replies;
@@ -80,11 +122,14 @@ size_t UdpService::answer_probes(std::span<io::ReceiveSlot> received) {
     if (kept != i) std::swap(received[kept], received[i]);
     ++kept;
   }
-  if (!out.empty()) transport_->send_batch(out);
+  if (!out.empty()) transport.send_batch(out);
   return kept;
 }
 
-void UdpService::loop() {
+void UdpService::loop(size_t index) {
+  io::UdpTransport& transport = *transports_[index];
+  this_thread_service = this;
+  this_thread_transport = &transport;
   const size_t batch = options_.batch;
   std::vector<uint8_t> storage(batch * control::kMaxDatagramSize);
   std::vector<io::ReceiveSlot> slots(batch);
@@ -94,11 +139,11 @@ void UdpService::loop() {
                                          control::kMaxDatagramSize);
   auto next_sweep = Clock::now() + kSweepInterval;
   while (!stopping_) {
-    size_t n = transport_->receive(slots, options_.receive_timeout);
+    size_t n = transport.receive(slots, options_.receive_timeout);
     const auto now = Clock::now();
-    n = answer_probes(std::span<io::ReceiveSlot>(slots.data(), n));
+    n = answer_probes(transport, std::span<io::ReceiveSlot>(slots.data(), n));
     on_batch_(std::span<const io::ReceiveSlot>(slots.data(), n), now);
-    if (now >= next_sweep) {
+    if (index == 0 && now >= next_sweep) {
       next_sweep = now + kSweepInterval;
       on_sweep_(now);
     }

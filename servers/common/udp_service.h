@@ -1,10 +1,13 @@
 // The UDP server loop the DC and the RS share: it binds io::UdpTransport on the listen endpoints,
-// runs one receive thread that hands each batch of datagrams to the owner, and calls the owner's
+// runs receive threads that hand each batch of datagrams to the owner, and calls the owner's
 // sweep about once a second. The owner keeps its protocol (what a datagram means, what to answer);
-// this class only owns the socket, the thread and their start/stop order.
+// this class only owns the sockets, the threads and their start/stop order.
 //
-// All owner state touched by the handlers belongs to the receive thread, so the owner needs no
-// lock; stop() joins the thread before it returns, after which the owner may clear that state.
+// With one thread (the default) all owner state touched by the handlers belongs to it, so the
+// owner needs no lock. With `threads` > 1 each thread has its own sockets on the same port
+// (SO_REUSEPORT; the kernel spreads the flows by source) and calls the batch handler
+// concurrently: the owner locks what the threads share. The sweep runs on the first thread only.
+// stop() joins the threads before it returns, after which the owner may clear its state.
 #pragma once
 
 #include <atomic>
@@ -31,6 +34,8 @@ struct UdpServiceOptions {
   // Coalesce runs of equal-sized datagrams to one address into one UDP_SEGMENT send
   // (io::UdpOptions::use_gso): what a relay forwarding a bulk flow sends.
   bool use_gso = false;
+  // Receive threads, each with its own sockets on the listen port (see the top of the file).
+  unsigned threads = 1;
 };
 
 class UdpService {
@@ -49,27 +54,30 @@ class UdpService {
   UdpService(const UdpService&) = delete;
   UdpService& operator=(const UdpService&) = delete;
 
-  // Binds and starts the thread; a no-op while running. Throws std::system_error naming the
-  // address.
+  // Binds and starts the threads; a no-op while running. Throws std::system_error naming the
+  // address (also when another process holds the port, whatever `threads` is).
   void start();
-  void stop();  // idempotent; joins the thread
-  bool running() const { return transport_ != nullptr; }
+  void stop();  // idempotent; joins the threads
+  bool running() const { return !transports_.empty(); }
+  size_t thread_count() const { return transports_.size(); }  // 0 while stopped
 
   std::vector<Endpoint> local_endpoints() const;
-  // Only while running (from the handlers, typically); the transport is thread-safe to send on.
+  // Only while running (from the handlers, typically). From a handler, the datagrams leave by
+  // the calling thread's own socket; the transports are thread-safe to send on.
   void send_batch(std::span<const io::OutgoingDatagram> datagrams);
 
  private:
-  void loop();
-  // Answers the NetProbes among `received` (control/net_probe.h) and returns how many other
-  // datagrams remain, moved to the front.
-  size_t answer_probes(std::span<io::ReceiveSlot> received);
+  void open_transports();
+  void loop(size_t index);
+  // Answers the NetProbes among `received` (control/net_probe.h) on `transport` and returns how
+  // many other datagrams remain, moved to the front.
+  size_t answer_probes(io::UdpTransport& transport, std::span<io::ReceiveSlot> received);
 
   UdpServiceOptions options_;
   BatchHandler on_batch_;
   SweepHandler on_sweep_;
-  std::unique_ptr<io::UdpTransport> transport_;
-  std::thread thread_;
+  std::vector<std::unique_ptr<io::UdpTransport>> transports_;  // one per thread
+  std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -1,8 +1,11 @@
 #include "rs/relay_server.h"
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "control/relay_messages.h"
 #include "util/log.h"
@@ -10,13 +13,39 @@
 
 namespace ntm::servers {
 
+namespace {
+
+unsigned threads_wanted(unsigned configured) {
+  if (configured == 0) configured = std::max(1u, std::thread::hardware_concurrency());
+  return std::min(configured, RelayServer::kMaxThreads);
+}
+
+// One batch's sends and the messages they point into, per forwarding thread (kept to reuse
+// their capacity), and the datagrams the batch left for the exclusive lock.
+struct BatchScratch {
+  std::vector<io::OutgoingDatagram> out;
+  std::vector<control::Bytes> replies;
+  std::vector<size_t> slow;
+};
+
+BatchScratch& batch_scratch() {
+  thread_local BatchScratch scratch;
+  scratch.out.clear();
+  scratch.replies.clear();
+  scratch.slow.clear();
+  return scratch;
+}
+
+}  // namespace
+
 RelayServer::RelayServer(RelayServerConfig config)
     : config_(std::move(config)),
       service_(
           UdpServiceOptions{.name = "RS",
                             .listen = config_.listen,
                             .receive_timeout = std::chrono::milliseconds(200),
-                            .use_gso = config_.use_gso},
+                            .use_gso = config_.use_gso,
+                            .threads = threads_wanted(config_.threads)},
           [this](std::span<const io::ReceiveSlot> received, Clock::time_point now) {
             on_batch(received, now);
           },
@@ -53,7 +82,7 @@ void RelayServer::load_table() {
       if (ok) r.ends[i].address = *e;
     }
     if (!ok || r.expires_unix <= unix_now) continue;
-    r.last_activity = now;
+    r.last_activity.set(now);
     relays_.emplace(id, r);
   }
   relay_count_ = relays_.size();
@@ -61,19 +90,25 @@ void RelayServer::load_table() {
     NTM_LOG_INFO("RS: %zu relay(s) of the previous run restored", relays_.size());
 }
 
-void RelayServer::save_table() {
-  if (!table_dirty_ || config_.table_file.empty()) return;
+std::optional<std::string> RelayServer::table_text_if_dirty() {
+  if (!table_dirty_ || config_.table_file.empty()) return std::nullopt;
   table_dirty_ = false;
+  std::ostringstream out;
+  for (const auto& [id, r] : relays_) {
+    out << id << ' ' << r.expires_unix << ' ' << r.bound;
+    for (unsigned i = 0; i < r.bound; ++i)
+      out << ' ' << r.ends[i].node_id << ' ' << r.ends[i].address.to_string() << ' '
+          << r.ends[i].sequence;
+    out << '\n';
+  }
+  return std::move(out).str();
+}
+
+void RelayServer::write_table(const std::string& text) const {
   const auto tmp = config_.table_file.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    for (const auto& [id, r] : relays_) {
-      out << id << ' ' << r.expires_unix << ' ' << r.bound;
-      for (unsigned i = 0; i < r.bound; ++i)
-        out << ' ' << r.ends[i].node_id << ' ' << r.ends[i].address.to_string() << ' '
-            << r.ends[i].sequence;
-      out << '\n';
-    }
+    out << text;
     if (!out) {
       NTM_LOG_WARN("RS: cannot write %s", tmp.c_str());
       return;
@@ -88,74 +123,106 @@ void RelayServer::save_table() {
 void RelayServer::stop() {
   if (!service_.running()) return;
   service_.stop();
-  save_table();
+  if (auto text = table_text_if_dirty()) write_table(*text);
   relays_.clear();
   relay_count_ = 0;
 }
 
 void RelayServer::announce_restart(Clock::time_point now) {
-  announced_ = true;
+  std::vector<control::Bytes> replies;
   std::vector<Endpoint> ends;
-  for (const auto& [id, r] : relays_) {
-    for (unsigned i = 0; i < r.bound; ++i) {
-      replies_.push_back(control::encode(control::RelayChallenge{id, cookies_.issue(r.ends[i].address, now)}));
-      ends.push_back(r.ends[i].address);
+  {
+    std::unique_lock lock(mutex_);
+    for (const auto& [id, r] : relays_) {
+      for (unsigned i = 0; i < r.bound; ++i) {
+        replies.push_back(
+            control::encode(control::RelayChallenge{id, cookies_.issue(r.ends[i].address, now)}));
+        ends.push_back(r.ends[i].address);
+      }
     }
   }
-  // Spans into replies_ are taken once it is complete (push_back may move its elements).
-  for (size_t i = 0; i < ends.size(); ++i) out_.push_back({ends[i], replies_[i]});
-  if (!out_.empty()) service_.send_batch(out_);
-  out_.clear();
-  replies_.clear();
+  // Spans into replies are taken once it is complete (push_back may move its elements).
+  std::vector<io::OutgoingDatagram> out;
+  for (size_t i = 0; i < ends.size(); ++i) out.push_back({ends[i], replies[i]});
+  if (!out.empty()) service_.send_batch(out);
   if (!ends.empty())
     NTM_LOG_INFO("RS: asked %zu relay end(s) of the previous run to bind again", ends.size());
 }
 
 void RelayServer::on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now) {
-  out_.clear();
-  replies_.clear();
-  if (!announced_) announce_restart(now);
-  replies_.clear();
-  replies_.reserve(received.size());  // spans into replies_ must stay valid until send_batch
-  for (const io::ReceiveSlot& slot : received) {
-    const std::span<const uint8_t> d(slot.buffer.data(), slot.length);
-    if (d.empty()) {
-      drop(RsDrop::malformed);
-      continue;
-    }
-    if (d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
-      if (const Endpoint* to = route(d, slot.from, now)) {
-        out_.push_back({*to, d});
-        ++forwarded_;
-      } else {
-        drop(RsDrop::not_relayable);
-        hold_if_handshake(d, slot.from, now);
-        challenge(d, slot.from, now, replies_, out_);
+  if (!announced_.exchange(true)) announce_restart(now);
+  BatchScratch& s = batch_scratch();
+  // A datagram adds at most two replies (a bind's ack and a handshake held for its peer), and
+  // the spans in s.out into s.replies must stay valid until the send.
+  s.replies.reserve(2 * received.size());
+  {
+    // Forwarding, the common case: every thread at once.
+    std::shared_lock lock(mutex_);
+    for (size_t i = 0; i < received.size(); ++i) {
+      const io::ReceiveSlot& slot = received[i];
+      const std::span<const uint8_t> d(slot.buffer.data(), slot.length);
+      if (!d.empty() && d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
+        if (auto to = route(d, slot.from, now)) {
+          s.out.push_back({*to, d});
+          ++forwarded_;
+          continue;
+        }
       }
-    } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
-      bind(d, slot.from, now, replies_, out_);
-    } else {
-      drop(RsDrop::malformed);
+      s.slow.push_back(i);
     }
   }
-  if (!out_.empty()) service_.send_batch(out_);
+  if (!s.slow.empty()) {
+    std::unique_lock lock(mutex_);
+    for (size_t i : s.slow) {
+      const io::ReceiveSlot& slot = received[i];
+      handle_slow(std::span<const uint8_t>(slot.buffer.data(), slot.length), slot.from, now,
+                  s.replies, s.out);
+    }
+  }
+  if (!s.out.empty()) service_.send_batch(s.out);
 }
 
-const Endpoint* RelayServer::route(std::span<const uint8_t> d, const Endpoint& from,
-                                   Clock::time_point now) {
+void RelayServer::handle_slow(std::span<const uint8_t> d, const Endpoint& from,
+                              Clock::time_point now, std::vector<control::Bytes>& replies,
+                              std::vector<io::OutgoingDatagram>& out) {
+  if (d.empty()) {
+    drop(RsDrop::malformed);
+  } else if (d[0] == static_cast<uint8_t>(control::MessageType::relayed)) {
+    // Another thread may have bound the relay since the shared pass.
+    if (auto to = route(d, from, now)) {
+      out.push_back({*to, d});
+      ++forwarded_;
+      return;
+    }
+    drop(RsDrop::not_relayable);
+    hold_if_handshake(d, from, now);
+    challenge(d, from, now, replies, out);
+  } else if (d[0] == static_cast<uint8_t>(control::MessageType::relay_bind)) {
+    bind(d, from, now, replies, out);
+  } else {
+    drop(RsDrop::malformed);
+  }
+}
+
+std::optional<Endpoint> RelayServer::route(std::span<const uint8_t> d, const Endpoint& from,
+                                           Clock::time_point now) const {
   auto h = control::decode_relayed_header(d);
-  if (!h) return nullptr;
+  if (!h) return std::nullopt;
   auto it = relays_.find(h->relay_id);
-  if (it == relays_.end()) return nullptr;
-  Relay& r = it->second;
-  if (r.bound < 2) return nullptr;
+  if (it == relays_.end()) return std::nullopt;
+  const Relay& r = it->second;
+  if (r.bound < 2) return std::nullopt;
   for (int i = 0; i < 2; ++i) {
     if (r.ends[i].address == from) {
-      r.last_activity = now;
-      return &r.ends[1 - i].address;
+      // The stamp is atomic: forwarding threads share the lock. Refreshed when it is 100 ms
+      // old, not per datagram, so a relay's two directions on two threads rarely share a write.
+      if (now - r.last_activity.get() > std::chrono::milliseconds(100)) {
+        r.last_activity.set(now);
+      }
+      return r.ends[1 - i].address;
     }
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::time_point now,
@@ -202,7 +269,7 @@ void RelayServer::bind(std::span<const uint8_t> d, const Endpoint& from, Clock::
   if (!(end->address == from)) table_dirty_ = true;
   end->address = from;  // the node's current address (it may have moved)
   r.expires_unix = std::max(r.expires_unix, b->expires_unix);
-  r.last_activity = now;
+  r.last_activity.set(now);
   relay_count_ = relays_.size();
   ++binds_;
   replies.push_back(control::encode(control::RelayBindAck{b->relay_id, cookies_.issue(from, now)}));
@@ -273,9 +340,10 @@ void RelayServer::challenge(std::span<const uint8_t> d, const Endpoint& from, Cl
 
 void RelayServer::sweep(Clock::time_point now) {
   const uint64_t unix_now = now_unix();
+  std::unique_lock lock(mutex_);
   for (auto it = relays_.begin(); it != relays_.end();) {
     const Relay& r = it->second;
-    if (now - r.last_activity > config_.idle_timeout || unix_now >= r.expires_unix) {
+    if (now - r.last_activity.get() > config_.idle_timeout || unix_now >= r.expires_unix) {
       held_.erase(it->first);
       it = relays_.erase(it);
       table_dirty_ = true;
@@ -285,7 +353,9 @@ void RelayServer::sweep(Clock::time_point now) {
   }
   std::erase_if(held_, [&](const auto& kv) { return now - kv.second.at > config_.hold_handshake_for; });
   relay_count_ = relays_.size();
-  save_table();
+  auto text = table_text_if_dirty();
+  lock.unlock();  // forwarding goes on while the file is written
+  if (text) write_table(*text);
 }
 
 }  // namespace ntm::servers

@@ -17,13 +17,18 @@
 // RS never holds a data key: it sees the 8-byte relay header and opaque tunnel datagrams.
 // Relays expire when idle or when their tokens expire.
 //
-// A library object: start() binds and runs one thread (common/udp_service.h); stop() joins it.
+// A library object: start() binds and runs `threads` forwarding threads (common/udp_service.h,
+// one socket each on the same port); stop() joins them. The threads share the relay table under
+// a reader-writer lock: forwarding only reads it (and stamps a relay's activity atomically);
+// binds, challenges, held handshakes and the sweep write it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <shared_mutex>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -49,6 +54,9 @@ struct RelayServerConfig {
   std::filesystem::path table_file;  // empty: the table is not kept across restarts
   // Forward runs of equal-sized datagrams to one end with UDP GSO (one send for up to 64).
   bool use_gso = true;
+  // Forwarding threads (sockets sharing the port with SO_REUSEPORT; the kernel spreads the
+  // nodes' flows over them by source). 0: one per CPU core, at most kMaxThreads.
+  unsigned threads = 1;
   std::function<uint64_t()> now_unix;  // default: the system clock
 };
 
@@ -60,6 +68,7 @@ struct RelayStats {
 
 class RelayServer {
  public:
+  static constexpr unsigned kMaxThreads = 16;
   explicit RelayServer(RelayServerConfig config);
   ~RelayServer();
   RelayServer(const RelayServer&) = delete;
@@ -70,6 +79,7 @@ class RelayServer {
 
   std::vector<Endpoint> local_endpoints() const { return service_.local_endpoints(); }
   size_t relay_count() const { return relay_count_.load(); }
+  size_t forwarding_threads() const { return service_.thread_count(); }  // 0 while stopped
   RelayStats stats() const { return {binds_.load(), forwarded_.load(), dropped_.load()}; }
   const ReasonCounters<RsDrop>& drops() const { return drops_; }
 
@@ -80,11 +90,30 @@ class RelayServer {
     Endpoint address;
     uint64_t sequence = 0;  // of the newest bind accepted
   };
+  // When a relay last forwarded or bound: forwarding threads stamp it under the shared lock.
+  class ActivityStamp {
+   public:
+    ActivityStamp() = default;
+    ActivityStamp(const ActivityStamp& o) : ticks_(o.ticks_.load(std::memory_order_relaxed)) {}
+    ActivityStamp& operator=(const ActivityStamp& o) {
+      ticks_.store(o.ticks_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return *this;
+    }
+    void set(Clock::time_point t) const {
+      ticks_.store(t.time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    Clock::time_point get() const {
+      return Clock::time_point(Clock::duration(ticks_.load(std::memory_order_relaxed)));
+    }
+
+   private:
+    mutable std::atomic<Clock::rep> ticks_{0};
+  };
   struct Relay {
     End ends[2];
     unsigned bound = 0;
     uint64_t expires_unix = 0;
-    Clock::time_point last_activity;
+    ActivityStamp last_activity;
   };
   // The newest handshake from the only bound end of a relay (see the top of the file).
   struct HeldHandshake {
@@ -94,9 +123,12 @@ class RelayServer {
   };
 
   void on_batch(std::span<const io::ReceiveSlot> received, Clock::time_point now);
-  // Returns the destination to forward to, or nullptr to drop.
-  const Endpoint* route(std::span<const uint8_t> datagram, const Endpoint& from,
-                        Clock::time_point now);
+  // Under the lock (shared is enough): the destination to forward to, or nothing to drop.
+  std::optional<Endpoint> route(std::span<const uint8_t> datagram, const Endpoint& from,
+                                Clock::time_point now) const;
+  // Under the exclusive lock: what route() could not forward, binds and malformed datagrams.
+  void handle_slow(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now,
+                   std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
   void bind(std::span<const uint8_t> datagram, const Endpoint& from, Clock::time_point now,
             std::vector<control::Bytes>& replies, std::vector<io::OutgoingDatagram>& out);
   void challenge(std::span<const uint8_t> relayed, const Endpoint& from, Clock::time_point now,
@@ -110,8 +142,10 @@ class RelayServer {
   void sweep(Clock::time_point now);
   uint64_t now_unix() const;
   void load_table();
-  void save_table();
-  // Once, from the loop thread: a RelayChallenge to every end of the restored table.
+  // The table as table_file holds it, if it changed since the last call (under the lock).
+  std::optional<std::string> table_text_if_dirty();
+  void write_table(const std::string& text) const;
+  // Once, from the first batch: a RelayChallenge to every end of the restored table.
   void announce_restart(Clock::time_point now);
 
   RelayServerConfig config_;
@@ -122,16 +156,15 @@ class RelayServer {
     ++dropped_;
     drops_.add(why);
   }
-  // Loop-thread state.
+  std::atomic<bool> announced_{false};
+  // Shared by the forwarding threads; everything below it is guarded by it.
+  mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, Relay> relays_;
   std::unordered_map<uint32_t, HeldHandshake> held_;
   BindCookies cookies_;
   bool table_dirty_ = false;
-  bool announced_ = false;
   Clock::time_point challenge_second_{};
   unsigned challenges_this_second_ = 0;
-  std::vector<io::OutgoingDatagram> out_;  // one batch's sends; kept to reuse its capacity
-  std::vector<control::Bytes> replies_;    // the RelayBindAcks out_ points into
   // Last: destroyed first, so the thread is joined before the state it uses goes away.
   UdpService service_;
 };

@@ -19,12 +19,16 @@ struct RsFixture {
   control::Key32 key;
   std::unique_ptr<RelayServer> rs;
 
-  explicit RsFixture(std::chrono::seconds idle_timeout = std::chrono::seconds(90)) {
+  // Two forwarding threads unless asked otherwise: every case then runs the shared table's
+  // locking (ntm-server's default of one thread is the same code with one socket).
+  explicit RsFixture(std::chrono::seconds idle_timeout = std::chrono::seconds(90),
+                     unsigned threads = 2) {
     crypto::random_bytes(key);
     RelayServerConfig c;
     c.listen = {Endpoint::v4({127, 0, 0, 1}, 0)};
     c.relay_key = key;
     c.idle_timeout = idle_timeout;
+    c.threads = threads;
     rs = std::make_unique<RelayServer>(std::move(c));
     rs->start();
   }
@@ -396,4 +400,57 @@ TEST_CASE("RS: a relay nobody uses expires after idle_timeout while a used one s
   auto challenge = c.receive(1s);
   REQUIRE(challenge);
   CHECK(control::decode_relay_challenge(challenge->bytes).value().relay_id == 52);
+}
+
+TEST_CASE("RS: forwarding threads share the relays: many flows, each in order, both ways",
+          "[servers][rs]") {
+  RsFixture f(std::chrono::seconds(90), 4);
+  CHECK(f.rs->forwarding_threads() == 4);
+  // 24 relays = 48 source ports: the kernel spreads them over the 4 sockets by source, so the
+  // two ends of a relay often land on different threads.
+  constexpr uint32_t kRelays = 24;
+  constexpr int kEach = 40;
+  std::vector<std::unique_ptr<test::UdpSocket>> ends;
+  for (uint32_t r = 0; r < kRelays; ++r) {
+    for (uint64_t node = 1; node <= 2; ++node) {
+      ends.push_back(std::make_unique<test::UdpSocket>());
+      REQUIRE(f.bind(*ends.back(), f.bind_for(100 + r, node)));
+    }
+  }
+  CHECK(f.rs->relay_count() == kRelays);
+  for (int i = 0; i < kEach; ++i) {
+    for (uint32_t r = 0; r < kRelays; ++r) {
+      for (int side = 0; side < 2; ++side) {
+        auto p = payload(static_cast<uint8_t>(i), 200);
+        p[1] = static_cast<uint8_t>(r);
+        p[2] = static_cast<uint8_t>(side);
+        ends[2 * r + side]->send_to(f.endpoint(), control::encode_relayed(100 + r, p));
+      }
+    }
+  }
+  for (uint32_t r = 0; r < kRelays; ++r) {
+    for (int side = 0; side < 2; ++side) {
+      test::UdpSocket& to = *ends[2 * r + (1 - side)];
+      for (int i = 0; i < kEach; ++i) {
+        auto d = to.receive(2s);
+        REQUIRE(d);
+        REQUIRE(d->bytes.size() == 8 + 200);
+        CHECK(d->bytes[8 + 1] == r);
+        CHECK(d->bytes[8 + 2] == side);  // sent by the other end
+        CHECK(d->bytes[8 + 3] == i);  // in order
+      }
+    }
+  }
+  CHECK(f.rs->stats().forwarded == 2u * kRelays * kEach);
+}
+
+TEST_CASE("RS: with several threads a port another RS holds is still refused", "[servers][rs]") {
+  RsFixture first(std::chrono::seconds(90), 1);
+  RelayServerConfig c;
+  c.listen = {first.endpoint()};
+  c.relay_key = first.key;
+  c.threads = 3;
+  RelayServer second(std::move(c));
+  CHECK_THROWS_AS(second.start(), std::system_error);
+  CHECK_FALSE(second.forwarding_threads() > 0);
 }
