@@ -7,12 +7,16 @@
 // the RS to B for `--seconds` (sendmmsg / recvmmsg batches of 64, across 64 of the relays), once
 // through an RS that forwards with sendmmsg alone and once through a second RS in the same
 // process that forwards with UDP GSO (the default), so the two figures come from the same run.
+// Then `--flows` pairs of sockets, one relay each, blast in turn through that one-thread GSO RS
+// and through a third RS with `--threads` forwarding threads (SO_REUSEPORT spreads the flows
+// over them): one thread against several on the same traffic.
 // Printed: binds, the RS process's resident memory per relay (both ends bound); the relay's
 // added RTT; and per size the packets and bits the RS forwarded per second of wall time and per
 // second of its own CPU time ("per core": its thread's work, whatever else runs on the
 // machine).
 //
-//   ntm-rs-bench [--relays 50000] [--pings 2000] [--seconds 3] [--sizes 128,1280]
+//   ntm-rs-bench [--relays 50000] [--pings 2000] [--seconds 3] [--sizes 128,1280] [--flows 8]
+//                [--threads 2]
 // Exit status 1 when a bind or the relayed path failed (the CTest smoke relies on it).
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,9 +78,9 @@ double median_us(std::vector<double> v) {
 
 // The client (child process). Talks to the parent in lines; each "start"/"end" waits for the
 // parent's sample.
-int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key, size_t relays,
-           size_t pings, double seconds, const std::vector<size_t>& sizes,
-           const PhaseLink& parent) {
+int client(const Endpoint& rs, const Endpoint& rs_gso, const Endpoint& rs_threads,
+           const control::Key32& key, size_t relays, size_t pings, double seconds,
+           const std::vector<size_t>& sizes, size_t flows, const PhaseLink& parent) {
   Socket a, b;
   const uint64_t expires = static_cast<uint64_t>(std::time(nullptr)) + 3600;
   const uint64_t node_a = 1, node_b = 2;
@@ -113,6 +118,24 @@ int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key
         !bind_end(rs_gso, b, node_b, r, gso_cookie_b, seq_b))
       return 1;
 
+  // The multi-flow blasts: `flows` pairs of sockets, pair i on relay kFlowRelay + i, bound on
+  // the one-thread GSO RS and on the multi-threaded one.
+  constexpr uint32_t kFlowRelay = 1000000;
+  std::vector<std::unique_ptr<Socket>> flow_a, flow_b;
+  for (size_t i = 0; i < flows; ++i) {
+    flow_a.push_back(std::make_unique<Socket>());
+    flow_b.push_back(std::make_unique<Socket>());
+    const uint32_t relay = kFlowRelay + static_cast<uint32_t>(i);
+    const uint64_t na = 10 + 2 * i, nb = 11 + 2 * i;
+    for (const Endpoint& server : {rs_gso, rs_threads}) {
+      control::RelayCookie ca{}, cb{};
+      uint64_t sa = 0, sb = 0;
+      if (!bind_end(server, *flow_a[i], na, relay, ca, sa) ||
+          !bind_end(server, *flow_b[i], nb, relay, cb, sb))
+        return 1;
+    }
+  }
+
   // Round trips: direct A <-> B, then through the RS.
   std::vector<uint8_t> payload(64, 0x42);
   auto rtts = [&](bool relayed) {
@@ -136,23 +159,63 @@ int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key
   parent.say(line);
   if (relayed.size() < pings / 2) return 1;
 
-  // Throughput: A sends batches through the RS as fast as it can for `seconds`, B counts.
+  // Throughput: the senders send batches through the RS as fast as they can for `seconds`
+  // (one batch each in turn), the receivers count. One flow spreads its datagrams over 64 relays
+  // (A -> B); several flows send on one relay each.
   struct Target {
-    const char* label;
+    std::string label;
     Endpoint server;
+    std::vector<const Socket*> senders, receivers;
+  };
+  std::vector<Target> targets{{"sendmmsg", rs, {&a}, {&b}}, {"gso", rs_gso, {&a}, {&b}}};
+  if (flows > 1) {
+    Target one{std::to_string(flows) + "flows-1t", rs_gso, {}, {}};
+    for (size_t i = 0; i < flows; ++i) {
+      one.senders.push_back(flow_a[i].get());
+      one.receivers.push_back(flow_b[i].get());
+    }
+    Target many = one;
+    many.label = std::to_string(flows) + "flows-mt";
+    many.server = rs_threads;
+    targets.push_back(std::move(one));
+    targets.push_back(std::move(many));
+  }
+  constexpr size_t kBatch = 64;
+  std::vector<std::vector<uint8_t>> rbufs(kBatch, std::vector<uint8_t>(2048));
+  std::vector<mmsghdr> rmsgs(kBatch);
+  std::vector<iovec> riovs(kBatch);
+  for (size_t i = 0; i < kBatch; ++i) {
+    riovs[i] = {rbufs[i].data(), rbufs[i].size()};
+    rmsgs[i].msg_hdr = {};
+    rmsgs[i].msg_hdr.msg_iov = &riovs[i];
+    rmsgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  auto drain = [&](const std::vector<const Socket*>& receivers) {
+    uint64_t n = 0;
+    for (const Socket* r : receivers) {
+      for (;;) {
+        const int m = ::recvmmsg(r->fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+        if (m <= 0) break;
+        n += static_cast<uint64_t>(m);
+      }
+    }
+    return n;
   };
   for (size_t size : sizes)
-  for (const Target& target : {Target{"sendmmsg", rs}, Target{"gso", rs_gso}}) {
-    constexpr size_t kBatch = 64;
+  for (const Target& target : targets) {
+    const size_t senders = target.senders.size();
     std::vector<control::Bytes> datagrams;
-    for (uint32_t r = 0; r < kBatch; ++r)
-      datagrams.push_back(control::encode_relayed(1 + r % std::min<size_t>(relays, 64),
-                                                  std::vector<uint8_t>(size - control::kRelayHeaderSize, 0x17)));
+    for (size_t f = 0; f < senders; ++f)
+      for (uint32_t r = 0; r < kBatch; ++r)
+        datagrams.push_back(control::encode_relayed(
+            senders == 1 ? 1 + r % static_cast<uint32_t>(std::min<size_t>(relays, 64))
+                         : kFlowRelay + static_cast<uint32_t>(f),
+            std::vector<uint8_t>(size - control::kRelayHeaderSize, 0x17)));
     sockaddr_storage to{};
     const unsigned to_len = target.server.to_sockaddr(to);
-    std::vector<mmsghdr> msgs(kBatch);
-    std::vector<iovec> iovs(kBatch);
-    for (size_t i = 0; i < kBatch; ++i) {
+    std::vector<mmsghdr> msgs(senders * kBatch);
+    std::vector<iovec> iovs(senders * kBatch);
+    for (size_t i = 0; i < msgs.size(); ++i) {
       iovs[i] = {datagrams[i].data(), datagrams[i].size()};
       msgs[i].msg_hdr = {};
       msgs[i].msg_hdr.msg_name = &to;
@@ -160,43 +223,39 @@ int client(const Endpoint& rs, const Endpoint& rs_gso, const control::Key32& key
       msgs[i].msg_hdr.msg_iov = &iovs[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    std::vector<std::vector<uint8_t>> rbufs(kBatch, std::vector<uint8_t>(2048));
-    std::vector<mmsghdr> rmsgs(kBatch);
-    std::vector<iovec> riovs(kBatch);
-    for (size_t i = 0; i < kBatch; ++i) {
-      riovs[i] = {rbufs[i].data(), rbufs[i].size()};
-      rmsgs[i].msg_hdr = {};
-      rmsgs[i].msg_hdr.msg_iov = &riovs[i];
-      rmsgs[i].msg_hdr.msg_iovlen = 1;
-    }
     uint64_t sent = 0, received = 0;
     parent.say("start blast " + std::to_string(size) + " " + target.label + "\n");
     const auto start = Clock::now();
     const auto end = start + std::chrono::duration<double>(seconds);
     while (Clock::now() < end) {
-      const int n = ::sendmmsg(a.fd(), msgs.data(), kBatch, MSG_DONTWAIT);
-      if (n > 0) sent += static_cast<uint64_t>(n);
-      for (;;) {
-        const int m = ::recvmmsg(b.fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-        if (m <= 0) break;
-        received += static_cast<uint64_t>(m);
+      bool any = false;
+      for (size_t f = 0; f < senders; ++f) {
+        const int n = ::sendmmsg(target.senders[f]->fd(), msgs.data() + f * kBatch, kBatch,
+                                 MSG_DONTWAIT);
+        if (n > 0) {
+          sent += static_cast<uint64_t>(n);
+          any = true;
+        }
       }
-      if (n <= 0) {
-        pollfd p{a.fd(), POLLOUT, 0};
+      received += drain(target.receivers);
+      if (!any) {
+        pollfd p{target.senders[0]->fd(), POLLOUT, 0};
         ::poll(&p, 1, 1);
       }
     }
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
     // What is still in flight arrives within a moment.
-    for (;;) {
-      pollfd p{b.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) break;
-      const int m = ::recvmmsg(b.fd(), rmsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-      if (m > 0) received += static_cast<uint64_t>(m);
+    for (auto quiet_since = Clock::now(); Clock::now() - quiet_since < std::chrono::milliseconds(50);) {
+      if (const uint64_t n = drain(target.receivers); n > 0) {
+        received += n;
+        quiet_since = Clock::now();
+      } else {
+        ::usleep(1000);
+      }
     }
     std::snprintf(line, sizeof(line), "end blast %zu %llu %llu %.6f %s\n", size,
                   static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
-                  wall, target.label);
+                  wall, target.label.c_str());
     parent.say(line);
     if (received == 0) return 1;
   }
@@ -212,7 +271,8 @@ std::vector<size_t> split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t relays = 50000, pings = 2000;
+  size_t relays = 50000, pings = 2000, flows = 8;
+  unsigned threads = 2;
   double seconds = 3;
   std::vector<size_t> sizes{128, 1280};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -221,6 +281,8 @@ int main(int argc, char** argv) {
     else if (k == "--pings") pings = std::stoul(v);
     else if (k == "--seconds") seconds = std::stod(v);
     else if (k == "--sizes") sizes = split(v);
+    else if (k == "--flows") flows = std::stoul(v);
+    else if (k == "--threads") threads = static_cast<unsigned>(std::stoul(v));
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -231,9 +293,10 @@ int main(int argc, char** argv) {
   control::Key32 key;
   crypto::random_bytes(key);
 
-  PhaseChild child(2, [&](const PhaseLink& parent, const std::vector<uint16_t>& ports) {
+  PhaseChild child(3, [&](const PhaseLink& parent, const std::vector<uint16_t>& ports) {
     return client(Endpoint::v4({127, 0, 0, 1}, ports[0]), Endpoint::v4({127, 0, 0, 1}, ports[1]),
-                  key, relays, pings, seconds, sizes, parent);
+                  Endpoint::v4({127, 0, 0, 1}, ports[2]), key, relays, pings, seconds, sizes,
+                  flows, parent);
   });
 
   RelayServerConfig c;
@@ -243,23 +306,32 @@ int main(int argc, char** argv) {
   RelayServerConfig c_gso = c;
   c.use_gso = false;
   c_gso.use_gso = true;
+  RelayServerConfig c_threads = c_gso;
+  c_threads.threads = threads;
   RelayServer rs_gso(std::move(c_gso));
   rs_gso.start();
+  RelayServer rs_threads(std::move(c_threads));
+  rs_threads.start();
   const double rss0 = rss_mib();
   RelayServer rs(std::move(c));
   rs.start();
-  child.start({rs.local_endpoints().at(0).port, rs_gso.local_endpoints().at(0).port});
+  child.start({rs.local_endpoints().at(0).port, rs_gso.local_endpoints().at(0).port,
+               rs_threads.local_endpoints().at(0).port});
 
   double cpu0 = 0;
   uint64_t fwd0 = 0;
   bool ok = true;
-  std::printf("RS capacity (one RS thread; loopback)\n");
+  std::printf("RS capacity (loopback; one RS thread unless the row says mt: %u threads)\n",
+              threads);
   for (std::string text; child.next(text); child.ack()) {
     const char* line = text.c_str();
     const double cpu = process_cpu_s();
-    // Which RS the blast in progress goes through ("start blast SIZE gso" / "... sendmmsg").
-    const bool via_gso = std::strstr(line, " gso") != nullptr;
-    const uint64_t fwd = (via_gso ? rs_gso : rs).stats().forwarded;
+    // Which RS the blast in progress goes through, by its label: "sendmmsg", "gso" and
+    // "<K>flows-1t" (GSO, one thread), "<K>flows-mt" (GSO, --threads threads).
+    const RelayServer& via = std::strstr(line, "mt") != nullptr     ? rs_threads
+                             : std::strstr(line, "sendmmsg") != nullptr ? rs
+                                                                       : rs_gso;
+    const uint64_t fwd = via.stats().forwarded;
     if (std::strncmp(line, "start", 5) == 0) {
       cpu0 = cpu;
       fwd0 = fwd;
@@ -300,6 +372,7 @@ int main(int argc, char** argv) {
   if (!child.finish()) ok = false;
   rs.stop();
   rs_gso.stop();
+  rs_threads.stop();
   std::printf("loadavg at end: %s%s\n", loadavg_1min().c_str(), ok ? "" : "; FAILED");
   return ok ? 0 : 1;
 }
