@@ -244,15 +244,10 @@ int client(const Endpoint& rs, const Endpoint& rs_gso, const Endpoint& rs_thread
       }
     }
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-    // What is still in flight arrives within a moment.
-    for (auto quiet_since = Clock::now(); Clock::now() - quiet_since < std::chrono::milliseconds(50);) {
-      if (const uint64_t n = drain(target.receivers); n > 0) {
-        received += n;
-        quiet_since = Clock::now();
-      } else {
-        ::usleep(1000);
-      }
-    }
+    // What is still in flight arrives within a moment: drain until 50 ms pass with nothing.
+    std::vector<pollfd> readable;
+    for (const Socket* r : target.receivers) readable.push_back({r->fd(), POLLIN, 0});
+    while (::poll(readable.data(), readable.size(), 50) > 0) received += drain(target.receivers);
     std::snprintf(line, sizeof(line), "end blast %zu %llu %llu %.6f %s\n", size,
                   static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
                   wall, target.label.c_str());

@@ -51,6 +51,16 @@ struct RelayedPair {
   void pump(TimePoint now) {
     pump_until_quiet([&] { return carry(a, b, now) + carry(b, a, now); });
   }
+  // The tunnel up through relay 1 at kT0, with one packet from A answered by B if
+  // `answered_once`; the sinks cleared.
+  void relayed_through_relay1(bool answered_once) {
+    direct_both(kRelay1, kRelayId1, kT0);
+    pump(kT0);
+    REQUIRE(endpoint_of(b_at_a()) == kRelay1);
+    if (answered_once) REQUIRE(a_sends(kT0 + 10ms, 1, /*b_answers=*/true));
+    a.sink.clear();
+    b.sink.clear();
+  }
   // The DC's Direction to both ends: no candidates (no common family), this relay.
   void direct_both(const Endpoint& relay, uint32_t relay_id, TimePoint now) {
     a.engine.direct(b_at_a(), {}, Peer::Relay{relay, relay_id}, a.sink, now);
@@ -94,12 +104,7 @@ TEST_CASE("a relayed tunnel whose relay goes silent probes it with a handshake, 
           "for a path avoiding it, and a Direction with another relay moves both ends there",
           "[tunnel][relay]") {
   RelayedPair p;
-  p.direct_both(kRelay1, kRelayId1, kT0);
-  p.pump(kT0);
-  REQUIRE(p.endpoint_of(p.b_at_a()) == kRelay1);
-  REQUIRE(p.a_sends(kT0 + 10ms, 1, /*b_answers=*/true));
-  p.a.sink.clear();
-  p.b.sink.clear();
+  p.relayed_through_relay1(/*answered_once=*/true);
 
   // The RS dies; A keeps sending (B cannot answer what it does not get).
   p.relay1_up = false;
@@ -152,11 +157,7 @@ TEST_CASE("a relayed tunnel whose relay died takes the DC's other relay at once,
           "Direction offers direct candidates too (no punching first)",
           "[tunnel][relay]") {
   RelayedPair p;
-  p.direct_both(kRelay1, kRelayId1, kT0);
-  p.pump(kT0);
-  REQUIRE(p.a_sends(kT0 + 10ms, 1, /*b_answers=*/true));
-  p.a.sink.clear();
-  p.b.sink.clear();
+  p.relayed_through_relay1(/*answered_once=*/true);
   p.relay1_up = false;
   const TimePoint t = kT0 + 100ms;
   CHECK_FALSE(p.a_sends(t, 3, true));
@@ -183,10 +184,7 @@ TEST_CASE("a relayed tunnel whose peer only had nothing to say answers the probe
           "nothing",
           "[tunnel][relay]") {
   RelayedPair p;
-  p.direct_both(kRelay1, kRelayId1, kT0);
-  p.pump(kT0);
-  p.a.sink.clear();
-  p.b.sink.clear();
+  p.relayed_through_relay1(/*answered_once=*/false);
   // One-way traffic: B never answers with data.
   const TimePoint t = kT0 + 100ms;
   for (int i = 0; i < 5; ++i) REQUIRE(p.a_sends(t + i * 100ms, 11 + i, /*b_answers=*/false));
@@ -201,10 +199,7 @@ TEST_CASE("a relayed tunnel whose peer only had nothing to say answers the probe
 
 TEST_CASE("an idle relayed tunnel never probes its relay", "[tunnel][relay]") {
   RelayedPair p;
-  p.direct_both(kRelay1, kRelayId1, kT0);
-  p.pump(kT0);
-  p.a.sink.clear();
-  p.b.sink.clear();
+  p.relayed_through_relay1(/*answered_once=*/false);
   // Nothing sent, nothing armed, whatever the time.
   // (Within kRelaySilence of the handshake's sends it looks once more, then not at all.)
   CHECK(p.a.engine.next_timer(kT0 + kRelaySilence + 1ms) > kT0 + 5s);
